@@ -1,0 +1,28 @@
+// Engine utilities: fill a buffer with a 32-bit pattern (poisoning, zeros, constants) and the
+// optional NaN/Inf check. Launched over a 2-D grid of 64-wide workgroups (runtime.grid1d).
+
+struct Params { n: u32, word: u32 }
+@group(0) @binding(0) var<uniform> P: Params;
+
+@group(0) @binding(1) var<storage, read_write> buf: array<u32>;
+
+fn linear(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 64u; }
+
+@compute @workgroup_size(64)
+fn fill_u32(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear(gid, nwg);
+  if (i < P.n) { buf[i] = P.word; }
+}
+
+@group(0) @binding(2) var<storage, read_write> flag: atomic<u32>;
+
+// P.word holds the op's sequence number; the smallest flagged number wins.
+@compute @workgroup_size(64)
+fn nan_check(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear(gid, nwg);
+  if (i < P.n) {
+    let bits = buf[i];
+    // Exponent all ones: Inf or NaN.
+    if ((bits & 0x7f800000u) == 0x7f800000u) { atomicMin(&flag, P.word); }
+  }
+}

@@ -1,0 +1,45 @@
+// `npm test`: the whole suite on llvmpipe and on SwiftShader (each in its own process, since the
+// Vulkan driver is chosen once per process), then the browser suite in headless Chromium.
+// Ends with the line `tests: N passed, M failed`.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const only = process.env.AMRM_TEST_ADAPTERS?.split(',') ?? ['llvmpipe', 'swiftshader'];
+const filter = process.argv[2] ?? '';
+let passed = 0, failed = 0, skipped = 0;
+
+function tally(label, out, status) {
+  const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? NaN);
+  const ok = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? NaN);
+  const skip = Number(/Skipped:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  if (Number.isNaN(total) || Number.isNaN(ok)) {
+    console.log(`${label}: the suite did not finish (exit ${status})`);
+    failed += 1;
+    return;
+  }
+  passed += ok; skipped += skip; failed += total - ok - skip;
+  if (status !== 0 && total - ok - skip === 0) failed += 1; // crashed after its last test
+  console.log(`${label}: ${ok} passed, ${total - ok - skip} failed, ${skip} skipped`);
+}
+
+for (const adapter of only) {
+  console.log(`\n=== adapter: ${adapter} ===`);
+  const r = spawnSync(process.execPath, ['scripts/run-suites.mjs', filter], {
+    env: { ...process.env, AMRM_ADAPTER: adapter, FORCE_COLOR: '0' }, encoding: 'utf8', maxBuffer: 1 << 28,
+  });
+  process.stdout.write(r.stdout);
+  process.stderr.write(r.stderr.split('\n').filter((l) => !/artificially reduced|XDG_RUNTIME_DIR/.test(l)).join('\n'));
+  tally(adapter, r.stdout, r.status);
+}
+
+if (!process.env.AMRM_TEST_ADAPTERS && !filter && existsSync('scripts/browser-suite.mjs')) {
+  console.log('\n=== browser: headless Chromium ===');
+  const r = spawnSync(process.execPath, ['scripts/browser-suite.mjs'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  process.stdout.write(r.stdout);
+  process.stderr.write(r.stderr);
+  const m = /browser: (\d+) passed, (\d+) failed/.exec(r.stdout);
+  if (m) { passed += Number(m[1]); failed += Number(m[2]); } else { failed += 1; console.log('browser: the suite did not finish'); }
+}
+
+console.log(`\ntests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exit(failed ? 1 : 0);

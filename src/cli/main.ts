@@ -1,0 +1,59 @@
+// The `amrm` command. Subcommands are added as the project grows: info, bench (kernels), ...
+import { writeFileSync, renameSync } from 'node:fs';
+import { openGpu } from '../engine/device.js';
+
+const USAGE = `usage: amrm <command> [options]
+
+commands:
+  info [--json]                      the WebGPU adapter (AMRM_ADAPTER=auto|gpu|llvmpipe|swiftshader),
+                                     its features and limits
+  bench kernels [--quick] [--json FILE]
+                                     kernel benchmark against TF.js's WebGPU backend on the same adapter
+`;
+
+/** Writes a file atomically: to a temporary name beside it, then renamed into place. */
+export function writeAtomic(path: string, data: string | Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
+async function info(args: string[]): Promise<number> {
+  const gpu = await openGpu();
+  const out = {
+    adapter: gpu.info, kind: gpu.kind, featureLevel: gpu.featureLevel,
+    features: gpu.features, limits: gpu.limits,
+  };
+  if (args.includes('--json')) console.log(JSON.stringify(out, null, 2));
+  else {
+    console.log(`adapter:       ${gpu.kind} (${[gpu.info.vendor, gpu.info.architecture, gpu.info.description].filter(Boolean).join(' / ')})`);
+    console.log(`feature level: ${gpu.featureLevel}`);
+    console.log(`features:      ${gpu.features.join(', ')}`);
+    console.log('limits:');
+    for (const [k, v] of Object.entries(gpu.limits)) console.log(`  ${k.padEnd(44)} ${v}`);
+  }
+  gpu.device.destroy();
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...args] = argv;
+  try {
+    switch (cmd) {
+      case 'info': return await info(args);
+      case 'bench': {
+        const { benchCommand } = await import('./bench.js');
+        return await benchCommand(args);
+      }
+      case undefined: case 'help': case '--help': case '-h':
+        console.log(USAGE);
+        return cmd ? 0 : 1;
+      default:
+        console.error(`amrm: unknown command '${cmd}'\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (e) {
+    console.error(`amrm ${cmd}: ${(e as Error).message}`);
+    return 1;
+  }
+}

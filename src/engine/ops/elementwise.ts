@@ -1,0 +1,151 @@
+// Elementwise ops: unary (with scalar parameters), binary with broadcasting, clamp and where.
+import { engine } from '../engine.js';
+import { grid1d } from '../runtime.js';
+import { empty, Tensor } from '../tensor.js';
+import { record } from '../autograd.js';
+import { broadcastShapes, broadcastStrides, collapse, checkF32, fmt } from '../shape.js';
+import { sumTo } from './reduce.js';
+import { fill } from './creation.js';
+import source from '../../../kernels/elementwise.wgsl';
+
+const UNARY = { neg: 0, abs: 1, sign: 2, exp: 3, log: 4, sqrt: 5, rsqrt: 6, tanh: 7, sigmoid: 8, relu: 9, gelu: 10, pow: 11, clamp: 12, affine: 13 } as const;
+type UnaryName = keyof typeof UNARY;
+
+const f32bits = (v: number): number => new Uint32Array(new Float32Array([v]).buffer)[0];
+
+function unaryLaunch(entry: 'unary' | 'unary_grad', op: UnaryName, buffers: GPUBuffer[], n: number, a: number, b: number): void {
+  engine().runtime.dispatch({
+    kernel: 'elementwise', source, entry, constants: { OP: UNARY[op] },
+    uniforms: [n, f32bits(a), f32bits(b), 0], buffers, workgroups: grid1d(n, 64),
+  });
+}
+
+function unary(op: UnaryName, x: Tensor, a = 0, b = 0): Tensor {
+  checkF32(op, x);
+  const y = empty(x.shape, 'f32', op);
+  unaryLaunch('unary', op, [x.buffer, y.buffer], x.size, a, b);
+  return record(op, y, [x], [x, y], (gy, [xs, ys]) => {
+    const gx = empty(x.shape, 'f32', `${op} backward`);
+    unaryLaunch('unary_grad', op, [xs.buffer, ys.buffer, gy.buffer, gx.buffer], x.size, a, b);
+    return [gx];
+  });
+}
+
+export const neg = (x: Tensor): Tensor => unary('neg', x);
+export const abs = (x: Tensor): Tensor => unary('abs', x);
+export const sign = (x: Tensor): Tensor => unary('sign', x);
+export const exp = (x: Tensor): Tensor => unary('exp', x);
+export const log = (x: Tensor): Tensor => unary('log', x);
+export const sqrt = (x: Tensor): Tensor => unary('sqrt', x);
+export const rsqrt = (x: Tensor): Tensor => unary('rsqrt', x);
+export const tanh = (x: Tensor): Tensor => unary('tanh', x);
+export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x);
+export const relu = (x: Tensor): Tensor => unary('relu', x);
+/** GELU in its exact erf form: x/2 · (1 + erf(x/√2)). */
+export const gelu = (x: Tensor): Tensor => unary('gelu', x);
+/** x to a scalar power; negative bases work for integer exponents. */
+export const powScalar = (x: Tensor, p: number): Tensor => unary('pow', x, p);
+/** a·x + b with scalars a, b (scaling and shifting without a broadcast operand). */
+export const affine = (x: Tensor, a: number, b = 0): Tensor => unary('affine', x, a, b);
+export const mulScalar = (x: Tensor, a: number): Tensor => unary('affine', x, a, 0);
+export const addScalar = (x: Tensor, b: number): Tensor => unary('affine', x, 1, b);
+
+export function clamp(x: Tensor, lo: number, hi: number): Tensor {
+  if (!(lo <= hi)) throw new Error(`clamp: lower bound ${lo} is above upper bound ${hi}`);
+  return unary('clamp', x, lo, hi);
+}
+
+// ---------------------------------------------------------------- broadcasting
+const BINARY = { add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5 } as const;
+type BinaryName = keyof typeof BINARY;
+
+/** Launches the broadcasting kernel over the output shape with up to three operands. */
+function broadcastLaunch(bop: number, out: Tensor, operands: Tensor[], condI32 = false): void {
+  const strides = collapse(out.shape, operands.map((t) => broadcastStrides(t.shape, out.shape)));
+  const rank = strides.shape.length;
+  if (rank > 8) throw new Error(`broadcast: ${rank} non-collapsible axes exceed the kernel's 8 (output ${fmt(out.shape)})`);
+  const words = new Uint32Array(4 + 8 * 4);
+  words.set([out.size, rank]);
+  const put = (base: number, v: number[]): void => v.forEach((x, i) => { words[base + i] = x; });
+  put(4, strides.shape);
+  strides.strides.forEach((s, j) => put(12 + 8 * j, s));
+  const bufs = operands.map((t) => t.buffer);
+  while (bufs.length < 3) bufs.push(bufs[0]);
+  engine().runtime.dispatch({
+    kernel: 'elementwise', source, entry: 'broadcast', constants: { BOP: bop, COND_I32: condI32 ? 1 : 0 },
+    uniforms: words, buffers: [...bufs, out.buffer], workgroups: grid1d(out.size, 64),
+  });
+}
+
+function binary(op: BinaryName, a: Tensor, b: Tensor): Tensor {
+  checkF32(op, a, b);
+  const shape = broadcastShapes(op, a.shape, b.shape);
+  const y = empty(shape, 'f32', op);
+  broadcastLaunch(BINARY[op], y, [a, b]);
+  const needsOperands = op !== 'add' && op !== 'sub';
+  return record(op, y, [a, b], needsOperands ? [a, b] : [], (gy, saved) => {
+    const grads: (Tensor | undefined)[] = [];
+    for (const [k, t] of [a, b].entries()) {
+      if (!t.requiresGrad) { grads.push(undefined); continue; }
+      let full: Tensor;
+      if (op === 'add' || (op === 'sub' && k === 0)) full = gy;
+      else if (op === 'sub') full = neg(gy);
+      else {
+        full = empty(shape, 'f32', `${op} backward`);
+        broadcastLaunch((k === 0 ? 20 : 40) + BINARY[op], full, [saved[0], saved[1], gy]);
+      }
+      const g = sumTo(full, t.shape);
+      if (full !== gy && g !== full) full.dispose();
+      grads.push(g === gy ? copyOf(gy) : g);
+    }
+    return grads;
+  });
+}
+
+function copyOf(t: Tensor): Tensor {
+  const c = empty(t.shape, t.dtype, 'copy');
+  engine().runtime.copy(t.buffer, c.buffer, t.size * 4);
+  return c;
+}
+
+export const add = (a: Tensor, b: Tensor): Tensor => binary('add', a, b);
+export const sub = (a: Tensor, b: Tensor): Tensor => binary('sub', a, b);
+export const mul = (a: Tensor, b: Tensor): Tensor => binary('mul', a, b);
+export const div = (a: Tensor, b: Tensor): Tensor => binary('div', a, b);
+export const maximum = (a: Tensor, b: Tensor): Tensor => binary('maximum', a, b);
+export const minimum = (a: Tensor, b: Tensor): Tensor => binary('minimum', a, b);
+
+/** where(cond, a, b): a where cond is nonzero, else b; all three broadcast together. */
+export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
+  checkF32('where', a, b);
+  const shape = broadcastShapes('where', cond.shape, a.shape, b.shape);
+  const y = empty(shape, 'f32', 'where');
+  broadcastLaunch(6, y, [cond, a, b], cond.dtype === 'i32');
+  return record('where', y, [a, b], [cond], (gy, [c]) => {
+    const zero = fill([1], 0);
+    const ga = a.requiresGrad ? reduceWhere(c, gy, zero, a.shape, shape) : undefined;
+    const gb = b.requiresGrad ? reduceWhere(c, zero, gy, b.shape, shape) : undefined;
+    zero.dispose();
+    return [ga, gb];
+  });
+}
+
+function reduceWhere(c: Tensor, x: Tensor, y: Tensor, to: readonly number[], shape: number[]): Tensor {
+  const full = empty(shape, 'f32', 'where backward');
+  broadcastLaunch(6, full, [c, x, y], c.dtype === 'i32');
+  const g = sumTo(full, to);
+  if (g !== full) full.dispose();
+  return g;
+}
+
+/** Repeats `x` along broadcast axes to `shape` (a copy; the gradient sums back). */
+export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
+  checkF32('broadcastTo', x);
+  const out = broadcastShapes('broadcastTo', x.shape, shape);
+  if (out.length !== shape.length || out.some((d, i) => d !== shape[i])) {
+    throw new Error(`broadcastTo: ${fmt(x.shape)} cannot be broadcast to ${fmt(shape)}`);
+  }
+  const y = empty(shape, 'f32', 'broadcastTo');
+  broadcastLaunch(7, y, [x]);
+  return record('broadcastTo', y, [x], [], (gy) => [sumTo(gy, x.shape)]);
+}

@@ -1,0 +1,256 @@
+// The runtime: pooled buffers, one open command encoder that collects dispatches and is submitted
+// in batches, a pipeline cache keyed by (kernel, entry point, constants), shape uniforms cached by
+// content, and readback, the only await.
+import { settle } from '#host';
+import type { Gpu } from './device.js';
+
+// Usage bits spelled out (WebGPU spec values), so this module does not need the GPUBufferUsage global.
+const STORAGE_USAGE = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08 /* COPY_DST */;
+const UNIFORM_USAGE = 0x40 /* UNIFORM */ | 0x08 /* COPY_DST */;
+const READ_USAGE = 0x01 /* MAP_READ */ | 0x08 /* COPY_DST */;
+
+/** Buckets sizes so that a freed buffer serves the next request of about the same size. */
+export function bucketBytes(bytes: number): number {
+  const b = Math.max(16, Math.ceil(bytes / 16) * 16);
+  if (b <= 4096) return 1 << Math.ceil(Math.log2(b));
+  // Above 4 KiB, quarter-power-of-two steps: at most 25% waste.
+  const p = 1 << Math.floor(Math.log2(b));
+  const step = p / 4;
+  return Math.ceil(b / step) * step;
+}
+
+export interface DispatchSpec {
+  /** WGSL source of the kernel family. */
+  source: string;
+  /** A stable name for the family (pipeline cache key and error messages). */
+  kernel: string;
+  entry: string;
+  constants?: Record<string, number>;
+  /** Uniform words (u32 or f32 bit patterns), bound at binding 0 when present. */
+  uniforms?: ArrayLike<number> | Uint32Array;
+  /** Storage buffers bound at bindings 1.. (or 0.. with no uniforms), in order. */
+  buffers: GPUBuffer[];
+  workgroups: [number, number?, number?];
+}
+
+export interface PoolStats { bytesInUse: number; bytesPooled: number; buffersInUse: number; }
+
+export class Runtime {
+  readonly device: GPUDevice;
+  private readonly pool = new Map<number, GPUBuffer[]>();
+  private readonly releasedSinceSubmit: GPUBuffer[] = [];
+  private readonly sizeOf = new WeakMap<GPUBuffer, number>();
+  private readonly modules = new Map<string, GPUShaderModule>();
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly uniforms = new Map<string, GPUBuffer>();
+  private encoder: GPUCommandEncoder | undefined;
+  private pass: GPUComputePassEncoder | undefined;
+  private pendingDispatches = 0;
+  private inUse = 0;
+  private inUseCount = 0;
+  private pooledBytes = 0;
+  /** Dispatches per submission: large enough to amortize submit, small enough to keep the GPU fed. */
+  batchSize = 48;
+  readonly maxBinding: number;
+  readonly maxBuffer: number;
+  readonly maxWorkgroupsPerDim: number;
+
+  constructor(readonly gpu: Gpu) {
+    this.device = gpu.device;
+    this.maxBinding = gpu.limits.maxStorageBufferBindingSize;
+    this.maxBuffer = gpu.limits.maxBufferSize;
+    this.maxWorkgroupsPerDim = gpu.limits.maxComputeWorkgroupsPerDimension;
+  }
+
+  /** Throws the first uncaptured WebGPU error or device loss seen since the last check. */
+  throwPending(): void {
+    const e = this.gpu.takeError();
+    if (e) throw e;
+  }
+
+  // ---------------------------------------------------------------- buffers
+  acquire(bytes: number, what = 'buffer'): GPUBuffer {
+    if (!Number.isFinite(bytes) || bytes < 0) throw new Error(`${what}: invalid byte size ${bytes}`);
+    const size = bucketBytes(bytes);
+    if (bytes > this.maxBinding || size > this.maxBuffer) {
+      throw new Error(`${what} needs ${bytes} bytes, more than this adapter allows in one storage binding ` +
+        `(maxStorageBufferBindingSize ${this.maxBinding}, maxBufferSize ${this.maxBuffer})`);
+    }
+    const free = this.pool.get(size);
+    let buf = free?.pop();
+    if (buf) this.pooledBytes -= size;
+    else {
+      this.throwPending();
+      buf = this.device.createBuffer({ size, usage: STORAGE_USAGE });
+      this.sizeOf.set(buf, size);
+    }
+    this.inUse += size;
+    this.inUseCount++;
+    return buf;
+  }
+
+  /** Returns a buffer to the pool; it becomes reusable once the work recorded so far is submitted. */
+  release(buf: GPUBuffer): void {
+    const size = this.sizeOf.get(buf);
+    if (size === undefined) throw new Error('release: buffer does not belong to this runtime');
+    this.inUse -= size;
+    this.inUseCount--;
+    this.releasedSinceSubmit.push(buf);
+  }
+
+  stats(): PoolStats { return { bytesInUse: this.inUse, bytesPooled: this.pooledBytes, buffersInUse: this.inUseCount }; }
+
+  /** Frees every pooled (unused) buffer back to the driver. */
+  trim(): void {
+    this.submit();
+    for (const list of this.pool.values()) for (const b of list) b.destroy();
+    this.pool.clear();
+    this.pooledBytes = 0;
+  }
+
+  write(buf: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+    // Copy first: Dawn crashes on views of a SharedArrayBuffer (DESIGN.md, measured).
+    const bytes = data.buffer instanceof ArrayBuffer ? data : new Uint8Array(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    // Pad to a multiple of 4 bytes as writeBuffer requires.
+    const n = bytes.byteLength;
+    if (n % 4 === 0) this.device.queue.writeBuffer(buf, offset, bytes.buffer, bytes.byteOffset, n);
+    else {
+      const padded = new Uint8Array(Math.ceil(n / 4) * 4);
+      padded.set(new Uint8Array(bytes.buffer, bytes.byteOffset, n));
+      this.device.queue.writeBuffer(buf, offset, padded);
+    }
+  }
+
+  // ---------------------------------------------------------------- pipelines
+  private pipeline(spec: DispatchSpec): GPUComputePipeline {
+    const c = spec.constants;
+    const key = `${spec.kernel}:${spec.entry}:${c ? Object.entries(c).map(([k, v]) => `${k}=${v}`).join(',') : ''}`;
+    let p = this.pipelines.get(key);
+    if (!p) {
+      let module = this.modules.get(spec.kernel);
+      if (!module) {
+        module = this.device.createShaderModule({ code: spec.source, label: spec.kernel });
+        this.modules.set(spec.kernel, module);
+      }
+      p = this.device.createComputePipeline({
+        layout: 'auto', label: key,
+        compute: { module, entryPoint: spec.entry, constants: c },
+      });
+      this.pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  private uniform(words: ArrayLike<number>): GPUBuffer {
+    const u = words instanceof Uint32Array ? words : Uint32Array.from(words as ArrayLike<number>);
+    const key = u.join(',');
+    let buf = this.uniforms.get(key);
+    if (!buf) {
+      // Shapes repeat from step to step, so a uniform is written once and then reused.
+      if (this.uniforms.size >= 8192) {
+        this.submit();
+        for (const b of this.uniforms.values()) b.destroy();
+        this.uniforms.clear();
+      }
+      const size = Math.max(16, Math.ceil(u.byteLength / 16) * 16);
+      buf = this.device.createBuffer({ size, usage: UNIFORM_USAGE });
+      const padded = new Uint32Array(size / 4);
+      padded.set(u);
+      this.device.queue.writeBuffer(buf, 0, padded);
+      this.uniforms.set(key, buf);
+    }
+    return buf;
+  }
+
+  // ---------------------------------------------------------------- encoding
+  private openPass(): GPUComputePassEncoder {
+    this.encoder ??= this.device.createCommandEncoder();
+    this.pass ??= this.encoder.beginComputePass();
+    return this.pass;
+  }
+
+  private closePass(): GPUCommandEncoder {
+    this.encoder ??= this.device.createCommandEncoder();
+    if (this.pass) { this.pass.end(); this.pass = undefined; }
+    return this.encoder;
+  }
+
+  dispatch(spec: DispatchSpec): void {
+    this.throwPending();
+    const [x, y = 1, z = 1] = spec.workgroups;
+    if (x === 0 || y === 0 || z === 0) return;
+    for (const n of [x, y, z]) {
+      if (n > this.maxWorkgroupsPerDim) throw new Error(`${spec.kernel}.${spec.entry}: ${n} workgroups exceed maxComputeWorkgroupsPerDimension ${this.maxWorkgroupsPerDim}`);
+    }
+    const pipeline = this.pipeline(spec);
+    const entries: GPUBindGroupEntry[] = [];
+    let binding = 0;
+    if (spec.uniforms) entries.push({ binding: binding++, resource: { buffer: this.uniform(spec.uniforms) } });
+    for (const b of spec.buffers) entries.push({ binding: binding++, resource: { buffer: b } });
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const pass = this.openPass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    if (++this.pendingDispatches >= this.batchSize) this.submit();
+  }
+
+  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
+    if (bytes === 0) return;
+    this.closePass().copyBufferToBuffer(src, srcOffset, dst, dstOffset, Math.ceil(bytes / 4) * 4);
+    if (++this.pendingDispatches >= this.batchSize) this.submit();
+  }
+
+  /** Submits the recorded work; buffers released before this point become reusable. */
+  submit(): void {
+    if (this.encoder) {
+      const enc = this.closePass();
+      this.encoder = undefined;
+      this.pendingDispatches = 0;
+      this.device.queue.submit([enc.finish()]);
+    }
+    for (const b of this.releasedSinceSubmit) {
+      const size = this.sizeOf.get(b)!;
+      let list = this.pool.get(size);
+      if (!list) this.pool.set(size, (list = []));
+      list.push(b);
+      this.pooledBytes += size;
+    }
+    this.releasedSinceSubmit.length = 0;
+  }
+
+  /** Copies `bytes` from a buffer to the host. The only await in an op's life. */
+  async read(buf: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+    this.throwPending();
+    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+    const staging = this.device.createBuffer({ size, usage: READ_USAGE });
+    this.closePass().copyBufferToBuffer(buf, offset, staging, 0, size);
+    this.submit();
+    try {
+      await settle(staging.mapAsync(0x0001 /* READ */));
+    } catch (e) {
+      staging.destroy();
+      throw this.gpu.takeError() ?? e;
+    }
+    const out = staging.getMappedRange().slice(0, bytes);
+    staging.unmap();
+    staging.destroy();
+    this.throwPending();
+    return out;
+  }
+
+  /** Waits until the GPU has finished everything submitted so far. */
+  async sync(): Promise<void> {
+    this.submit();
+    await settle(this.device.queue.onSubmittedWorkDone());
+    this.throwPending();
+  }
+}
+
+/** Splits a 1-D launch of `n` invocations over a 2-D grid of workgroups (x limited to 65535). */
+export function grid1d(n: number, workgroupSize: number): [number, number] {
+  const groups = Math.ceil(n / workgroupSize);
+  if (groups <= 65535) return [Math.max(groups, 0), 1];
+  const y = Math.ceil(groups / 65535);
+  return [Math.ceil(groups / y), y];
+}
