@@ -17,6 +17,12 @@ const host = (target) => ({
   },
 });
 
+// AMRM_DIST picks the output folder and AMRM_BUILD_ONLY a regex of test/bench files to bundle, so
+// that parallel work can build and test one part without the rest.
+const dist = process.env.AMRM_DIST ?? 'dist';
+const only = process.env.AMRM_BUILD_ONLY ? new RegExp(process.env.AMRM_BUILD_ONLY) : null;
+const pick = (files) => (only ? files.filter((f) => only.test(f)) : files);
+
 const common = { bundle: true, format: 'esm', sourcemap: true, loader: { '.wgsl': 'text' }, logLevel: 'warning' };
 const nodeCommon = {
   ...common, platform: 'node', target: 'node20', external: ['webgpu', '@tensorflow/*', 'fflate', 'uvu', 'uvu/*'],
@@ -25,8 +31,8 @@ const nodeCommon = {
 };
 
 await Promise.all([
-  build({ ...nodeCommon, entryPoints: { index: 'src/index.ts', cli: 'src/cli/main.ts' }, outdir: 'dist/node', splitting: true }),
-  build({ ...nodeCommon, entryPoints: walk('test', /\.test\.ts$/).concat(walk('bench', /\.ts$/)), outdir: 'dist', outbase: '.', splitting: true }),
-  build({ ...common, platform: 'browser', target: 'es2022', entryPoints: { amrm: 'src/index.ts' }, outdir: 'dist/browser', plugins: [host('browser')] }),
-  build({ ...common, platform: 'browser', target: 'es2022', entryPoints: { 'browser-suite': 'web/browser-suite.ts' }, outdir: 'dist/web', plugins: [host('browser')] }),
+  only ? null : build({ ...nodeCommon, entryPoints: { index: 'src/index.ts', cli: 'src/cli/main.ts' }, outdir: `${dist}/node`, splitting: true }),
+  build({ ...nodeCommon, entryPoints: pick(walk('test', /\.test\.ts$/).concat(walk('bench', /\.ts$/))), outdir: dist, outbase: '.', splitting: true }),
+  only ? null : build({ ...common, platform: 'browser', target: 'es2022', entryPoints: { amrm: 'src/index.ts' }, outdir: `${dist}/browser`, plugins: [host('browser')] }),
+  only ? null : build({ ...common, platform: 'browser', target: 'es2022', entryPoints: { 'browser-suite': 'web/browser-suite.ts' }, outdir: `${dist}/web`, plugins: [host('browser')] }),
 ]);
