@@ -27,13 +27,20 @@ fn erfc_pos(z: f32) -> f32 {
 }
 fn erfc_any(z: f32) -> f32 { return select(2.0 - erfc_pos(-z), erfc_pos(z), z >= 0.0); }
 
+// IEEE results where WGSL leaves them undefined (log, sqrt of negatives and zero), so every adapter
+// agrees with the reference and the NaN check sees them. Built at run time: constants may not be NaN.
+fn nan_f() -> f32 { return bitcast<f32>(U.pad | 0x7fc00000u); }
+fn inf_f() -> f32 { return bitcast<f32>(U.pad | 0x7f800000u); }
+fn log_ieee(x: f32) -> f32 { return select(select(log(x), -inf_f(), x == 0.0), nan_f(), x < 0.0); }
+fn sqrt_ieee(x: f32) -> f32 { return select(sqrt(x), nan_f(), x < 0.0); }
+fn rsqrt_ieee(x: f32) -> f32 { return select(select(inverseSqrt(x), inf_f(), x == 0.0), nan_f(), x < 0.0); }
+
 // |x|^a with the sign rules of real powers for integer exponents.
 fn pow_real(x: f32, a: f32) -> f32 {
   if (a == 0.0) { return 1.0; }
   let m = pow(abs(x), a);
   if (x >= 0.0) { return m; }
-  // A NaN built at run time (a NaN constant is rejected by WGSL).
-  if (floor(a) != a) { return bitcast<f32>(U.pad | 0x7fc00000u); }
+  if (floor(a) != a) { return nan_f(); } // as for real powers
   let odd = (i32(a) & 1) == 1;
   return select(m, -m, odd);
 }
@@ -56,9 +63,9 @@ fn unary_f(x: f32) -> f32 {
     case 1u: { return abs(x); }
     case 2u: { return sign(x); }
     case 3u: { return exp(x); }
-    case 4u: { return log(x); }
-    case 5u: { return sqrt(x); }
-    case 6u: { return inverseSqrt(x); }
+    case 4u: { return log_ieee(x); }
+    case 5u: { return sqrt_ieee(x); }
+    case 6u: { return rsqrt_ieee(x); }
     case 7u: { return tanh_acc(x); }
     case 8u: { return 1.0 / (1.0 + exp(-x)); }
     case 9u: { return max(x, 0.0); }

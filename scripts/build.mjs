@@ -1,7 +1,7 @@
 // Bundles the engine for Node and the browser, the CLI, the test suites and the benchmarks.
 // WGSL kernels are imported as text, so both targets carry the same kernel sources.
 import { build } from 'esbuild';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const walk = (dir, re) => readdirSync(dir).flatMap((f) => {
@@ -22,6 +22,8 @@ const host = (target) => ({
 const dist = process.env.AMRM_DIST ?? 'dist';
 const only = process.env.AMRM_BUILD_ONLY ? new RegExp(process.env.AMRM_BUILD_ONLY) : null;
 const pick = (files) => (only ? files.filter((f) => only.test(f)) : files);
+// Stale suites from an earlier build would still be run: start the test output afresh.
+rmSync(join(dist, 'test'), { recursive: true, force: true });
 
 const common = { bundle: true, format: 'esm', sourcemap: true, loader: { '.wgsl': 'text' }, logLevel: 'warning' };
 const nodeCommon = {
