@@ -37,4 +37,5 @@ await Promise.all([
   build({ ...nodeCommon, entryPoints: pick(walk('test', /\.test\.ts$/).concat(walk('bench', /\.ts$/))), outdir: dist, outbase: '.', splitting: true }),
   only ? null : build({ ...common, platform: 'browser', target: 'es2022', entryPoints: { amrm: 'src/index.ts' }, outdir: `${dist}/browser`, plugins: [host('browser')] }),
   only ? null : build({ ...common, platform: 'browser', target: 'es2022', entryPoints: { 'browser-suite': 'web/browser-suite.ts' }, outdir: `${dist}/web`, plugins: [host('browser')] }),
+  only ? null : build({ ...nodeCommon, entryPoints: { 'node-cases': 'web/node-cases.ts' }, outdir: `${dist}/web` }),
 ]);

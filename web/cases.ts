@@ -1,0 +1,40 @@
+// A representative set of ops run on seeded inputs, in the browser and in Node alike; the browser
+// suite compares the two (scripts/browser-suite.mjs).
+import * as amrm from '../src/index.js';
+
+const { Rng } = amrm;
+type T = amrm.Tensor;
+
+function randn(rng: InstanceType<typeof Rng>, shape: number[]): T {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const d = new Float32Array(n);
+  for (let i = 0; i < n; i++) d[i] = rng.normal();
+  return amrm.tensor(d, shape);
+}
+
+/** Each case builds its inputs from its own seed and returns the output tensor. */
+export const CASES: Record<string, (rng: InstanceType<typeof Rng>) => T> = {
+  'gelu [1031]': (r) => amrm.gelu(randn(r, [1031])),
+  'add broadcast [3,1,5]+[4,5]': (r) => amrm.add(randn(r, [3, 1, 5]), randn(r, [4, 5])),
+  'div, maximum [2,65]': (r) => amrm.maximum(amrm.div(randn(r, [2, 65]), amrm.addScalar(amrm.abs(randn(r, [65])), 0.5)), randn(r, [2, 1])),
+  'sum axes [4,33,7]': (r) => amrm.sum(randn(r, [4, 33, 7]), [0, 2]),
+  'max [9,130]': (r) => amrm.max(randn(r, [9, 130]), 1),
+  'backward of sum(tanh(x)*x) [37]': (r) => {
+    const x = randn(r, [37]).requireGrad();
+    amrm.backward(amrm.sum(amrm.mul(amrm.tanh(x), x)));
+    return x.grad!;
+  },
+};
+
+export async function runCases(): Promise<Record<string, number[]>> {
+  const out: Record<string, number[]> = {};
+  for (const [name, make] of Object.entries(CASES)) {
+    out[name] = await amrm.asyncScope(async () => Array.from(await make(new Rng(name.length * 7919)).read()));
+  }
+  return out;
+}
+
+export async function describeAdapter(): Promise<string> {
+  const e = await amrm.init();
+  return `${e.gpu.kind} (${e.gpu.info.description || e.gpu.info.architecture})`;
+}
