@@ -1,0 +1,42 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+
+const test = suite('cli info');
+const amrm = (args: string[], env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, ['bin/amrm.js', ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+
+test('amrm info --json reports the adapter AMRM_ADAPTER names, with features and limits', () => {
+  const r = amrm(['info', '--json']);
+  assert.is(r.status, 0, r.stderr);
+  const info = JSON.parse(r.stdout);
+  for (const k of ['vendor', 'architecture', 'description']) assert.type(info.adapter[k], 'string');
+  assert.ok(['core', 'compatibility'].includes(info.featureLevel));
+  assert.ok(Array.isArray(info.features));
+  assert.type(info.limits.maxStorageBufferBindingSize, 'number');
+  if (process.env.AMRM_ADAPTER === 'llvmpipe') {
+    assert.is(info.featureLevel, 'compatibility');
+    assert.match(info.adapter.description, /Mesa|llvmpipe/i);
+  }
+  if (process.env.AMRM_ADAPTER === 'swiftshader') assert.match(info.adapter.description, /SwiftShader/i);
+});
+
+test('an unknown adapter name is refused with the accepted names', () => {
+  const r = amrm(['info'], { AMRM_ADAPTER: 'quantum' });
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /AMRM_ADAPTER=quantum is not one of auto, gpu, llvmpipe, swiftshader/);
+});
+
+test('an adapter that cannot be opened gives an error listing the attempt and its reason', () => {
+  const r = amrm(['info'], { AMRM_ADAPTER: 'gpu' });
+  if (r.status === 0) return; // a machine with a hardware GPU
+  assert.match(r.stderr, /no WebGPU adapter could be opened:\n\s+gpu: /);
+});
+
+test('an unknown command prints the usage', () => {
+  const r = amrm(['frobnicate']);
+  assert.is(r.status, 2);
+  assert.match(r.stderr, /unknown command 'frobnicate'[\s\S]*usage: amrm/);
+});
+
+test.run();
