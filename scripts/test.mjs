@@ -22,6 +22,13 @@ function tally(label, out, status) {
   console.log(`${label}: ${ok} passed, ${total - ok - skip} failed, ${skip} skipped`);
 }
 
+if (!filter) {
+  // Strict TypeScript is part of the suite: a type error fails the run like a failing test.
+  const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '--noEmit', '-p', '.'], { encoding: 'utf8' });
+  process.stdout.write(tsc.stdout);
+  if (tsc.status === 0) { passed++; console.log('typecheck: ok'); } else { failed++; console.log('typecheck: FAILED'); }
+}
+
 for (const adapter of only) {
   console.log(`\n=== adapter: ${adapter} ===`);
   const r = spawnSync(process.execPath, ['scripts/run-suites.mjs', filter], {
