@@ -1,0 +1,182 @@
+// Layer normalization over the last axis (PyTorch semantics: biased variance, eps inside the root),
+// forward and backward. One invocation per row for the forward and for dx (a loop per row beats
+// workgroup reductions on the software adapters, DESIGN.md); dgamma/dbeta are column sums over
+// rows, one invocation per (chunk of rows, column), finished by a sum over chunks.
+//
+// To stay within 4 storage buffers per entry point, gamma and beta share one buffer `gb`
+// ([gamma (d) | beta (d)]), the forward writes the per-row (mean, rstd) to `stats` for the
+// dgamma/dbeta sums, and the dx kernel recomputes them in its first pass (no extra load). The
+// `*4` entry points serve rows whose length is a multiple of 4 with vec4 loads of x, gamma and
+// beta (gamma and beta are read at the same address by every invocation of a step).
+
+struct Params { rows: u32, d: u32, eps: f32, chunk: u32, chunks: u32, p0: u32, p1: u32, p2: u32 }
+@group(0) @binding(0) var<uniform> P: Params;
+
+override WG: u32 = 64u;
+// Whether gamma / beta are present (else 1 / 0): constants, so the absent ones cost nothing.
+override HAS_GAMMA: bool = true;
+override HAS_BETA: bool = true;
+
+fn linear(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * WG; }
+fn hsum(v: vec4f) -> f32 { return (v.x + v.y) + (v.z + v.w); }
+
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> gb: array<f32>;
+@group(0) @binding(1) var<storage, read> x4: array<vec4f>;
+@group(0) @binding(2) var<storage, read> gb4: array<vec4f>;
+
+fn gamma_at(c: u32) -> f32 { if (HAS_GAMMA) { return gb[c]; } return 1.0; }
+fn beta_at(c: u32) -> f32 { if (HAS_BETA) { return gb[P.d + c]; } return 0.0; }
+fn gamma4(q: u32) -> vec4f { if (HAS_GAMMA) { return gb4[q]; } return vec4f(1.0); }
+fn beta4(q: u32) -> vec4f { if (HAS_BETA) { return gb4[P.d / 4u + q]; } return vec4f(0.0); }
+
+// Mean and 1/sqrt(var + eps) from the sums of t = x − k and t², shifted by a value k of the row:
+// one read pass, and the shift keeps the cancellation in E[t²] − E[t]² small.
+fn row_stats(k: f32, s1: f32, s2: f32) -> vec2f {
+  let n = f32(P.d);
+  let mt = s1 / n;
+  let v = max(s2 / n - mt * mt, 0.0);
+  return vec2f(k + mt, 1.0 / sqrt(v + P.eps));
+}
+
+// ---------------------------------------------------------------- forward
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y4: array<vec4f>;
+@group(0) @binding(4) var<storage, read_write> stats: array<vec2f>;
+
+@compute @workgroup_size(WG)
+fn layernorm_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = linear(gid, nwg);
+  if (row >= P.rows) { return; }
+  let b = row * P.d;
+  let k = x[b];
+  var s1 = 0.0;
+  var s2 = 0.0;
+  for (var c = 0u; c < P.d; c++) { let t = x[b + c] - k; s1 += t; s2 += t * t; }
+  let st = row_stats(k, s1, s2);
+  stats[row] = st;
+  for (var c = 0u; c < P.d; c++) { y[b + c] = (x[b + c] - st.x) * st.y * gamma_at(c) + beta_at(c); }
+}
+
+@compute @workgroup_size(WG)
+fn layernorm_fwd4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = linear(gid, nwg);
+  if (row >= P.rows) { return; }
+  let d4 = P.d / 4u;
+  let b = row * d4;
+  let k = x4[b].x;
+  var s1 = vec4f(0.0);
+  var s2 = vec4f(0.0);
+  for (var q = 0u; q < d4; q++) { let t = x4[b + q] - k; s1 += t; s2 += t * t; }
+  let st = row_stats(k, hsum(s1), hsum(s2));
+  stats[row] = st;
+  for (var q = 0u; q < d4; q++) { y4[b + q] = (x4[b + q] - st.x) * st.y * gamma4(q) + beta4(q); }
+}
+
+// ---------------------------------------------------------------- backward: dx
+// xh = (x − mean)·rstd, g = gy·gamma: dx = rstd · (g − mean(g) − xh · mean(g·xh)). The first pass
+// also rebuilds mean and rstd as the forward did: Σ g·(x − mean) = Σ g·t − (mean − k)·Σ g.
+@group(0) @binding(3) var<storage, read> gy: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(3) var<storage, read> gy4: array<vec4f>;
+@group(0) @binding(4) var<storage, read_write> dx4: array<vec4f>;
+
+@compute @workgroup_size(WG)
+fn layernorm_dx(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = linear(gid, nwg);
+  if (row >= P.rows) { return; }
+  let b = row * P.d;
+  let k = x[b];
+  var s1 = 0.0;
+  var s2 = 0.0;
+  var sg = 0.0;
+  var sgt = 0.0;
+  for (var c = 0u; c < P.d; c++) {
+    let t = x[b + c] - k;
+    let g = gy[b + c] * gamma_at(c);
+    s1 += t; s2 += t * t; sg += g; sgt += g * t;
+  }
+  let st = row_stats(k, s1, s2);
+  let n = f32(P.d);
+  let mg = sg / n;
+  let mgx = (sgt - (st.x - k) * sg) * st.y / n;
+  for (var c = 0u; c < P.d; c++) {
+    let xh = (x[b + c] - st.x) * st.y;
+    dx[b + c] = st.y * (gy[b + c] * gamma_at(c) - mg - xh * mgx);
+  }
+}
+
+@compute @workgroup_size(WG)
+fn layernorm_dx4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = linear(gid, nwg);
+  if (row >= P.rows) { return; }
+  let d4 = P.d / 4u;
+  let b = row * d4;
+  let k = x4[b].x;
+  var s1 = vec4f(0.0);
+  var s2 = vec4f(0.0);
+  var sg = vec4f(0.0);
+  var sgt = vec4f(0.0);
+  for (var q = 0u; q < d4; q++) {
+    let t = x4[b + q] - k;
+    let g = gy4[b + q] * gamma4(q);
+    s1 += t; s2 += t * t; sg += g; sgt += g * t;
+  }
+  let st = row_stats(k, hsum(s1), hsum(s2));
+  let n = f32(P.d);
+  let sgs = hsum(sg);
+  let mg = sgs / n;
+  let mgx = (hsum(sgt) - (st.x - k) * sgs) * st.y / n;
+  for (var q = 0u; q < d4; q++) {
+    let xh = (x4[b + q] - st.x) * st.y;
+    dx4[b + q] = st.y * (gy4[b + q] * gamma4(q) - mg - xh * mgx);
+  }
+}
+
+// ---------------------------------------------------------------- backward: dgamma, dbeta
+// Partial column sums over a chunk of rows: part[chunk] = [Σ gy·xh (d) | Σ gy (d)], from the
+// saved (mean, rstd) per row (the same for every invocation of a chunk: one load).
+@group(0) @binding(2) var<storage, read> bstats: array<vec2f>;
+@group(0) @binding(4) var<storage, read_write> part: array<f32>;
+@group(0) @binding(4) var<storage, read_write> part4: array<vec4f>;
+
+@compute @workgroup_size(WG)
+fn layernorm_dgb(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let o = linear(gid, nwg);
+  if (o >= P.chunks * P.d) { return; }
+  let c = o % P.d;
+  let chunk = o / P.d;
+  let r0 = chunk * P.chunk;
+  let r1 = min(P.rows, r0 + P.chunk);
+  var dg = 0.0;
+  var db = 0.0;
+  for (var r = r0; r < r1; r++) {
+    let st = bstats[r];
+    let g = gy[r * P.d + c];
+    dg += g * (x[r * P.d + c] - st.x) * st.y;
+    db += g;
+  }
+  part[chunk * 2u * P.d + c] = dg;
+  part[chunk * 2u * P.d + P.d + c] = db;
+}
+
+@compute @workgroup_size(WG)
+fn layernorm_dgb4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let d4 = P.d / 4u;
+  let o = linear(gid, nwg);
+  if (o >= P.chunks * d4) { return; }
+  let q = o % d4;
+  let chunk = o / d4;
+  let r0 = chunk * P.chunk;
+  let r1 = min(P.rows, r0 + P.chunk);
+  var dg = vec4f(0.0);
+  var db = vec4f(0.0);
+  for (var r = r0; r < r1; r++) {
+    let st = bstats[r];
+    let g = gy4[r * d4 + q];
+    dg += g * (x4[r * d4 + q] - st.x) * st.y;
+    db += g;
+  }
+  part4[chunk * 2u * d4 + q] = dg;
+  part4[chunk * 2u * d4 + d4 + q] = db;
+}

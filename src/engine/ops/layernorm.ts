@@ -1,0 +1,96 @@
+// Layer normalization over the last axis with optional affine gamma/beta (PyTorch semantics:
+// biased variance). The forward saves per-row mean and 1/std for the backward.
+import { engine } from '../engine.js';
+import { grid1d } from '../runtime.js';
+import { empty, Tensor } from '../tensor.js';
+import { record } from '../autograd.js';
+import { checkF32, fmt } from '../shape.js';
+import { sum } from './reduce.js';
+import source from '../../../kernels/layernorm.wgsl';
+
+const WG = 64;
+/** Rows per partial column sum in the dgamma/dbeta backward. */
+const CHUNK_ROWS = 64;
+
+const f32bits = (v: number): number => new Uint32Array(new Float32Array([v]).buffer)[0];
+
+function validate(x: Tensor, gamma: Tensor | undefined, beta: Tensor | undefined, eps: number): number {
+  checkF32('layerNorm', x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : []));
+  if (x.rank < 1) throw new Error(`layerNorm: expected a tensor of rank >= 1 (it normalizes the last axis), got ${fmt(x.shape)}`);
+  const d = x.shape[x.rank - 1];
+  if (d === 0) throw new Error(`layerNorm: the last axis of ${fmt(x.shape)} is empty`);
+  for (const [name, p] of [['gamma', gamma], ['beta', beta]] as const) {
+    if (p && (p.rank !== 1 || p.shape[0] !== d)) {
+      throw new Error(`layerNorm: ${name} shape ${fmt(p.shape)} must be [${d}], the last axis of x ${fmt(x.shape)}`);
+    }
+  }
+  if (!(eps >= 0) || !Number.isFinite(eps)) throw new Error(`layerNorm: eps must be a finite number >= 0, got ${eps}`);
+  return d;
+}
+
+/**
+ * (x − mean) / sqrt(var + eps) · gamma + beta over the last axis of x; gamma and beta have shape
+ * [d] (absent: 1 and 0).
+ */
+export function layerNorm(x: Tensor, gamma?: Tensor, beta?: Tensor, eps = 1e-5): Tensor {
+  const d = validate(x, gamma, beta, eps);
+  const rows = x.size / d;
+  const rt = engine().runtime;
+  const vec4 = d % 4 === 0 ? '4' : '';
+  const constants = { WG, HAS_GAMMA: gamma ? 1 : 0, HAS_BETA: beta ? 1 : 0 };
+  // Internal: [gamma | beta] in one buffer, so that every kernel binds at most 4 storage buffers.
+  const gb = empty([2 * d], 'f32', 'layerNorm gamma|beta');
+  if (gamma) rt.copy(gamma.buffer, gb.buffer, d * 4);
+  if (beta) rt.copy(beta.buffer, gb.buffer, d * 4, 0, d * 4);
+  // Internal: (mean, rstd) per row, for the dgamma/dbeta sums.
+  const stats = empty([rows, 2], 'f32', 'layerNorm statistics');
+  const y = empty(x.shape, 'f32', 'layerNorm');
+  const uniforms = [rows, d, f32bits(eps), CHUNK_ROWS, Math.max(1, Math.ceil(rows / CHUNK_ROWS)), 0, 0, 0];
+  if (rows > 0) {
+    rt.dispatch({ kernel: 'layernorm', source, entry: `layernorm_fwd${vec4}`, constants, uniforms, buffers: [x.buffer, gb.buffer, y.buffer, stats.buffer], workgroups: grid1d(rows, WG) });
+  }
+  const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
+  const out = record('layerNorm', y, inputs, [x, gb, stats], (gy, [xs, gbs, sts]) => {
+    const dx = x.requiresGrad ? empty(x.shape, 'f32', 'layerNorm backward dx') : undefined;
+    if (dx && rows > 0) {
+      rt.dispatch({
+        kernel: 'layernorm', source, entry: `layernorm_dx${vec4}`, constants, uniforms,
+        buffers: [xs.buffer, gbs.buffer, gy.buffer, dx.buffer], workgroups: grid1d(rows, WG),
+      });
+    }
+    const wantGamma = !!gamma?.requiresGrad, wantBeta = !!beta?.requiresGrad;
+    let dgamma: Tensor | undefined, dbeta: Tensor | undefined;
+    if (wantGamma || wantBeta) {
+      [dgamma, dbeta] = paramGrads(xs, sts, gy, d, vec4, uniforms);
+      if (!wantGamma) { dgamma.dispose(); dgamma = undefined; }
+      if (!wantBeta) { dbeta.dispose(); dbeta = undefined; }
+    }
+    const grads: (Tensor | undefined)[] = [dx];
+    if (gamma) grads.push(dgamma);
+    if (beta) grads.push(dbeta);
+    return grads;
+  });
+  // The backward holds its own references.
+  gb.dispose();
+  stats.dispose();
+  return out;
+}
+
+/** dgamma = Σ_rows gy·xh and dbeta = Σ_rows gy: partial sums per chunk of rows, then a sum over chunks. */
+function paramGrads(xs: Tensor, stats: Tensor, gy: Tensor, d: number, vec4: string, uniforms: number[]): [Tensor, Tensor] {
+  const rt = engine().runtime;
+  const chunks = uniforms[4];
+  const part = empty([chunks, 2 * d], 'f32', 'layerNorm backward partial sums');
+  rt.dispatch({
+    kernel: 'layernorm', source, entry: `layernorm_dgb${vec4}`, constants: { WG }, uniforms,
+    buffers: [xs.buffer, stats.buffer, gy.buffer, part.buffer], workgroups: grid1d(chunks * (vec4 ? d / 4 : d), WG),
+  });
+  let total = part;
+  if (chunks > 1) { total = sum(part, 0); part.dispose(); }
+  const dgamma = empty([d], 'f32', 'layerNorm backward dgamma');
+  const dbeta = empty([d], 'f32', 'layerNorm backward dbeta');
+  rt.copy(total.buffer, dgamma.buffer, d * 4);
+  rt.copy(total.buffer, dbeta.buffer, d * 4, d * 4);
+  total.dispose();
+  return [dgamma, dbeta];
+}

@@ -1,0 +1,87 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { setup, rand, Rng, checkForward, checkGrad, upload, type Arr } from '../harness.js';
+import * as ops from '../../src/engine/ops/index.js';
+import * as R from '../../src/engine/reference/layernorm.js';
+import { tensor } from '../../src/engine/ops/creation.js';
+import { asyncScope, type Tensor } from '../../src/engine/tensor.js';
+import { backward } from '../../src/engine/autograd.js';
+import { engine } from '../../src/engine/engine.js';
+
+await setup();
+const rng = new Rng(777);
+const test = suite('layerNorm');
+
+// Row lengths 1, 7, 65, 1031 take the scalar kernels; 8, 64, 1024 the vec4 ones.
+const SHAPES = [[1], [7], [65], [5, 1], [3, 7], [2, 3, 65], [3, 8], [2, 3, 64], [3, 1031], [2, 1024], [130, 12]];
+const last = (s: number[]): number => s[s.length - 1];
+
+// Which affine parameters are passed: gamma and beta, gamma only, beta only, neither.
+const VARIANTS: [string, boolean, boolean][] = [['gamma+beta', true, true], ['gamma', true, false], ['beta', false, true], ['plain', false, false]];
+
+function makeCase(shape: number[], g: boolean, b: boolean, eps: number, xgen = {}) {
+  const inputs: Arr[] = [rand(rng, shape, xgen)];
+  if (g) inputs.push(rand(rng, [last(shape)], { lo: 0.5, hi: 1.5 }));
+  if (b) inputs.push(rand(rng, [last(shape)], { lo: -1, hi: 1 }));
+  const gpu = (x: Tensor, ...p: Tensor[]): Tensor => ops.layerNorm(x, g ? p[0] : undefined, b ? p[g ? 1 : 0] : undefined, eps);
+  const ref = (x: Arr, ...p: Arr[]): Arr => R.layerNorm(x, g ? p[0] : undefined, b ? p[g ? 1 : 0] : undefined, eps);
+  return { inputs, gpu, ref };
+}
+
+for (const [label, g, b] of VARIANTS) {
+  test(`layerNorm (${label}): forward on several shapes, backward by finite differences`, async () => {
+    for (const shape of SHAPES) {
+      await checkForward({ name: `layerNorm ${label}`, ...makeCase(shape, g, b, 1e-5), metric: 'norm', tol: 1e-5 });
+    }
+    // A large common offset: the variance must not cancel away.
+    await checkForward({ name: `layerNorm ${label} offset`, ...makeCase([3, 100], g, b, 1e-5, { lo: 100, hi: 104 }), metric: 'norm', tol: 1e-5 });
+    await checkForward({ name: `layerNorm ${label} offset`, ...makeCase([3, 101], g, b, 1e-5, { lo: 100, hi: 104 }), metric: 'norm', tol: 1e-5 });
+    // 70 and 130 rows span several 64-row chunks of the dgamma/dbeta column sums.
+    for (const shape of [[3, 5], [2, 8], [4, 1], [70, 4], [2, 65, 7]]) {
+      await checkGrad({ name: `layerNorm ${label}`, ...makeCase(shape, g, b, 1e-3) }, rng);
+    }
+  });
+}
+
+test('layerNorm: gradient to x alone, and to gamma alone', async () => {
+  await checkGrad({ name: 'layerNorm wrt x', ...makeCase([5, 12], true, true, 1e-5), wrt: [0] }, rng);
+  await checkGrad({ name: 'layerNorm wrt gamma', ...makeCase([5, 12], true, true, 1e-5), wrt: [1] }, rng);
+  await checkGrad({ name: 'layerNorm wrt beta', ...makeCase([5, 7], true, true, 1e-5), wrt: [2] }, rng);
+});
+
+test('shape errors name the op and the shapes', async () => {
+  await asyncScope(async () => {
+    const x = upload(rand(rng, [3, 4])), g5 = upload(rand(rng, [5])), g4 = upload(rand(rng, [4]));
+    assert.throws(() => ops.layerNorm(x, g5), /layerNorm: gamma shape \[5\] must be \[4\], the last axis of x \[3, 4\]/);
+    assert.throws(() => ops.layerNorm(x, g4, g5), /layerNorm: beta shape \[5\] must be \[4\]/);
+    assert.throws(() => ops.layerNorm(tensor(new Float32Array(0), [3, 0])), /layerNorm: the last axis of \[3, 0\] is empty/);
+    assert.throws(() => ops.layerNorm(tensor([2], [])), /layerNorm: expected a tensor of rank >= 1/);
+    assert.throws(() => ops.layerNorm(x, undefined, undefined, -1), /layerNorm: eps must be/);
+  });
+});
+
+test('forward and backward leave the pool where it started', async () => {
+  const rt = engine().runtime;
+  await rt.sync();
+  const base = rt.stats();
+  // No scope here: an internal tensor the op forgot to dispose would stay in use.
+  for (let step = 0; step < 20; step++) {
+    const d = step % 2 ? 8 : 7;
+    const x = upload(rand(rng, [70, d])).requireGrad();
+    const g = upload(rand(rng, [d]));
+    const b = upload(rand(rng, [d]));
+    // Gradients to x and beta only (gamma is frozen), or to x alone.
+    b.requireGrad(step % 3 !== 0);
+    const gy = upload(rand(rng, [70, d]));
+    const y = ops.layerNorm(x, g, b);
+    backward(y, gy);
+    const x2 = upload(rand(rng, [2, d]));
+    const y2 = ops.layerNorm(x2, g);
+    for (const u of [x, g, b, gy, y, x2, y2]) u.dispose();
+  }
+  await rt.sync();
+  assert.is(rt.stats().bytesInUse, base.bytesInUse);
+  assert.is(rt.stats().buffersInUse, base.buffersInUse);
+});
+
+test.run();
