@@ -19,6 +19,16 @@ export const CASES: Record<string, (rng: InstanceType<typeof Rng>) => T> = {
   'div, maximum [2,65]': (r) => amrm.maximum(amrm.div(randn(r, [2, 65]), amrm.addScalar(amrm.abs(randn(r, [65])), 0.5)), randn(r, [2, 1])),
   'sum axes [4,33,7]': (r) => amrm.sum(randn(r, [4, 33, 7]), [0, 2]),
   'max [9,130]': (r) => amrm.max(randn(r, [9, 130]), 1),
+  'softmax [5,67]': (r) => amrm.softmax(randn(r, [5, 67])),
+  'layerNorm [6,48]': (r) => amrm.layerNorm(randn(r, [6, 48]), randn(r, [48]), randn(r, [48])),
+  'conv2d 3->5, 3x3, stride 2, pad 1 [2,3,9,9]': (r) => amrm.conv2d(randn(r, [2, 3, 9, 9]), randn(r, [5, 3, 3, 3]), randn(r, [5]), { stride: 2, padding: 1 }),
+  'avgPool2d + permute [1,2,6,6]': (r) => amrm.permute(amrm.avgPool2d(randn(r, [1, 2, 6, 6]), 2), [0, 2, 3, 1]),
+  'gatherRows [2,9,4]': (r) => amrm.gatherRows(randn(r, [2, 9, 4]), amrm.tensor(Int32Array.from([0, 8, 3, 5, 5, 1]), [2, 3])),
+  'crossEntropy backward [4,10]': (r) => {
+    const x = randn(r, [4, 10]).requireGrad();
+    amrm.backward(amrm.crossEntropy(x, [3, 0, 9, 3]));
+    return x.grad!;
+  },
   'backward of sum(tanh(x)*x) [37]': (r) => {
     const x = randn(r, [37]).requireGrad();
     amrm.backward(amrm.sum(amrm.mul(amrm.tanh(x), x)));
