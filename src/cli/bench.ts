@@ -1,5 +1,33 @@
-// `amrm bench kernels`: placeholder until the benchmark lands (bench/kernels.ts).
+// `amrm bench kernels [--quick] [--json FILE] [--only REGEX] [--no-tfjs]`: the kernel benchmark
+// (bench/kernels.ts), loaded only when asked for, since it pulls in TF.js.
+const USAGE = 'usage: amrm bench kernels [--quick] [--json FILE] [--only REGEX] [--no-tfjs]';
+
 export async function benchCommand(args: string[]): Promise<number> {
-  console.error(`amrm bench ${args.join(' ')}: not built yet`);
-  return 1;
+  const [what, ...rest] = args;
+  if (what !== 'kernels') {
+    console.error(what ? `amrm bench: unknown benchmark '${what}'\n${USAGE}` : USAGE);
+    return 2;
+  }
+  let json: string | undefined;
+  let only: RegExp | undefined;
+  let quick = false, noTfjs = false;
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i];
+    if (a === '--quick') quick = true;
+    else if (a === '--no-tfjs') noTfjs = true;
+    else if (a === '--json') {
+      json = rest[++i];
+      if (!json) { console.error(`amrm bench kernels: --json needs a file name\n${USAGE}`); return 2; }
+    } else if (a.startsWith('--json=')) json = a.slice(7);
+    else if (a === '--only') {
+      const re = rest[++i];
+      if (!re) { console.error(`amrm bench kernels: --only needs a pattern (e.g. 'matmul 1024')\n${USAGE}`); return 2; }
+      only = new RegExp(re);
+    }
+    else { console.error(`amrm bench kernels: unknown option '${a}'\n${USAGE}`); return 2; }
+  }
+  const { runKernelBench } = await import('../../bench/kernels.js');
+  const report = await runKernelBench({ quick, json, noTfjs, only });
+  if (json) console.log(`wrote ${report.rows.length} rows to ${json}`);
+  return 0;
 }

@@ -1,0 +1,217 @@
+// Batched matmul with a fused epilogue: C[z] = act(op(A)[z] · op(B)[z] + bias), where op transposes
+// an operand when TRANS_A / TRANS_B is set and z runs over the broadcast batch.
+//
+// Register blocking without workgroup memory: each invocation computes a TM×TN block of C and walks
+// K in steps of 4, loading TM + TN vec4s per step for 4·TM·TN multiply-adds. On the software
+// adapters a load with a per-invocation address is a loop over the SIMD lanes while a multiply-add
+// covers all lanes at once, so speed follows the FLOPs each loaded value feeds, and barriers only
+// add cost (DESIGN.md). TM and TN size private arrays, which WGSL requires to be constants, so the op
+// rewrites the two `const` lines below for each variant; it also expands the loops marked
+// `// unroll`, which SwiftShader's compiler leaves as loops over memory arrays, and removes the
+// branches that the flags below decide (SwiftShader runs both sides of a branch under a lane mask,
+// even a constant one). Loop variables of unrolled loops must not be reused as names inside their
+// bodies, and no braces or parentheses appear in comments inside functions.
+
+const TM: u32 = 16u;
+const TN: u32 = 16u;
+
+override WG: u32 = 64u;
+// A is stored [.., K, M] (else [.., M, K]); B is stored [.., N, K] (else [.., K, N]).
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+// The operand's contiguous dimension is a multiple of 4, so aligned vec4 loads are possible.
+override VEC_A: bool = true;
+override VEC_B: bool = true;
+override VEC_C: bool = true;
+// K is not a multiple of 4.
+override HAS_TAIL: bool = false;
+override HAS_BIAS: bool = false;
+// 0 none, 1 relu, 2 gelu (exact erf form).
+override ACT: u32 = 0u;
+
+struct Params {
+  M: u32, N: u32, K: u32, tiles_n: u32,
+  tiles: u32, batch_rank: u32, z0: u32, pad: u32,
+  // Collapsed batch dimensions of the output (row-major) and each operand's element stride along
+  // them (0 where the operand is broadcast).
+  batch_shape: vec4u,
+  a_stride: vec4u,
+  b_stride: vec4u,
+}
+@group(0) @binding(0) var<uniform> P: Params;
+// vec4 views: the runtime's buffers are sized in multiples of 16 bytes.
+@group(0) @binding(1) var<storage, read> A: array<vec4f>;
+@group(0) @binding(2) var<storage, read> B: array<vec4f>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+// Written as whole vec4s where N is a multiple of 4 (VEC_C), else one component at a time (a
+// component is its own memory location, so neighbouring invocations do not race).
+@group(0) @binding(4) var<storage, read_write> C: array<vec4f>;
+
+fn a_at(i: u32) -> f32 { return A[i >> 2u][i & 3u]; }
+fn b_at(i: u32) -> f32 { return B[i >> 2u][i & 3u]; }
+
+// Four consecutive k of one row of op(A) (or one column of op(B)), one element at a time; k past K
+// reads as 0, which makes the same code serve the tail of K.
+fn a_k4(base: u32, kstep: u32, k: u32, K: u32) -> vec4f {
+  var v = vec4f(0.0);
+  for (var q = 0u; q < 4u; q++) { // unroll
+    let kq = k + q;
+    v[q] = select(0.0, a_at(base + min(kq, K - 1u) * kstep), kq < K);
+  }
+  return v;
+}
+fn b_k4(base: u32, kstep: u32, k: u32, K: u32) -> vec4f {
+  var v = vec4f(0.0);
+  for (var q = 0u; q < 4u; q++) { // unroll
+    let kq = k + q;
+    v[q] = select(0.0, b_at(base + min(kq, K - 1u) * kstep), kq < K);
+  }
+  return v;
+}
+
+// erfc for z >= 0, relative error below 1.2e-7: the same fit as kernels/elementwise.wgsl's gelu, so
+// the fused epilogue and the elementwise op agree.
+fn erfc_pos(z: f32) -> f32 {
+  let t = 1.0 / (1.0 + 0.5 * z);
+  let p = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+          t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  return t * exp(p);
+}
+fn erfc_any(z: f32) -> f32 { return select(2.0 - erfc_pos(-z), erfc_pos(z), z >= 0.0); }
+
+@compute @workgroup_size(WG)
+fn matmul(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  // Keeps the bias binding in the pipeline's layout when the epilogue that reads it is removed.
+  _ = arrayLength(&bias);
+  let t = gid.x + gid.y * nwg.x * WG;
+  if (t >= P.tiles) { return; }
+  let M = P.M; let N = P.N; let K = P.K;
+  let m0 = (t / P.tiles_n) * TM;
+  let n0 = (t % P.tiles_n) * TN;
+
+  // Element offsets of this batch entry in A, B and C.
+  let z = gid.z + P.z0;
+  var rem = z;
+  var a_off = 0u;
+  var b_off = 0u;
+  for (var d = i32(P.batch_rank) - 1; d >= 0; d--) {
+    let dim = P.batch_shape[d];
+    let idx = rem % dim;
+    rem = rem / dim;
+    a_off += idx * P.a_stride[d];
+    b_off += idx * P.b_stride[d];
+  }
+  let c_off = z * M * N;
+
+  // Offsets of op(A)(m, 0) for this block's rows and op(B)(0, n) for its columns. Rows and columns
+  // past the edge are clamped into range: they compute values that are never stored.
+  let a_kstep = select(1u, M, TRANS_A);
+  let b_kstep = select(N, 1u, TRANS_B);
+  var a_row: array<u32, TM>;
+  for (var i = 0u; i < TM; i++) { // unroll
+    let m = min(m0 + i, M - 1u);
+    a_row[i] = a_off + select(m * K, m, TRANS_A);
+  }
+  var b_col: array<u32, TN>;
+  for (var j = 0u; j < TN; j++) { // unroll
+    let n = min(n0 + j, N - 1u);
+    b_col[j] = b_off + select(n, n * K, TRANS_B);
+  }
+
+  var acc: array<array<f32, TN>, TM>;
+  var a: array<vec4f, TM>;
+  var b: array<vec4f, TN>;
+  // Whole steps of 4 along K. The load path is fixed per pipeline (override constants): a branch
+  // decided at run time would run both sides under a lane mask on the software adapters.
+  let k_full = K & ~3u;
+  for (var k = 0u; k < k_full; k += 4u) {
+    // a[i] = op(A)(m0 + i, k..k+3) and b[j] = op(B)(k..k+3, n0 + j).
+    if (!VEC_A) {
+      for (var i = 0u; i < TM; i++) { a[i] = a_k4(a_row[i], a_kstep, k, K); } // unroll
+    } else if (!TRANS_A) {
+      // Rows run along k: one vec4 per row.
+      for (var i = 0u; i < TM; i++) { a[i] = A[(a_row[i] + k) >> 2u]; } // unroll
+    } else {
+      // Columns run along m: one vec4 covers 4 rows at one k; transpose 4×4 in registers. A group
+      // of 4 rows starting past M is clamped to the last row, and `>> 2` keeps the load aligned.
+      for (var r = 0u; r < TM / 4u; r++) { // unroll
+        let base = a_row[4u * r];
+        let v0 = A[(base + k * M) >> 2u];
+        let v1 = A[(base + (k + 1u) * M) >> 2u];
+        let v2 = A[(base + (k + 2u) * M) >> 2u];
+        let v3 = A[(base + (k + 3u) * M) >> 2u];
+        a[4u * r] = vec4f(v0.x, v1.x, v2.x, v3.x);
+        a[4u * r + 1u] = vec4f(v0.y, v1.y, v2.y, v3.y);
+        a[4u * r + 2u] = vec4f(v0.z, v1.z, v2.z, v3.z);
+        a[4u * r + 3u] = vec4f(v0.w, v1.w, v2.w, v3.w);
+      }
+    }
+    if (!VEC_B) {
+      for (var j = 0u; j < TN; j++) { b[j] = b_k4(b_col[j], b_kstep, k, K); } // unroll
+    } else if (TRANS_B) {
+      for (var j = 0u; j < TN; j++) { b[j] = B[(b_col[j] + k) >> 2u]; } // unroll
+    } else {
+      for (var c = 0u; c < TN / 4u; c++) { // unroll
+        let base = b_col[4u * c];
+        let v0 = B[(base + k * N) >> 2u];
+        let v1 = B[(base + (k + 1u) * N) >> 2u];
+        let v2 = B[(base + (k + 2u) * N) >> 2u];
+        let v3 = B[(base + (k + 3u) * N) >> 2u];
+        b[4u * c] = vec4f(v0.x, v1.x, v2.x, v3.x);
+        b[4u * c + 1u] = vec4f(v0.y, v1.y, v2.y, v3.y);
+        b[4u * c + 2u] = vec4f(v0.z, v1.z, v2.z, v3.z);
+        b[4u * c + 3u] = vec4f(v0.w, v1.w, v2.w, v3.w);
+      }
+    }
+    for (var i = 0u; i < TM; i++) { // unroll
+      for (var j = 0u; j < TN; j++) { // unroll
+        acc[i][j] += dot(a[i], b[j]);
+      }
+    }
+  }
+  // The last 1-3 steps of K, read element by element with the missing k as zeros.
+  if (HAS_TAIL) {
+    for (var i = 0u; i < TM; i++) { a[i] = a_k4(a_row[i], a_kstep, k_full, K); } // unroll
+    for (var j = 0u; j < TN; j++) { b[j] = b_k4(b_col[j], b_kstep, k_full, K); } // unroll
+    for (var i = 0u; i < TM; i++) { // unroll
+      for (var j = 0u; j < TN; j++) { // unroll
+        acc[i][j] += dot(a[i], b[j]);
+      }
+    }
+  }
+
+  // Each load and store is a loop over the SIMD lanes on the software adapters, which is slow to
+  // compile as well as to run: the bias is loaded once per column, not once per output.
+  var bias_col: array<f32, TN>;
+  if (HAS_BIAS) {
+    for (var j = 0u; j < TN; j++) { bias_col[j] = bias[min(n0 + j, N - 1u)]; } // unroll
+  }
+  for (var i = 0u; i < TM; i++) { // unroll
+    let m = m0 + i;
+    var row: array<f32, TN>;
+    for (var j = 0u; j < TN; j++) { // unroll
+      var v = acc[i][j];
+      if (HAS_BIAS) { v += bias_col[j]; }
+      if (ACT == 1u) { v = max(v, 0.0); }
+      if (ACT == 2u) { v = 0.5 * v * erfc_any(-v * 0.70710678118654752); }
+      row[j] = v;
+    }
+    if (VEC_C) {
+      // n0 and N are multiples of 4, so a group of 4 columns is either all inside or all outside.
+      for (var c = 0u; c < TN / 4u; c++) { // unroll
+        let n = n0 + 4u * c;
+        if (m < M && n < N) {
+          C[(c_off + m * N + n) >> 2u] = vec4f(row[4u * c], row[4u * c + 1u], row[4u * c + 2u], row[4u * c + 3u]);
+        }
+      }
+    } else {
+      for (var j = 0u; j < TN; j++) { // unroll
+        let n = n0 + j;
+        if (m < M && n < N) {
+          let o = c_off + m * N + n;
+          C[o >> 2u][o & 3u] = row[j];
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,215 @@
+// Batched matmul with optional transposes, broadcast batch dimensions and a fused epilogue (bias,
+// relu or gelu), and its backward.
+import { engine } from '../engine.js';
+import { empty, Tensor, sizeOf, type Shape } from '../tensor.js';
+import { record, isGradEnabled, noGrad } from '../autograd.js';
+import { checkF32, collapse, broadcastStrides, fmt } from '../shape.js';
+import { sumTo } from './reduce.js';
+import { reshape } from './layout.js';
+import { broadcastTo, gelu, relu } from './elementwise.js';
+import { unrollLoops, specializeBranches } from '../wgsl.js';
+import source from '../../../kernels/matmul.wgsl';
+
+export type Activation = 'none' | 'relu' | 'gelu';
+export interface MatmulOptions {
+  /** `a` is stored [..., K, M] and used transposed. */
+  transA?: boolean;
+  /** `b` is stored [..., N, K] and used transposed. */
+  transB?: boolean;
+  /** [N], added to every output row before the activation. */
+  bias?: Tensor;
+  activation?: Activation;
+}
+
+const ACT = { none: 0, relu: 1, gelu: 2 } as const;
+
+/**
+ * Register blocking per adapter kind: the outputs per invocation (tm × tn), the workgroup size, and
+ * whether the marked loops are unrolled in the source (and the private arrays split into variables)
+ * before compiling. Measured at 1024³ and at the ViT shapes, interleaving the variants (bench/kernels.ts
+ * and DESIGN.md): on llvmpipe 32×16 beats 16×16 by 15-25% and 8×8 by 2×, while 48×16 and up fall off
+ * a cliff (spills); Mesa unrolls the loops itself, and unrolling them in the source only adds compile
+ * time. SwiftShader leaves loops as loops over memory arrays (4× slower), so the source is unrolled;
+ * there 8×8 edges out 16×16 (about 10%) and compiles faster. A real GPU keeps its registers for
+ * occupancy.
+ */
+export interface MatmulTiling { tm: number; tn: number; wg: number; unroll: boolean; }
+const TILING: Record<string, MatmulTiling> = {
+  llvmpipe: { tm: 32, tn: 16, wg: 64, unroll: false },
+  swiftshader: { tm: 8, tn: 8, wg: 64, unroll: true },
+  gpu: { tm: 4, tn: 4, wg: 64, unroll: true },
+};
+let tilingOverride: Partial<MatmulTiling> | undefined;
+
+/** Replaces the adapter's tiling (benchmarks compare variants with it); undefined restores it. */
+export function setMatmulTiling(t: Partial<MatmulTiling> | undefined): void { tilingOverride = t; }
+function tiling(): MatmulTiling {
+  return { ...(TILING[engine().gpu.kind] ?? TILING.gpu), ...tilingOverride };
+}
+
+const sources = new Map<string, { kernel: string; source: string }>();
+
+/**
+ * The kernel source for one tile shape and one set of flags (the override constants that choose
+ * load paths and the epilogue), with dead branches removed and the marked loops unrolled or left to
+ * the compiler.
+ */
+function variant(tm: number, tn: number, t: MatmulTiling, flags: Record<string, number>): { kernel: string; source: string } {
+  const key = `${tm}x${tn}${t.unroll ? 'u' : ''}_${Object.entries(flags).map(([k, v]) => `${k}${v}`).join('_')}`;
+  let v = sources.get(key);
+  if (!v) {
+    const tmLine = /^const TM: u32 = \d+u;$/m, tnLine = /^const TN: u32 = \d+u;$/m;
+    if (!tmLine.test(source) || !tnLine.test(source)) throw new Error('matmul.wgsl: the `const TM` / `const TN` lines are missing');
+    const s = source.replace(tmLine, `const TM: u32 = ${tm}u;`).replace(tnLine, `const TN: u32 = ${tn}u;`);
+    const spec = specializeBranches(s, flags);
+    v = { kernel: `matmul_${key}`, source: t.unroll ? unrollLoops(spec, { TM: tm, TN: tn }) : spec };
+    sources.set(key, v);
+  }
+  return v;
+}
+
+const pow2ceil = (n: number): number => 1 << Math.ceil(Math.log2(Math.max(n, 1)));
+
+interface Plan {
+  M: number; N: number; K: number;
+  batch: number[]; outShape: number[];
+  aBatch: number[]; bBatch: number[];
+}
+
+function plan(a: Tensor, b: Tensor, o: MatmulOptions): Plan {
+  checkF32('matmul', a, b);
+  if (a.rank < 2 || b.rank < 2) throw new Error(`matmul: operands must have rank 2 or more, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
+  const [M, K] = o.transA ? [a.shape[a.rank - 1], a.shape[a.rank - 2]] : [a.shape[a.rank - 2], a.shape[a.rank - 1]];
+  const [K2, N] = o.transB ? [b.shape[b.rank - 1], b.shape[b.rank - 2]] : [b.shape[b.rank - 2], b.shape[b.rank - 1]];
+  const t = `${fmt(a.shape)}${o.transA ? 'ᵀ' : ''} and ${fmt(b.shape)}${o.transB ? 'ᵀ' : ''}`;
+  if (K !== K2) throw new Error(`matmul: inner dimensions differ (${K} vs ${K2}) for ${t}`);
+  const aBatch = a.shape.slice(0, -2), bBatch = b.shape.slice(0, -2);
+  const rank = Math.max(aBatch.length, bBatch.length);
+  const batch: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    const da = aBatch[aBatch.length - rank + i] ?? 1, db = bBatch[bBatch.length - rank + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) throw new Error(`matmul: batch dimensions ${fmt(aBatch)} and ${fmt(bBatch)} cannot be broadcast together (operands ${t})`);
+    batch.push(da === 1 ? db : da);
+  }
+  if (o.bias) {
+    checkF32('matmul', o.bias);
+    if (o.bias.rank !== 1 || o.bias.shape[0] !== N) throw new Error(`matmul: bias ${fmt(o.bias.shape)} must have shape [${N}] (N of ${t})`);
+  }
+  const act = o.activation ?? 'none';
+  if (!(act in ACT)) throw new Error(`matmul: unknown activation '${act}' (none, relu or gelu)`);
+  return { M, N, K, batch, outShape: [...batch, M, N], aBatch, bBatch };
+}
+
+/** Records the kernel launch(es) writing act(op(a)·op(b) + bias) into `out` (no autograd). */
+function launch(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: Plan, o: MatmulOptions): void {
+  let { M } = p;
+  const { N, K } = p;
+  if (out.size === 0) return;
+  let batchShape = p.batch;
+  let aStr = broadcastStrides(p.aBatch, batchShape).map((s) => s * M * K);
+  let bStr = broadcastStrides(p.bBatch, batchShape).map((s) => s * K * N);
+  // B shared by every batch entry and A untransposed: the batch folds into M (one taller matmul,
+  // fuller tiles), since A's and C's batch entries are then consecutive rows.
+  if (sizeOf(p.bBatch) === 1 && !o.transA) {
+    M *= sizeOf(batchShape);
+    batchShape = []; aStr = []; bStr = [];
+  }
+  const col = collapse(batchShape, [aStr, bStr]);
+  if (col.shape.length > 4) {
+    // More than 4 batch axes that do not merge: materialize the broadcast and launch again.
+    const fa = noGrad(() => broadcastTo(a, [...p.batch, ...a.shape.slice(-2)]));
+    const fb = noGrad(() => broadcastTo(b, [...p.batch, ...b.shape.slice(-2)]));
+    launch(fa, fb, bias, out, { ...p, aBatch: p.batch, bBatch: p.batch }, o);
+    fa.dispose(); fb.dispose();
+    return;
+  }
+  const count = sizeOf(batchShape);
+  const t = tiling();
+  // Tiles no larger than the matrix (rounded up to a power of two, at least 4 for the vec4 paths).
+  const tm = Math.min(t.tm, Math.max(4, pow2ceil(M)));
+  const tn = Math.min(t.tn, Math.max(4, pow2ceil(N)));
+  const tilesN = Math.ceil(N / tn), tiles = Math.ceil(M / tm) * tilesN;
+  const groups = Math.ceil(tiles / t.wg);
+  const gy = Math.ceil(groups / 65535), gx = Math.ceil(groups / gy);
+  const rt = engine().runtime;
+  const pad4 = (v: number[], fill: number): number[] => [...v, ...Array(4 - v.length).fill(fill)];
+  const constants = {
+    WG: t.wg, TRANS_A: o.transA ? 1 : 0, TRANS_B: o.transB ? 1 : 0,
+    VEC_A: (o.transA ? M : K) % 4 === 0 ? 1 : 0, VEC_B: (o.transB ? K : N) % 4 === 0 ? 1 : 0, VEC_C: N % 4 === 0 ? 1 : 0,
+    HAS_TAIL: K % 4 !== 0 ? 1 : 0, HAS_BIAS: bias ? 1 : 0, ACT: ACT[o.activation ?? 'none'],
+  };
+  const { WG: _, ...flags } = constants; // the flags that shape the source (WG only sizes the workgroup)
+  const { kernel, source: src } = variant(tm, tn, t, flags);
+  const rank = count === 1 ? 0 : col.shape.length;
+  for (let z0 = 0; z0 < count; z0 += rt.maxWorkgroupsPerDim) {
+    rt.dispatch({
+      kernel, source: src, entry: 'matmul', constants,
+      uniforms: [M, N, K, tilesN, tiles, rank, z0, 0,
+        ...pad4(rank ? col.shape : [], 1), ...pad4(rank ? col.strides[0] : [], 0), ...pad4(rank ? col.strides[1] : [], 0)],
+      // Without a bias the binding still needs a buffer; a read-only alias of A is harmless.
+      buffers: [a.buffer, b.buffer, (bias ?? a).buffer, out.buffer],
+      workgroups: [gx, gy, Math.min(count - z0, rt.maxWorkgroupsPerDim)],
+    });
+  }
+}
+
+/**
+ * act(op(a) · op(b) + bias): a is [..., M, K] ([..., K, M] with transA), b is [..., K, N]
+ * ([..., N, K] with transB); batch dimensions broadcast (e.g. [B, M, K]·[K, N], [B, 1, M, K]·[H, K, N]).
+ * The epilogue is fused into the kernel; when gradients are recorded an activation runs as its own
+ * elementwise op instead, so that its backward has the pre-activation (gelu' needs it; it costs one
+ * elementwise pass rather than recomputing the matmul in the backward).
+ */
+export function matmul(a: Tensor, b: Tensor, o: MatmulOptions = {}): Tensor {
+  const p = plan(a, b, o);
+  const act = o.activation ?? 'none';
+  const bias = o.bias;
+  const tracked = isGradEnabled() && (a.requiresGrad || b.requiresGrad || !!bias?.requiresGrad);
+  if (tracked && act !== 'none') {
+    const z = matmul(a, b, { transA: o.transA, transB: o.transB, bias });
+    const y = act === 'gelu' ? gelu(z) : relu(z);
+    z.dispose(); // y's node keeps z's data and graph alive
+    return y;
+  }
+  const out = empty(p.outShape, 'f32', 'matmul');
+  launch(a, b, bias, out, p, o);
+  const inputs = bias ? [a, b, bias] : [a, b];
+  return record('matmul', out, inputs, [a, b], (gy, [as, bs]) => [
+    a.requiresGrad ? gradA(gy, bs, a.shape, o) : undefined,
+    b.requiresGrad ? gradB(gy, as, b.shape, p, o) : undefined,
+    ...(bias ? [bias.requiresGrad ? sumTo(gy, bias.shape) : undefined] : []),
+  ]);
+}
+
+/** Sums a full-batch gradient back to the operand's shape, freeing the full one. */
+function reduceTo(full: Tensor, shape: Shape): Tensor {
+  const g = sumTo(full, shape);
+  if (g !== full) full.dispose();
+  return g;
+}
+
+// d op(A) = gY · op(B)ᵀ; with transA, dA = (d op(A))ᵀ = op(B) · gYᵀ.
+function gradA(gy: Tensor, b: Tensor, shape: Shape, o: MatmulOptions): Tensor {
+  const full = o.transA
+    ? matmul(b, gy, { transA: o.transB, transB: true })
+    : matmul(gy, b, { transB: !o.transB });
+  return reduceTo(full, shape);
+}
+
+// d op(B) = op(A)ᵀ · gY; with transB, dB = gYᵀ · op(A).
+function gradB(gy: Tensor, a: Tensor, shape: Shape, p: Plan, o: MatmulOptions): Tensor {
+  if (sizeOf(p.bBatch) === 1 && !o.transA && p.batch.length > 0) {
+    // B is shared across the batch: fold the batch into the rows, and one matmul sums over it.
+    const rows = sizeOf(p.batch) * p.M;
+    const a2 = reshape(a, [rows, p.K]), g2 = reshape(gy, [rows, p.N]);
+    const g = o.transB ? matmul(g2, a2, { transA: true }) : matmul(a2, g2, { transA: true });
+    a2.dispose(); g2.dispose();
+    const out = reshape(g, shape);
+    g.dispose();
+    return out;
+  }
+  const full = o.transB
+    ? matmul(gy, a, { transA: true, transB: o.transA })
+    : matmul(a, gy, { transA: !o.transA });
+  return reduceTo(full, shape);
+}

@@ -1,0 +1,158 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { setup, rand, Rng, checkForward, checkGrad, upload } from '../harness.js';
+import { matmul, setMatmulTiling, type MatmulOptions } from '../../src/engine/ops/matmul.js';
+import { unrollLoops, specializeBranches, scalarizeArrays } from '../../src/engine/wgsl.js';
+import * as R from '../../src/engine/reference/matmul.js';
+import { asyncScope } from '../../src/engine/tensor.js';
+
+await setup();
+const rng = new Rng(4321);
+const test = suite('matmul');
+
+// Each tile shape and set of flags is its own pipeline, and a 16×16 one takes seconds to compile on
+// the software adapters. So the wide grids of cases run with small 8×4 tiles (the same kernel
+// template, TM ≠ TN to catch mixed-up indices), and a subset runs with the adapter's own tiling.
+const small = { tm: 8, tn: 4 };
+async function withTiling(t: { tm: number; tn: number } | undefined, fn: () => Promise<void>): Promise<void> {
+  setMatmulTiling(t);
+  try { await fn(); } finally { setMatmulTiling(undefined); }
+}
+
+type Trans = { transA: boolean; transB: boolean };
+const TRANS: Trans[] = [
+  { transA: false, transB: false }, { transA: true, transB: false },
+  { transA: false, transB: true }, { transA: true, transB: true },
+];
+const tag = (t: Trans): string => `${t.transA ? 'T' : 'N'}${t.transB ? 'T' : 'N'}`;
+
+/** Stored operand shapes for op(a): [..., M, K] and op(b): [..., K, N] under the transposes. */
+function shapes(batchA: number[], batchB: number[], M: number, K: number, N: number, t: Trans): [number[], number[]] {
+  return [
+    [...batchA, ...(t.transA ? [K, M] : [M, K])],
+    [...batchB, ...(t.transB ? [N, K] : [K, N])],
+  ];
+}
+
+async function forward(name: string, sa: number[], sb: number[], o: MatmulOptions & { withBias?: number }): Promise<void> {
+  const inputs = [rand(rng, sa), rand(rng, sb)];
+  if (o.withBias !== undefined) inputs.push(rand(rng, [o.withBias]));
+  const opts = { transA: o.transA, transB: o.transB, activation: o.activation };
+  await checkForward({
+    name, inputs, metric: 'norm', tol: 1e-4,
+    gpu: (a, b, bias) => matmul(a, b, { ...opts, bias }),
+    ref: (a, b, bias) => R.matmul(a, b, bias, opts),
+  });
+}
+
+// M×K×N sizes that are not multiples of any tile, size-1 dimensions, and all-multiples-of-4 sizes
+// (the vec4 load paths, with and without a tail of K).
+const SIZES: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [65, 17, 33], [130, 127, 64], [36, 45, 20], [20, 16, 12]];
+
+for (const t of TRANS) {
+  test(`forward ${tag(t)}: sizes off the tiles, against float64`, async () => {
+    await withTiling(small, async () => {
+      for (const [M, K, N] of SIZES) {
+        const [sa, sb] = shapes([], [], M, K, N, t);
+        await forward(`matmul ${tag(t)} 8x4 tiles`, sa, sb, t);
+      }
+    });
+    // The adapter's tiling (one case per layout: its pipelines take seconds to compile): edges on
+    // both sides, vec4 loads for the aligned layouts, scalar loads and a tail of K for the others.
+    const [M, K, N] = ([[36, 44, 20], [65, 17, 33], [130, 127, 64], [36, 45, 20]] as const)[TRANS.indexOf(t)];
+    const [sa, sb] = shapes([], [], M, K, N, t);
+    await forward(`matmul ${tag(t)}`, sa, sb, t);
+  });
+}
+
+test('forward with bias and relu / gelu epilogues', async () => {
+  await withTiling(small, async () => {
+    for (const [k, t] of TRANS.entries()) {
+      for (const activation of ['none', 'relu', 'gelu'] as const) {
+        const [M, K, N] = ([[3, 5, 7], [65, 17, 33], [20, 16, 12]] as const)[(k + activation.length) % 3];
+        const [sa, sb] = shapes([], [], M, K, N, t);
+        await forward(`matmul ${tag(t)} bias ${activation}`, sa, sb, { ...t, activation, withBias: N });
+      }
+    }
+    // An activation without a bias.
+    await forward('matmul gelu', [9, 6], [6, 5], { activation: 'gelu' });
+  });
+  await forward('matmul bias gelu', [70, 36], [36, 24], { activation: 'gelu', withBias: 24 });
+  await forward('matmul TT bias relu', [33, 65], [17, 33], { transA: true, transB: true, activation: 'relu', withBias: 17 });
+});
+
+test('forward with batch dimensions and broadcasting', async () => {
+  const cases: [number[], number[]][] = [[[3], []], [[], [2]], [[2, 1], [3]], [[2, 3], [2, 3]], [[2, 1, 2], [1, 3, 1]], [[1], [1]]];
+  await withTiling(small, async () => {
+    for (const t of TRANS) {
+      for (const [ba, bb] of cases) {
+        const [sa, sb] = shapes(ba, bb, 13, 9, 6, t);
+        await forward(`matmul ${tag(t)} batched`, sa, sb, { ...t, withBias: 6, activation: 'relu' });
+      }
+      // vec4 paths (every dimension a multiple of 4).
+      const [sa, sb] = shapes([2, 1], [3], 8, 12, 20, t);
+      await forward(`matmul ${tag(t)} batched vec4`, sa, sb, t);
+    }
+  });
+  await forward('matmul batched', [2, 1, 33, 20], [3, 20, 18], {});
+  await forward('matmul batched, a broadcast', [33, 20], [3, 18, 20], { transB: true });
+});
+
+test('backward: gradients to a, b and bias by finite differences', async () => {
+  for (const t of TRANS) {
+    const [sa, sb] = shapes([], [], 3, 4, 5, t);
+    await checkGrad({
+      name: `matmul ${tag(t)}`, inputs: [rand(rng, sa), rand(rng, sb), rand(rng, [5])],
+      gpu: (a, b, bias) => matmul(a, b, { ...t, bias }), ref: (a, b, bias) => R.matmul(a, b, bias, t),
+    }, rng);
+  }
+  for (const activation of ['relu', 'gelu'] as const) {
+    await checkGrad({
+      name: `matmul ${activation}`, inputs: [rand(rng, [4, 3]), rand(rng, [3, 5]), rand(rng, [5])],
+      gpu: (a, b, bias) => matmul(a, b, { bias, activation }), ref: (a, b, bias) => R.matmul(a, b, bias, { activation }),
+    }, rng);
+  }
+});
+
+test('backward through broadcast batch dimensions', async () => {
+  const cases: [number[], number[]][] = [[[2], []], [[], [2]], [[2, 1], [3]], [[2, 3], [2, 3]], [[1, 2], [1]]];
+  for (const t of TRANS) {
+    for (const [ba, bb] of cases) {
+      const [sa, sb] = shapes(ba, bb, 3, 4, 2, t);
+      await checkGrad({
+        name: `matmul ${tag(t)} batched`, inputs: [rand(rng, sa), rand(rng, sb)],
+        gpu: (a, b) => matmul(a, b, t), ref: (a, b) => R.matmul(a, b, undefined, t),
+      }, rng);
+    }
+  }
+});
+
+test('shape errors name the op and the shapes', async () => {
+  await asyncScope(async () => {
+    const a = upload(rand(rng, [3, 4])), b = upload(rand(rng, [5, 6])), v = upload(rand(rng, [4]));
+    assert.throws(() => matmul(a, b), /matmul: inner dimensions differ \(4 vs 5\) for \[3, 4\] and \[5, 6\]/);
+    assert.throws(() => matmul(a, b, { transA: true, transB: true }), /matmul: inner dimensions differ \(3 vs 6\) for \[3, 4\]ᵀ and \[5, 6\]ᵀ/);
+    assert.throws(() => matmul(v, b), /matmul: operands must have rank 2 or more, got \[4\] and \[5, 6\]/);
+    const b3 = upload(rand(rng, [3, 4, 2])), a2 = upload(rand(rng, [2, 3, 4]));
+    assert.throws(() => matmul(a2, b3), /matmul: batch dimensions \[2\] and \[3\] cannot be broadcast together/);
+    const c = upload(rand(rng, [4, 6]));
+    assert.throws(() => matmul(a, c, { bias: v }), /matmul: bias \[4\] must have shape \[6\]/);
+    assert.throws(() => matmul(a, c, { activation: 'tanh' as 'relu' }), /matmul: unknown activation 'tanh'/);
+  });
+});
+
+test('WGSL variant transforms: unrolling, constant branches, array scalarization', () => {
+  const src = 'for (var i = 0u; i < TM / 2u; i++) { // unroll\n  x[i] += 1.0;\n}\nfor (var j = 0u; j < 3u; j++) { y[j] = 0.0; }';
+  const out = unrollLoops(src, { TM: 4 });
+  assert.ok(out.includes('x[0u] += 1.0;') && out.includes('x[1u] += 1.0;') && !out.includes('x[2u]'));
+  assert.ok(out.includes('for (var j = 0u; j < 3u; j++) { y[j] = 0.0; }'));
+  const br = 'if (!VEC) { a(); } else if (T && ACT == 2u) { b(); } else { c(); }\nif (n < N) { d(); }';
+  assert.is(specializeBranches(br, { VEC: 1, T: 1, ACT: 2 }).replace(/\s+/g, ' '), '{ b(); } if (n < N) { d(); }');
+  assert.is(specializeBranches(br, { VEC: 0, T: 1, ACT: 2 }).replace(/\s+/g, ' '), '{ a(); } if (n < N) { d(); }');
+  assert.is(specializeBranches('if (H) { x(); }', { H: 0 }), '');
+  const arr = 'var acc: array<array<f32, TN>, 2u>; acc[1u][0u] += acc[0u][2u * 1u + 1u];';
+  assert.ok(scalarizeArrays(arr, ['acc'], { TN: 4 }).includes('acc_1_0 += acc_0_3;'));
+  assert.throws(() => scalarizeArrays('var a: array<f32, 2u>; a[k] = 1.0;', ['a'], {}), /still indexed by a non-constant/);
+});
+
+test.run();
