@@ -12,8 +12,6 @@ override OP: u32 = 0u;
 
 struct UnaryParams { n: u32, a: f32, b: f32, pad: u32 }
 @group(0) @binding(0) var<uniform> U: UnaryParams;
-@group(0) @binding(1) var<storage, read> ux: array<f32>;
-@group(0) @binding(2) var<storage, read_write> uy: array<f32>;
 
 const SQRT1_2: f32 = 0.70710678118654752;
 const INV_SQRT_2PI: f32 = 0.39894228040143268;
@@ -77,17 +75,25 @@ fn unary_f(x: f32) -> f32 {
   }
 }
 
+// Contiguous launches handle four elements per invocation with vec4 loads: every buffer is a
+// multiple of 16 bytes (runtime.bucketBytes), so the last vec4 stays inside it; U.n counts vec4s.
+@group(0) @binding(1) var<storage, read> ux4: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> uy4: array<vec4f>;
+
 @compute @workgroup_size(64)
 fn unary(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = linear(gid, nwg);
-  if (i < U.n) { uy[i] = unary_f(ux[i]); }
+  if (i < U.n) {
+    let x = ux4[i];
+    uy4[i] = vec4f(unary_f(x.x), unary_f(x.y), unary_f(x.z), unary_f(x.w));
+  }
 }
 
 // Backward of a unary op: gx = gy * f'(x), using the saved output y where that is cheaper.
-@group(0) @binding(1) var<storage, read> gx_x: array<f32>;
-@group(0) @binding(2) var<storage, read> gx_y: array<f32>;
-@group(0) @binding(3) var<storage, read> gx_gy: array<f32>;
-@group(0) @binding(4) var<storage, read_write> gx_out: array<f32>;
+@group(0) @binding(1) var<storage, read> gx_x: array<vec4f>;
+@group(0) @binding(2) var<storage, read> gx_y: array<vec4f>;
+@group(0) @binding(3) var<storage, read> gx_gy: array<vec4f>;
+@group(0) @binding(4) var<storage, read_write> gx_out: array<vec4f>;
 
 fn unary_df(x: f32, y: f32) -> f32 {
   switch OP {
@@ -112,7 +118,11 @@ fn unary_df(x: f32, y: f32) -> f32 {
 @compute @workgroup_size(64)
 fn unary_grad(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = linear(gid, nwg);
-  if (i < U.n) { gx_out[i] = gx_gy[i] * unary_df(gx_x[i], gx_y[i]); }
+  if (i < U.n) {
+    let x = gx_x[i];
+    let y = gx_y[i];
+    gx_out[i] = gx_gy[i] * vec4f(unary_df(x.x, y.x), unary_df(x.y, y.y), unary_df(x.z, y.z), unary_df(x.w, y.w));
+  }
 }
 
 // ---------------------------------------------------------------- broadcasting (up to 3 inputs)
@@ -191,4 +201,34 @@ fn broadcast(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
     let op = BOP % 20u;
     bout[i] = bc[ic] * binary_df(op, BOP < 40u, ba[ia], bb[ib]);
   }
+}
+
+// Contiguous binary ops (same shapes, or one operand a single value): four elements per invocation.
+override A_SCALAR: bool = false;
+override B_SCALAR: bool = false;
+
+struct FParams { n4: u32, p0: u32, p1: u32, p2: u32 }
+@group(0) @binding(0) var<uniform> F: FParams;
+@group(0) @binding(1) var<storage, read> fa: array<vec4f>;
+@group(0) @binding(2) var<storage, read> fb: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> fout: array<vec4f>;
+
+fn binary4(a: vec4f, b: vec4f) -> vec4f {
+  switch BOP {
+    case 0u: { return a + b; }
+    case 1u: { return a - b; }
+    case 2u: { return a * b; }
+    case 3u: { return a / b; }
+    case 4u: { return max(a, b); }
+    default: { return min(a, b); }
+  }
+}
+
+@compute @workgroup_size(64)
+fn binary_flat(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear(gid, nwg);
+  if (i >= F.n4) { return; }
+  let a = select(fa[i], vec4f(fa[0].x), A_SCALAR);
+  let b = select(fb[i], vec4f(fb[0].x), B_SCALAR);
+  fout[i] = binary4(a, b);
 }

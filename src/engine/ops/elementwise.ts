@@ -14,9 +14,10 @@ type UnaryName = keyof typeof UNARY;
 const f32bits = (v: number): number => new Uint32Array(new Float32Array([v]).buffer)[0];
 
 function unaryLaunch(entry: 'unary' | 'unary_grad', op: UnaryName, buffers: GPUBuffer[], n: number, a: number, b: number): void {
+  const n4 = Math.ceil(n / 4); // the kernels take four elements per invocation
   engine().runtime.dispatch({
     kernel: 'elementwise', source, entry, constants: { OP: UNARY[op] },
-    uniforms: [n, f32bits(a), f32bits(b), 0], buffers, workgroups: grid1d(n, 64),
+    uniforms: [n4, f32bits(a), f32bits(b), 0], buffers, workgroups: grid1d(n4, 64),
   });
 }
 
@@ -63,6 +64,17 @@ type BinaryName = keyof typeof BINARY;
 function broadcastLaunch(bop: number, out: Tensor, operands: Tensor[], condI32 = false): void {
   const strides = collapse(out.shape, operands.map((t) => broadcastStrides(t.shape, out.shape)));
   const rank = strides.shape.length;
+  const [sa, sb] = strides.strides;
+  if (bop < 6 && rank === 1 && sa[0] <= 1 && sb[0] <= 1 && out.size > 1) {
+    // Same shapes, or one operand a single value: the contiguous vec4 kernel.
+    const n4 = Math.ceil(out.size / 4);
+    engine().runtime.dispatch({
+      kernel: 'elementwise', source, entry: 'binary_flat',
+      constants: { BOP: bop, A_SCALAR: sa[0] === 0 ? 1 : 0, B_SCALAR: sb[0] === 0 ? 1 : 0 },
+      uniforms: [n4, 0, 0, 0], buffers: [operands[0].buffer, operands[1].buffer, out.buffer], workgroups: grid1d(n4, 64),
+    });
+    return;
+  }
   if (rank > 8) throw new Error(`broadcast: ${rank} non-collapsible axes exceed the kernel's 8 (output ${fmt(out.shape)})`);
   const words = new Uint32Array(4 + 8 * 4);
   words.set([out.size, rank]);
