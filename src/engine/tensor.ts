@@ -128,11 +128,16 @@ export function scope<T>(fn: () => T): T {
   }
   scopes.pop();
   if (result instanceof Promise) throw new Error('scope(fn): fn must be synchronous; use asyncScope for async work');
-  const keep = new Set<Tensor>();
-  collect(result, keep);
+  return closeScope(mine, result);
+}
+
+/** Disposes what a finished scope made, except what its result holds (handed to the parent scope). */
+function closeScope<T>(mine: Set<Tensor>, result: T): T {
+  const kept = new Set<Tensor>();
+  collect(result, kept);
   const parent = scopes[scopes.length - 1];
   for (const t of mine) {
-    if (keep.has(t)) parent?.add(t);
+    if (kept.has(t)) parent?.add(t);
     else t.dispose();
   }
   return result;
@@ -146,18 +151,14 @@ export async function asyncScope<T>(fn: () => Promise<T>): Promise<T> {
   let result: T;
   try {
     result = await fn();
-  } finally {
-    if (scopes.length !== depth) throw new Error('asyncScope: scopes were interleaved (run async scopes one at a time)');
-    scopes.pop();
+  } catch (e) {
+    if (scopes[scopes.length - 1] === mine) scopes.pop();
+    for (const t of mine) t.dispose();
+    throw e;
   }
-  const keep = new Set<Tensor>();
-  collect(result, keep);
-  const parent = scopes[scopes.length - 1];
-  for (const t of mine) {
-    if (keep.has(t)) parent?.add(t);
-    else t.dispose();
-  }
-  return result;
+  if (scopes.length !== depth || scopes[depth - 1] !== mine) throw new Error('asyncScope: scopes were interleaved (run async scopes one at a time)');
+  scopes.pop();
+  return closeScope(mine, result);
 }
 
 /** Takes tensors out of every enclosing scope, so they outlive it (the caller then owns them). */
