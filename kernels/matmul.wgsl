@@ -69,15 +69,7 @@ fn b_k4(base: u32, kstep: u32, k: u32, K: u32) -> vec4f {
   return v;
 }
 
-// erfc for z >= 0, relative error below 1.2e-7: the same fit as kernels/elementwise.wgsl's gelu, so
-// the fused epilogue and the elementwise op agree.
-fn erfc_pos(z: f32) -> f32 {
-  let t = 1.0 / (1.0 + 0.5 * z);
-  let p = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
-          t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
-  return t * exp(p);
-}
-fn erfc_any(z: f32) -> f32 { return select(2.0 - erfc_pos(-z), erfc_pos(z), z >= 0.0); }
+// erfc_pos / erfc_any come from kernels/erf.wgsl, prepended by the op.
 
 @compute @workgroup_size(WG)
 fn matmul(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {

@@ -6,7 +6,10 @@ import { record } from '../autograd.js';
 import { broadcastShapes, broadcastStrides, collapse, checkF32, fmt } from '../shape.js';
 import { sumTo } from './reduce.js';
 import { fill } from './creation.js';
-import source from '../../../kernels/elementwise.wgsl';
+import elementwiseWgsl from '../../../kernels/elementwise.wgsl';
+import erfWgsl from '../../../kernels/erf.wgsl';
+
+const source = erfWgsl + elementwiseWgsl;
 
 const UNARY = { neg: 0, abs: 1, sign: 2, exp: 3, log: 4, sqrt: 5, rsqrt: 6, tanh: 7, sigmoid: 8, relu: 9, gelu: 10, pow: 11, clamp: 12, affine: 13 } as const;
 type UnaryName = keyof typeof UNARY;

@@ -8,7 +8,10 @@ import { sumTo } from './reduce.js';
 import { reshape } from './layout.js';
 import { broadcastTo, gelu, relu } from './elementwise.js';
 import { unrollLoops, specializeBranches } from '../wgsl.js';
-import source from '../../../kernels/matmul.wgsl';
+import matmulWgsl from '../../../kernels/matmul.wgsl';
+import erfWgsl from '../../../kernels/erf.wgsl';
+
+const source = erfWgsl + matmulWgsl;
 
 export type Activation = 'none' | 'relu' | 'gelu';
 export interface MatmulOptions {
