@@ -48,10 +48,13 @@ export interface KernelBenchOptions {
   only?: RegExp;
   /** Progress lines (default: console.log). */
   log?: (line: string) => void;
+  /** The command line that produced the report, recorded in it. */
+  command?: string;
 }
 
 export interface KernelBenchReport {
   bench: 'kernels';
+  command: string;
   adapter: string;
   adapter_info: { vendor: string; architecture: string; description: string };
   quick: boolean;
@@ -290,7 +293,7 @@ export async function runKernelBench(options: KernelBenchOptions = {}): Promise<
   }
 
   const report: KernelBenchReport = {
-    bench: 'kernels', adapter, adapter_info: e.gpu.info, quick, date: new Date().toISOString(),
+    bench: 'kernels', command: options.command ?? 'runKernelBench()', adapter, adapter_info: e.gpu.info, quick, date: new Date().toISOString(),
     timing: `median of ${reps} runs after 2 warm-up runs, implementations interleaved round by round, each run waited to queue completion (no readback)`,
     tfjs: tfStatus, rows, skipped,
   };

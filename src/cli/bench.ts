@@ -27,7 +27,8 @@ export async function benchCommand(args: string[]): Promise<number> {
     else { console.error(`amrm bench kernels: unknown option '${a}'\n${USAGE}`); return 2; }
   }
   const { runKernelBench } = await import('../../bench/kernels.js');
-  const report = await runKernelBench({ quick, json, noTfjs, only });
+  const command = `AMRM_ADAPTER=${process.env.AMRM_ADAPTER ?? 'auto'} npx amrm bench ${args.join(' ')}`;
+  const report = await runKernelBench({ quick, json, noTfjs, only, command });
   if (json) console.log(`wrote ${report.rows.length} rows to ${json}`);
   return 0;
 }
