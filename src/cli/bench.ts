@@ -1,9 +1,18 @@
 // `amrm bench kernels [--quick] [--json FILE] [--only REGEX] [--no-tfjs]`: the kernel benchmark
 // (bench/kernels.ts), loaded only when asked for, since it pulls in TF.js.
-const USAGE = 'usage: amrm bench kernels [--quick] [--json FILE] [--only REGEX] [--no-tfjs]';
+const USAGE = 'usage: amrm bench kernels [--quick] [--json FILE] [--only REGEX] [--no-tfjs]\n       amrm bench fused [--quick] [--json FILE]';
 
 export async function benchCommand(args: string[]): Promise<number> {
   const [what, ...rest] = args;
+  if (what === 'fused') {
+    // Fused kernels against their composition (patch loss, softmax-Jacobian): `--quick`, `--json FILE`.
+    const json = rest.includes('--json') ? rest[rest.indexOf('--json') + 1] : undefined;
+    if (rest.includes('--json') && !json) { console.error(`amrm bench fused: --json needs a file name\n${USAGE}`); return 2; }
+    const { runFusedBench } = await import('../../bench/fused.js');
+    await runFusedBench({ quick: rest.includes('--quick'), json, command: `AMRM_ADAPTER=${process.env.AMRM_ADAPTER ?? 'auto'} npx amrm bench ${args.join(' ')}` });
+    if (json) console.log(`wrote ${json}`);
+    return 0;
+  }
   if (what !== 'kernels') {
     console.error(what ? `amrm bench: unknown benchmark '${what}'\n${USAGE}` : USAGE);
     return 2;

@@ -9,6 +9,8 @@ commands:
                                      its features and limits
   bench kernels [--quick] [--json FILE]
                                      kernel benchmark against TF.js's WebGPU backend on the same adapter
+  bench fused [--quick] [--json FILE]
+                                     fused kernels (patch loss, softmax-Jacobian) against their composition
 `;
 
 /** Writes a file atomically: to a temporary name beside it, then renamed into place. */
