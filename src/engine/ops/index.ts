@@ -10,5 +10,6 @@ export * from './layernorm.js';
 export * from './loss.js';
 export * from './pool.js';
 export * from './batchnorm.js';
+export * from './attention.js';
 export * from './patch.js';
 export * from './softmax_jacobian.js';

@@ -10,5 +10,6 @@ export * as layernorm from './layernorm.js';
 export * as loss from './loss.js';
 export * as pool from './pool.js';
 export * as batchnorm from './batchnorm.js';
+export * as attention from './attention.js';
 export * as patch from './patch.js';
 export * as softmaxJacobian from './softmax_jacobian.js';

@@ -1,0 +1,370 @@
+// Masked multi-head attention: softmax(scale·Q·Kᵀ + bias, key mask) · V, as one fused kernel family
+// (kernels/attention.wgsl: online-softmax forward, FlashAttention-2 backward) or composed from the
+// engine's primitive ops (the reference path, selectable at run time so that every fused result can
+// be checked against it).
+//
+// Rows with nothing to attend to (every key masked, or every score -inf through the bias) are
+// defined as: output zeros, lse -inf, probabilities zeros, and no gradient through them.
+import { engine } from '../engine.js';
+import { grid1d } from '../runtime.js';
+import { empty, scope, Tensor } from '../tensor.js';
+import { record, noGrad } from '../autograd.js';
+import { checkF32, fmt } from '../shape.js';
+import { add, log, mul, mulScalar, sub, where } from './elementwise.js';
+import { max, sumTo } from './reduce.js';
+import { reshape } from './layout.js';
+import { fill } from './creation.js';
+import { matmul } from './matmul.js';
+import { unrollLoops, scalarizeArrays } from '../wgsl.js';
+import { softmax } from './softmax.js';
+import source from '../../../kernels/attention.wgsl';
+
+export type AttentionImpl = 'fused' | 'composed';
+
+export interface AttentionOptions {
+  /** [B, Nk], f32 or i32: nonzero = attend, 0 = ignore the key. */
+  keyMask?: Tensor;
+  /** Additive score bias: [Nq, Nk], [H, Nq, Nk] or [B, H, Nq, Nk] (leading dims may be 1). */
+  bias?: Tensor;
+  /** Score scale, 1/√d by default. */
+  scale?: number;
+  /** Also return the attention probabilities [B, H, Nq, Nk] (a second pass; no gradient). */
+  returnProbs?: boolean;
+  /** Overrides the module default (setAttentionImpl). */
+  impl?: AttentionImpl;
+}
+
+export interface AttentionResult {
+  /** [B, H, Nq, d]; gradients flow to q, k, v and the bias. */
+  out: Tensor;
+  /** [B, H, Nq]: log Σⱼ exp(scoreᵢⱼ) over the attended keys (-inf for a row with none); no gradient. */
+  lse: Tensor;
+  /** [B, H, Nq, Nk] when asked for; no gradient. */
+  probs?: Tensor;
+}
+
+let defaultImpl: AttentionImpl = 'fused';
+
+/** Chooses the implementation used when a call does not name one. */
+export function setAttentionImpl(impl: AttentionImpl): void {
+  if (impl !== 'fused' && impl !== 'composed') throw new Error(`setAttentionImpl: unknown implementation '${impl}' (fused or composed)`);
+  defaultImpl = impl;
+}
+export const getAttentionImpl = (): AttentionImpl => defaultImpl;
+
+/**
+ * Work split per adapter. Each invocation owns a chunk of R rows of one (b, h) pair (queries, or keys
+ * in the dK/dV kernel) and walks the other side KB rows at a time. On llvmpipe a storage load costs
+ * per lane and per 32-bit word, whatever the address pattern (a uniform address is no cheaper, nor
+ * a texture), so the time follows how many chunks read all of K and V, and R is made large: the rows
+ * split evenly over the fewest chunks of at most rmax rows (at d = 64; scaled by 64/d, at most rcap).
+ * Measured at B 32, H 3, N 65, d 64, CPU time of the llvmpipe threads: forward 18.5 ms with 17
+ * chunks of 4 rows, 9.5 with 8 of 9, 7.0 with 3 of 22; forward + backward 38 ms with backward chunks
+ * of 9 rows, 30.5 with 17. The price is compile time, which grows faster than R: on first use
+ * llvmpipe takes about 26 s for the forward at R 22 and two minutes for the backward at R 17 (Mesa's
+ * shader cache keeps them for later runs). SwiftShader compiles slowly too and runs R 9 best.
+ * A GPU wants many small invocations instead (R = 1).
+ */
+export interface AttentionTiling {
+  wg: number;
+  /** Largest R at d = 64 (scaled by 64/d, at most rcap), per kernel. */
+  rmaxFwd: number; rmaxDq: number; rmaxDkv: number;
+  rcap: number;
+  /** Keys (queries) per step, per kernel. */
+  kbFwd: number; kbDq: number; kbDkv: number;
+  /** Unroll the loops over d/4 in the source (else the adapter's compiler decides). */
+  unrollD: boolean;
+  /**
+   * Unroll everything and turn the private arrays into scalar variables in the source (for
+   * compilers that keep arrays in memory even when every index is constant, as SwiftShader's).
+   * llvmpipe unrolls and promotes them itself: no difference there, in run or compile time.
+   */
+  scalarize: boolean;
+  /** A fixed R for every kernel (tests: work splits that do not divide N). */
+  r?: number;
+}
+const TILING: Record<string, AttentionTiling> = {
+  llvmpipe: { wg: 8, rmaxFwd: 24, rmaxDq: 17, rmaxDkv: 17, rcap: 32, kbFwd: 2, kbDq: 2, kbDkv: 2, unrollD: false, scalarize: true },
+  swiftshader: { wg: 8, rmaxFwd: 9, rmaxDq: 9, rmaxDkv: 9, rcap: 32, kbFwd: 2, kbDq: 2, kbDkv: 2, unrollD: false, scalarize: true },
+  gpu: { wg: 64, rmaxFwd: 1, rmaxDq: 1, rmaxDkv: 1, rcap: 1, kbFwd: 4, kbDq: 4, kbDkv: 4, unrollD: false, scalarize: false },
+};
+let tilingOverride: Partial<AttentionTiling> | undefined;
+
+/** Overrides the per-adapter work split (benchmarks and tests); undefined restores the default. */
+export function setAttentionTiling(t?: Partial<AttentionTiling>): void { tilingOverride = t; }
+
+function tiling(): AttentionTiling {
+  const base = TILING[engine().gpu.kind] ?? TILING.gpu;
+  return { ...base, ...tilingOverride };
+}
+
+/**
+ * The row counts R that kernels are compiled for: every R is its own pipeline, and on llvmpipe a
+ * large R takes tens of seconds to compile, so the choice is limited to a few values.
+ */
+const R_CHOICES = [1, 2, 4, 9, 17, 22, 32];
+
+/** Rows per invocation for `rows` rows of head dimension d: the fewest chunks, then the least padding. */
+function rowsPerInvocation(t: AttentionTiling, rmaxAt64: number, rows: number, d: number): number {
+  if (t.r) return t.r;
+  const rmax = Math.max(1, Math.min(t.rcap, Math.floor((rmaxAt64 * 64) / d)));
+  const allowed = R_CHOICES.filter((r) => r <= rmax);
+  const largest = allowed[allowed.length - 1];
+  const chunks = Math.ceil(Math.max(rows, 1) / largest);
+  const even = Math.ceil(rows / chunks);
+  return allowed.find((r) => r >= even) ?? largest;
+}
+
+/** The largest head dimension of the fused kernels (private memory holds up to 4·R·d floats). */
+export const ATTENTION_MAX_D = 128;
+/** Storage buffers bound by the largest fused entry point (dQ, dK/dV). */
+const FUSED_STORAGE_BUFFERS = 8;
+
+interface Variant { kernel: string; source: string; r: number; }
+const variants = new Map<string, Variant>();
+
+/** The source with every compute entry point but `entry` removed (so names are unique to it). */
+function onlyEntry(src: string, entry: string): string {
+  const head = /@compute @workgroup_size\([^)]*\)\s*fn (\w+)\(/g;
+  let out = '';
+  let from = 0;
+  for (let m = head.exec(src); m; m = head.exec(src)) {
+    const open = src.indexOf('{', m.index + m[0].length);
+    let depth = 0, close = open;
+    for (let i = open; i < src.length; i++) {
+      if (src[i] === '{') depth++;
+      else if (src[i] === '}' && --depth === 0) { close = i; break; }
+    }
+    out += src.slice(from, m.index);
+    if (m[1] === entry) out += src.slice(m.index, close + 1);
+    from = close + 1;
+    head.lastIndex = from;
+  }
+  return out + src.slice(from);
+}
+
+/** Kernel source for one entry point, head dimension d, R rows and KB rows per step. */
+function variant(entry: string, d: number, r: number, kb: number, t: AttentionTiling): Variant {
+  const unrollD = t.unrollD || t.scalarize;
+  const key = `${entry}_d${d}_r${r}_k${kb}${unrollD ? '_u' : ''}${t.scalarize ? '_s' : ''}`;
+  let v = variants.get(key);
+  if (!v) {
+    let s = onlyEntry(source, entry);
+    for (const [name, value] of [['D4', d / 4], ['R', r], ['KB', kb]] as const) {
+      const line = new RegExp(`^const ${name}: u32 = \\d+u;$`, 'm');
+      if (!line.test(s)) throw new Error(`attention.wgsl: the \`const ${name}\` line is missing`);
+      s = s.replace(line, `const ${name}: u32 = ${value}u;`);
+    }
+    const consts = { R: r, KB: kb, D4: d / 4 };
+    if (unrollD) s = s.replace(/\/\/ d-loop$/gm, '// unroll');
+    s = unrollLoops(s, consts);
+    if (t.scalarize) {
+      const names = [...new Set([...s.matchAll(/var (\w+): array</g)].map((m) => m[1]))];
+      s = scalarizeArrays(s, names, consts);
+    }
+    v = { kernel: `attention_${key}`, source: s, r };
+    variants.set(key, v);
+  }
+  return v;
+}
+
+interface Dims { B: number; H: number; Nq: number; Nk: number; d: number; }
+
+function validate(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions): Dims {
+  checkF32('attention', q, k, v);
+  const shapes = `q ${fmt(q.shape)}, k ${fmt(k.shape)}, v ${fmt(v.shape)}`;
+  if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4) throw new Error(`attention: q, k and v must be [B, H, N, d], got ${shapes}`);
+  const [B, H, Nq, d] = q.shape;
+  const Nk = k.shape[2];
+  if (k.shape[0] !== B || k.shape[1] !== H || k.shape[3] !== d) throw new Error(`attention: k must be [${B}, ${H}, Nk, ${d}] to match q, got ${shapes}`);
+  if (v.shape[0] !== B || v.shape[1] !== H || v.shape[2] !== Nk || v.shape[3] !== d) throw new Error(`attention: v must have k's shape [${B}, ${H}, ${Nk}, ${d}], got ${shapes}`);
+  if (Nk === 0 || d === 0) throw new Error(`attention: no keys or an empty head dimension (${shapes})`);
+  if (o.keyMask) {
+    const m = o.keyMask;
+    if (m.rank !== 2 || m.shape[0] !== B || m.shape[1] !== Nk) throw new Error(`attention: keyMask must be [B, Nk] = [${B}, ${Nk}], got ${fmt(m.shape)} (${shapes})`);
+  }
+  if (o.bias) {
+    const bs = o.bias.shape;
+    checkF32('attention', o.bias);
+    const lead = bs.slice(0, -2);
+    const ok = bs.length >= 2 && bs.length <= 4 && bs[bs.length - 2] === Nq && bs[bs.length - 1] === Nk &&
+      lead.every((x, i) => x === 1 || x === [B, H].slice(2 - lead.length)[i]);
+    if (!ok) throw new Error(`attention: bias ${fmt(bs)} must broadcast as [Nq, Nk], [H, Nq, Nk] or [B, H, Nq, Nk] with Nq = ${Nq}, Nk = ${Nk}, H = ${H}, B = ${B} (${shapes})`);
+  }
+  if (o.scale !== undefined && !Number.isFinite(o.scale)) throw new Error(`attention: scale ${o.scale} is not a finite number`);
+  return { B, H, Nq, Nk, d };
+}
+
+/** Attention over q, k, v [B, H, N, d] with an optional key mask and additive bias. */
+export function attention(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions = {}): AttentionResult {
+  const dims = validate(q, k, v, o);
+  // The dQ and dK/dV kernels bind 8 storage buffers; an adapter with fewer (compatibility mode's
+  // default is 4) takes the composed path unless the fused one is asked for by name.
+  const buffersOk = (engine().gpu.limits.maxStorageBuffersPerShaderStage ?? 8) >= FUSED_STORAGE_BUFFERS;
+  const impl = o.impl ?? (buffersOk ? defaultImpl : 'composed');
+  if (impl === 'composed') return composed(q, k, v, o, dims);
+  if (impl !== 'fused') throw new Error(`attention: unknown implementation '${impl}' (fused or composed)`);
+  if (!buffersOk) {
+    throw new Error(`attention: the fused kernels bind ${FUSED_STORAGE_BUFFERS} storage buffers, this adapter allows ${engine().gpu.limits.maxStorageBuffersPerShaderStage} per stage; use impl: 'composed'`);
+  }
+  if (dims.d > ATTENTION_MAX_D || dims.d % 4 !== 0) {
+    throw new Error(`attention: the fused kernels take a head dimension d that is a multiple of 4 up to ${ATTENTION_MAX_D}, got ${dims.d} (q ${fmt(q.shape)}); use impl: 'composed'`);
+  }
+  return fused(q, k, v, o, dims);
+}
+
+// ---------------------------------------------------------------- fused
+const f32bits = (x: number): number => new Uint32Array(new Float32Array([x]).buffer)[0];
+
+interface Launch {
+  dims: Dims; t: AttentionTiling; uniforms: number[]; flags: Record<string, number>;
+  aux: Tensor | undefined; owned: boolean;
+}
+
+/** Mask and bias in one read-only buffer (the kernels' `aux`), so entry points stay within 8 buffers. */
+function auxOf(o: AttentionOptions): { aux: Tensor | undefined; owned: boolean; maskOff: number; biasOff: number } {
+  const { keyMask: m, bias } = o;
+  if (m && bias) {
+    const aux = empty([m.size + bias.size], 'f32', 'attention mask+bias', false);
+    const rt = engine().runtime;
+    rt.copy(m.buffer, aux.buffer, m.size * 4);
+    rt.copy(bias.buffer, aux.buffer, bias.size * 4, 0, m.size * 4);
+    return { aux, owned: true, maskOff: 0, biasOff: m.size };
+  }
+  return { aux: m ?? bias, owned: false, maskOff: 0, biasOff: 0 };
+}
+
+function prepare(o: AttentionOptions, dims: Dims): Launch {
+  const { B, H, Nq, Nk, d } = dims;
+  const { aux, owned, maskOff, biasOff } = auxOf(o);
+  let sb = 0, sh = 0;
+  if (o.bias) {
+    const lead = o.bias.shape.slice(0, -2);
+    while (lead.length < 2) lead.unshift(1);
+    sh = lead[1] === 1 ? 0 : Nq * Nk;
+    sb = lead[0] === 1 ? 0 : lead[1] * Nq * Nk;
+  }
+  const scale = o.scale ?? 1 / Math.sqrt(d);
+  const t = tiling();
+  return {
+    dims, t, aux, owned,
+    uniforms: [B, H, Nq, Nk, f32bits(scale), f32bits(-Infinity), maskOff, biasOff, sb, sh, 0, 0],
+    flags: { WG: t.wg, HAS_MASK: o.keyMask ? 1 : 0, MASK_I32: o.keyMask?.dtype === 'i32' ? 1 : 0, HAS_BIAS: o.bias ? 1 : 0 },
+  };
+}
+
+type Entry = 'attn_fwd' | 'attn_probs' | 'attn_bwd_pre' | 'attn_bwd_dq' | 'attn_bwd_dkv';
+
+/**
+ * Launches one entry point. `rows` is the number of rows per (b, h) pair that the invocations split
+ * into chunks (queries, or keys for dK/dV); the pre-pass takes `rows` = all rows, one per invocation.
+ */
+function run(L: Launch, entry: Entry, buffers: GPUBuffer[], rows: number, extra: Record<string, number> = {}): void {
+  const { B, H, d } = L.dims;
+  const t = L.t;
+  const [kb, rmax] = entry === 'attn_bwd_dq' ? [t.kbDq, t.rmaxDq] : entry === 'attn_bwd_dkv' ? [t.kbDkv, t.rmaxDkv] : [t.kbFwd, t.rmaxFwd];
+  const pre = entry === 'attn_bwd_pre';
+  // The pre-pass is one invocation per row and uses neither R nor KB.
+  const r = pre ? 1 : rowsPerInvocation(t, rmax, rows, d);
+  const v = variant(entry, d, r, pre ? 1 : kb, pre ? { ...t, unrollD: false, scalarize: false } : t);
+  const chunks = Math.ceil(rows / r);
+  const uniforms = L.uniforms.slice();
+  uniforms[10] = chunks;
+  engine().runtime.dispatch({
+    kernel: v.kernel, source: v.source, entry, constants: pre ? {} : { ...L.flags, ...extra },
+    uniforms, buffers, workgroups: grid1d(pre ? rows : B * H * chunks, pre ? 64 : t.wg),
+  });
+}
+
+function fused(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions, dims: Dims): AttentionResult {
+  const { B, H, Nq, Nk } = dims;
+  const L = prepare(o, dims);
+  const auxBuf = (L.aux ?? q).buffer; // unread when there is neither mask nor bias
+  const out = empty(q.shape, 'f32', 'attention');
+  const lse = empty([B, H, Nq], 'f32', 'attention lse');
+  if (Nq > 0) run(L, 'attn_fwd', [q.buffer, k.buffer, v.buffer, auxBuf, out.buffer, lse.buffer], Nq);
+  let probs: Tensor | undefined;
+  if (o.returnProbs) {
+    probs = empty([B, H, Nq, Nk], 'f32', 'attention probs');
+    if (Nq > 0) run(L, 'attn_probs', [q.buffer, k.buffer, lse.buffer, auxBuf, probs.buffer], Nq);
+  }
+  const bias = o.bias;
+  const inputs = bias ? [q, k, v, bias] : [q, k, v];
+  const saved = [q, k, v, out, lse, ...(L.aux ? [L.aux] : [])];
+  const y = record('attention', out, inputs, saved, (gy, [qs, ks, vs, os, ls, as]) => backwardFused(L, gy, qs, ks, vs, os, ls, as, [q, k, v, bias]));
+  if (L.owned) L.aux!.dispose(); // the node's saved handle keeps it while a backward may need it
+  return probs ? { out: y, lse, probs } : { out: y, lse };
+}
+
+function backwardFused(L: Launch, gy: Tensor, q: Tensor, k: Tensor, v: Tensor, o: Tensor, lse: Tensor, aux: Tensor | undefined,
+  inputs: (Tensor | undefined)[]): (Tensor | undefined)[] {
+  const { B, H, Nq, Nk } = L.dims;
+  const [qi, ki, vi, bias] = inputs;
+  const needQ = qi!.requiresGrad, needKV = ki!.requiresGrad || vi!.requiresGrad, needBias = !!bias?.requiresGrad;
+  const auxBuf = (aux ?? q).buffer;
+  const stats = empty([B, H, Nq, 2], 'f32', 'attention backward stats');
+  if (Nq > 0) run(L, 'attn_bwd_pre', [o.buffer, gy.buffer, lse.buffer, stats.buffer], B * H * Nq);
+  let dq: Tensor | undefined, dk: Tensor | undefined, dv: Tensor | undefined, dbias: Tensor | undefined;
+  if (needQ || needBias) {
+    dq = empty(q.shape, 'f32', 'attention dq');
+    // Without a bias gradient the dS binding still needs a writable buffer of its own.
+    const ds = empty(needBias ? [B, H, Nq, Nk] : [1], 'f32', 'attention dS');
+    if (Nq > 0) {
+      run(L, 'attn_bwd_dq', [q.buffer, k.buffer, v.buffer, auxBuf, gy.buffer, stats.buffer, dq.buffer, ds.buffer], Nq,
+        { WRITE_DS: needBias ? 1 : 0 });
+    }
+    if (needBias) {
+      dbias = sumTo(ds, bias!.shape);
+      if (dbias !== ds) ds.dispose();
+    } else ds.dispose();
+    if (!needQ) { dq.dispose(); dq = undefined; }
+  }
+  if (needKV) {
+    dk = empty(k.shape, 'f32', 'attention dk');
+    dv = empty(v.shape, 'f32', 'attention dv');
+    run(L, 'attn_bwd_dkv', [q.buffer, k.buffer, v.buffer, auxBuf, gy.buffer, stats.buffer, dk.buffer, dv.buffer], Nk);
+    if (!ki!.requiresGrad) { dk.dispose(); dk = undefined; }
+    if (!vi!.requiresGrad) { dv.dispose(); dv = undefined; }
+  }
+  stats.dispose();
+  return bias ? [dq, dk, dv, dbias] : [dq, dk, dv];
+}
+
+// ---------------------------------------------------------------- composed (reference path)
+/**
+ * A masked score is replaced by -1e30 rather than -inf: softmax subtracts the row max (a real score,
+ * |s| ≪ 1e30), so exp(-1e30 − max) underflows to exactly 0 and the masked key gets probability 0
+ * and no gradient (where's backward sends none to the replaced branch), while a finite value never
+ * produces inf − inf = NaN. A row with every key masked would come out uniform instead (all its
+ * scores equal); it is multiplied by 0 to give the fused kernel's zeros.
+ * A row made empty by -inf bias values alone is outside this path's domain (softmax gives NaN).
+ */
+const MASKED_SCORE = -1e30;
+
+function composed(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions, dims: Dims): AttentionResult {
+  const { B, H, Nq, Nk, d } = dims;
+  const scale = o.scale ?? 1 / Math.sqrt(d);
+  const res = scope(() => {
+    let s = mulScalar(matmul(q, k, { transB: true }), scale);
+    if (o.bias) s = add(s, o.bias);
+    let rowAny: Tensor | undefined;
+    if (o.keyMask) {
+      const cond = reshape(o.keyMask, [B, 1, 1, Nk]);
+      s = where(cond, s, fill([1], MASKED_SCORE));
+      // 1 for a batch row with at least one attended key, else 0.
+      rowAny = reshape(max(where(o.keyMask, fill([1], 1), fill([1], 0)), -1, true), [B, 1, 1, 1]);
+    }
+    const pRaw = softmax(s);
+    const p = rowAny ? mul(pRaw, rowAny) : pRaw;
+    const out = matmul(p, v);
+    // lse = max(s) − log(max(p)), since max(p) = exp(max(s) − lse): two row reductions, no extra exp pass.
+    const lse = noGrad(() => {
+      const l = sub(max(s, -1), log(max(pRaw, -1)));
+      return rowAny ? where(reshape(rowAny, [B, 1, 1]), l, fill([1], -Infinity)) : l;
+    });
+    return { out, lse, probs: o.returnProbs ? p.detach() : undefined };
+  });
+  if (!res.probs) delete res.probs;
+  return res as AttentionResult;
+}
+
