@@ -1,7 +1,7 @@
 // The fused-kernel benchmark of the kernels issue: each fused kernel family against the same math
 // composed from the engine's primitive ops, on the same adapter in the same run.
 import { init, engine } from '../src/engine/engine.js';
-import { writeAtomic } from '../src/cli/main.js';
+import { writeAtomic } from '../src/engine/io/node.js';
 import { runPatchBench } from './patch.js';
 import { runSoftmaxJacobianBench } from './softmax_jacobian.js';
 

@@ -18,7 +18,7 @@ import { add, sub, mul, div, exp, gelu, rsqrt, addScalar } from '../src/engine/o
 import { sum, max, mean } from '../src/engine/ops/reduce.js';
 import { softmax } from '../src/engine/ops/softmax.js';
 import { layerNorm } from '../src/engine/ops/layernorm.js';
-import { writeAtomic } from '../src/cli/main.js';
+import { writeAtomic } from '../src/engine/io/node.js';
 
 export interface KernelBenchRow {
   kernel: string;

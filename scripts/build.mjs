@@ -33,7 +33,7 @@ const nodeCommon = {
 };
 
 await Promise.all([
-  only ? null : build({ ...nodeCommon, entryPoints: { index: 'src/index.ts', cli: 'src/cli/main.ts' }, outdir: `${dist}/node`, splitting: true }),
+  only ? null : build({ ...nodeCommon, entryPoints: { index: 'src/node.ts', cli: 'src/cli/main.ts' }, outdir: `${dist}/node`, splitting: true }),
   build({ ...nodeCommon, entryPoints: pick(walk('test', /\.test\.ts$/).concat(walk('bench', /\.ts$/))), outdir: dist, outbase: '.', splitting: true }),
   only ? null : build({ ...common, platform: 'browser', target: 'es2022', entryPoints: { amrm: 'src/index.ts' }, outdir: `${dist}/browser`, plugins: [host('browser')] }),
   only ? null : build({ ...common, platform: 'browser', target: 'es2022', entryPoints: { 'browser-suite': 'web/browser-suite.ts' }, outdir: `${dist}/web`, plugins: [host('browser')] }),

@@ -6,3 +6,5 @@ export { Tensor, scope, asyncScope, keep, empty, type DType, type Shape } from '
 export { backward, grad, noGrad, isGradEnabled } from './engine/autograd.js';
 export { Rng } from './engine/random.js';
 export * from './engine/ops/index.js';
+export * from './data/index.js';
+export * from './engine/io/index.js';

@@ -1,5 +1,4 @@
 // The `amrm` command. Subcommands are added as the project grows: info, bench (kernels), ...
-import { writeFileSync, renameSync } from 'node:fs';
 import { openGpu } from '../engine/device.js';
 
 const USAGE = `usage: amrm <command> [options]
@@ -11,14 +10,9 @@ commands:
                                      kernel benchmark against TF.js's WebGPU backend on the same adapter
   bench fused [--quick] [--json FILE]
                                      fused kernels (patch loss, softmax-Jacobian) against their composition
+  convert IN OUT                     a PyTorch checkpoint (.pth/.pt/.th, zip or legacy) or safetensors
+                                     file to safetensors (f32 and i32; int64 narrowed to int32)
 `;
-
-/** Writes a file atomically: to a temporary name beside it, then renamed into place. */
-export function writeAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
 
 async function info(args: string[]): Promise<number> {
   const gpu = await openGpu();
@@ -43,6 +37,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (cmd) {
       case 'info': return await info(args);
+      case 'convert': {
+        const { convertCommand } = await import('./convert.js');
+        return convertCommand(args);
+      }
       case 'bench': {
         const { benchCommand } = await import('./bench.js');
         return await benchCommand(args);
