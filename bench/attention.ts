@@ -1,21 +1,24 @@
 // Attention benchmark: the fused kernels (kernels/attention.wgsl) against the same math composed
-// from the engine's primitive ops (matmul, softmax, elementwise), forward alone and forward +
-// backward, at the shapes the MAE models use. Each timed run is awaited to completion.
+// from the engine's primitive ops (matmul, softmax, elementwise) and against TF.js's composition
+// (matMul, softmax, tf.grads) on the same GPUDevice, forward alone and forward + backward, at the
+// shapes the MAE models use. Before timing, the fused result at the adapter's default work split is
+// checked against the composed path (the tests run smaller splits, which compile faster).
 //
 // FLOPs are counted the FlashAttention way: forward 4·B·H·Nq·Nk·d (two matmuls), backward 2.5× that
-// (five matmuls), recomputation not counted, so both implementations are credited the same work.
+// (five matmuls), recomputation not counted, so every implementation is credited the same work.
 import { engine, init } from '../src/engine/engine.js';
 import { Rng } from '../src/engine/random.js';
 import { scope, Tensor } from '../src/engine/tensor.js';
 import { grad, noGrad } from '../src/engine/autograd.js';
 import { tensor } from '../src/engine/ops/creation.js';
 import { attention, type AttentionImpl } from '../src/engine/ops/attention.js';
+import { interleavedMedians, loadTfjs, tfOnce, type TfSide, type TfTensor } from './timing.js';
 
 export interface AttentionBenchRow {
   kernel: 'attention_fwd_bwd' | 'attention_fwd';
   /** [B, H, N, d] */
   shape: number[];
-  impl: 'amrm' | 'amrm-composed';
+  impl: 'amrm' | 'amrm-composed' | 'tfjs';
   adapter: string;
   median_ms: number;
   gflops: number;
@@ -26,6 +29,8 @@ export interface AttentionBenchOptions {
   quick?: boolean;
   /** Timed runs per measurement (default 10 quick, 15 full). */
   reps?: number;
+  /** Leave TF.js out. */
+  noTfjs?: boolean;
   /** Called with each row as soon as it is measured. */
   onRow?: (row: AttentionBenchRow) => void;
 }
@@ -33,66 +38,89 @@ export interface AttentionBenchOptions {
 /** CIFAR MAE (32×32 images, 4×4 patches: 65 tokens, 17 visible at 75% masking) and ImageNet MAE (50, 197). */
 const CIFAR = [[32, 3, 17, 64], [32, 3, 65, 64], [32, 12, 17, 64], [32, 12, 65, 64]];
 const IMAGENET = [[8, 12, 50, 64], [4, 12, 197, 64]];
+/** A run slower than this after warm-up is left out (TF.js at the largest shapes on SwiftShader). */
+const MAX_MS = 20_000;
 
-async function median(run: () => void, reps: number): Promise<number> {
-  const rt = engine().runtime;
-  for (let i = 0; i < 2; i++) { run(); await rt.sync(); } // pipelines compiled, pool warm
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    run();
-    await rt.sync();
-    times.push(performance.now() - t0);
+const relErr = (a: Float32Array, b: Float32Array): number => {
+  let num = 0, den = 0;
+  for (let i = 0; i < a.length; i++) { num += (a[i] - b[i]) ** 2; den += b[i] ** 2; }
+  return Math.sqrt(num / Math.max(den, 1e-30));
+};
+
+/** Fused (default split) against composed: output and the three gradients, relative to the norm. */
+async function checkFused(q: Tensor, k: Tensor, v: Tensor, gy: Tensor): Promise<void> {
+  const results: Float32Array[][] = [];
+  for (const impl of ['fused', 'composed'] as AttentionImpl[]) {
+    const ts = scope(() => {
+      const { out } = attention(q, k, v, { impl });
+      return [out.detach(), ...grad(out, [q, k, v], gy)];
+    });
+    results.push(await Promise.all(ts.map((t) => t.data())));
+    for (const t of ts) t.dispose();
   }
-  times.sort((a, b) => a - b);
-  return times[times.length >> 1];
+  for (const [i, name] of ['out', 'dq', 'dk', 'dv'].entries()) {
+    const e = relErr(results[0][i], results[1][i]);
+    if (!(e <= 1e-4)) throw new Error(`attention bench: fused ${name} differs from composed by ${e.toExponential(2)} (q ${q.shape})`);
+  }
 }
 
-export async function runAttentionBench(options: AttentionBenchOptions = {}): Promise<AttentionBenchRow[]> {
+export async function runAttentionBench(options: AttentionBenchOptions = {}): Promise<{ rows: AttentionBenchRow[]; tfjs: string }> {
+  await init();
   const quick = options.quick ?? false;
   const reps = Math.max(10, options.reps ?? (quick ? 10 : 15));
   const shapes = quick ? CIFAR.slice(0, 2) : [...CIFAR, ...IMAGENET];
   const adapter = engine().gpu.kind;
+  const tfSide = options.noTfjs ? 'left out (noTfjs)' : await loadTfjs();
+  const tf: TfSide | undefined = typeof tfSide === 'string' ? undefined : tfSide;
+  const rt = engine().runtime;
   const rng = new Rng(7);
   const rows: AttentionBenchRow[] = [];
   for (const shape of shapes) {
     const [B, H, N, d] = shape;
     const n = B * H * N * d;
-    const rand = (): Tensor => tensor(Float32Array.from({ length: n }, () => rng.uniform(-1, 1)), shape);
-    const [q, k, v, gy] = [rand(), rand(), rand(), rand()];
+    const host = [0, 1, 2, 3].map(() => Float32Array.from({ length: n }, () => rng.uniform(-1, 1)));
+    const [q, k, v, gy] = host.map((h) => tensor(h, shape));
+    for (const t of [q, k, v]) t.requireGrad(true);
+    await checkFused(q, k, v, gy);
     const fwdFlops = 4 * B * H * N * N * d;
-    for (const impl of ['fused', 'composed'] as AttentionImpl[]) {
-      const name = impl === 'fused' ? 'amrm' : 'amrm-composed';
-      const fwd = await median(() => scope(() => noGrad(() => { attention(q, k, v, { impl }); })), reps);
-      const add = (kernel: AttentionBenchRow['kernel'], ms: number, flops: number): void => {
-        const row = { kernel, shape, impl: name, adapter, median_ms: +ms.toFixed(3), gflops: +(flops / ms / 1e6).toFixed(2) } as AttentionBenchRow;
-        rows.push(row);
-        options.onRow?.(row);
-      };
-      add('attention_fwd', fwd, fwdFlops);
-      for (const t of [q, k, v]) t.requireGrad(true);
-      const both = await median(() => scope(() => {
+    const amrmFwd = (impl: AttentionImpl) => async () => {
+      scope(() => noGrad(() => { attention(q, k, v, { impl }); }));
+      await rt.sync();
+    };
+    const amrmBoth = (impl: AttentionImpl) => async () => {
+      scope(() => {
         const { out } = attention(q, k, v, { impl });
         // grad() hands the gradients over outside any scope: dispose them here.
         for (const g of grad(out, [q, k, v], gy)) g.dispose();
-      }), reps);
-      for (const t of [q, k, v]) t.requireGrad(false);
-      add('attention_fwd_bwd', both, 3.5 * fwdFlops);
+      });
+      await rt.sync();
+    };
+    const names: AttentionBenchRow['impl'][] = ['amrm', 'amrm-composed'];
+    const fwds = [amrmFwd('fused'), amrmFwd('composed')];
+    const boths = [amrmBoth('fused'), amrmBoth('composed')];
+    let tfTensors: TfTensor[] = [];
+    if (tf) {
+      const t = tf.tf;
+      tfTensors = host.map((h) => t.tensor(h, shape));
+      const [tq, tk, tv, tgy] = tfTensors;
+      const scale = 1 / Math.sqrt(d);
+      const f = (a: TfTensor, b: TfTensor, c: TfTensor): TfTensor => t.matMul(t.softmax(t.mul(t.matMul(a, b, false, true), scale)), c);
+      names.push('tfjs');
+      fwds.push(tfOnce(tf, () => f(tq, tk, tv)));
+      const g = t.grads(f as (...xs: TfTensor[]) => TfTensor);
+      boths.push(tfOnce(tf, () => g([tq, tk, tv], tgy)));
     }
+    for (const [kernel, impls, flops] of [['attention_fwd', fwds, fwdFlops], ['attention_fwd_bwd', boths, 3.5 * fwdFlops]] as const) {
+      const ms = await interleavedMedians(reps, MAX_MS, impls);
+      for (const [i, impl] of names.entries()) {
+        if (ms[i] === undefined) continue;
+        const row: AttentionBenchRow = { kernel, shape, impl, adapter, median_ms: +ms[i]!.toFixed(3), gflops: +(flops / ms[i]! / 1e6).toFixed(2) };
+        rows.push(row);
+        options.onRow?.(row);
+      }
+    }
+    if (tf) tf.tf.dispose(tfTensors);
     for (const t of [q, k, v, gy]) t.dispose();
   }
-  return rows;
-}
-
-// Run directly: `node dist/bench/attention.js [--quick]` prints one line per measurement and the
-// fused/composed ratios.
-const direct = typeof process !== 'undefined' && process.argv[1]?.endsWith('/bench/attention.js');
-if (direct) {
-  await init();
-  const rows = await runAttentionBench({ quick: process.argv.includes('--quick'), onRow: (r) => console.log(JSON.stringify(r)) });
-  for (const r of rows.filter((x) => x.impl === 'amrm')) {
-    const c = rows.find((x) => x.impl === 'amrm-composed' && x.kernel === r.kernel && x.shape.join() === r.shape.join())!;
-    console.log(`${r.kernel} [${r.shape}] ${r.adapter}: fused ${r.median_ms} ms (${r.gflops} GFLOP/s), composed ${c.median_ms} ms, ratio ${(c.median_ms / r.median_ms).toFixed(2)}x`);
-  }
-  process.exit(0);
+  return { rows, tfjs: typeof tfSide === 'string' ? tfSide : `${tfSide.version} (WebGPU backend) on the same GPUDevice` };
 }

@@ -9,7 +9,7 @@
 // GB/s of the traffic they cannot avoid (read the input once, write the output once), charged
 // equally to every implementation.
 import { init, engine } from '../src/engine/engine.js';
-import { settle } from '#host';
+import { interleavedMedians, loadTfjs, type Tf } from './timing.js';
 import { scope, type Tensor } from '../src/engine/tensor.js';
 import { Rng } from '../src/engine/random.js';
 import { tensor } from '../src/engine/ops/creation.js';
@@ -63,84 +63,6 @@ export interface KernelBenchReport {
   tfjs: string;
   rows: KernelBenchRow[];
   skipped: string[];
-}
-
-// ---------------------------------------------------------------- TF.js on our device
-
-type Tf = typeof import('@tensorflow/tfjs-core');
-interface TfSide { tf: Tf; sync(): Promise<void>; }
-
-/**
- * Loads TF.js and registers its WebGPU backend on the engine's own GPUDevice (its adapter request
- * cannot reach llvmpipe, which needs compatibility mode). Returns why not, as a string, on failure.
- */
-async function loadTfjs(): Promise<TfSide | string> {
-  const gpu = engine().gpu;
-  const g = globalThis as { navigator?: { gpu?: unknown } };
-  // The backend checks for navigator.gpu (Node 20 has no navigator); ours answers with our adapter.
-  if (!g.navigator?.gpu) {
-    const stub = { requestAdapter: async () => gpu.adapter, getPreferredCanvasFormat: () => 'rgba8unorm', wgslLanguageFeatures: new Set() };
-    if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: { gpu: stub }, configurable: true, writable: true });
-    else Object.defineProperty(g.navigator, 'gpu', { value: stub, configurable: true });
-  }
-  try {
-    const tf = await import('@tensorflow/tfjs-core');
-    const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
-    // The members used to flush its recorded work (commandEncoder is private in its typings).
-    interface Flushable { commandEncoder: GPUCommandEncoder | null; endComputePassEncoder(): void; submitQueue(): void; }
-    let backend: Flushable | undefined;
-    // Its kernels are registered under the name 'webgpu': replace that backend's factory with one
-    // that wraps our device.
-    tf.removeBackend('webgpu');
-    tf.registerBackend('webgpu', () => {
-      const b = new WebGPUBackend(gpu.device, gpu.adapter.info);
-      backend = b as unknown as Flushable;
-      return b;
-    }, 100);
-    if (!(await tf.setBackend('webgpu')) || !backend) return 'TF.js could not start its WebGPU backend on this device';
-    const b = backend;
-    return {
-      tf,
-      async sync() {
-        if (b.commandEncoder) { b.endComputePassEncoder(); b.submitQueue(); }
-        await settle(gpu.device.queue.onSubmittedWorkDone());
-      },
-    };
-  } catch (e) {
-    return `TF.js did not load: ${(e as Error).message}`;
-  }
-}
-
-// ---------------------------------------------------------------- timing
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
-/**
- * Median run time of each implementation, timed in interleaved rounds (one run of each per round)
- * so that a change in the machine's load (other processes share its cores) hits all of them alike.
- * An implementation whose second warm-up run is longer than `maxMs` is left out (undefined).
- */
-async function interleavedMedians(reps: number, maxMs: number, impls: (() => Promise<void>)[]): Promise<(number | undefined)[]> {
-  const live: boolean[] = [];
-  for (const once of impls) {
-    await once();
-    const t0 = performance.now();
-    await once();
-    live.push(performance.now() - t0 <= maxMs);
-  }
-  const times: number[][] = impls.map(() => []);
-  for (let r = 0; r < reps; r++) {
-    for (const [i, once] of impls.entries()) {
-      if (!live[i]) continue;
-      const t0 = performance.now();
-      await once();
-      times[i].push(performance.now() - t0);
-    }
-  }
-  return times.map((t, i) => (live[i] ? median(t) : undefined));
 }
 
 /** Times an engine op: record it, wait for the queue, free the output. */
@@ -248,7 +170,7 @@ export async function runKernelBench(options: KernelBenchOptions = {}): Promise<
   const e = engine();
   const adapter = e.gpu.kind;
   const tfSide = options.noTfjs ? 'left out (noTfjs)' : await loadTfjs();
-  const tfStatus = typeof tfSide === 'string' ? tfSide : `@tensorflow/tfjs-backend-webgpu ${tfVersion(tfSide.tf)} on the same GPUDevice`;
+  const tfStatus = typeof tfSide === 'string' ? tfSide : `${tfSide.version} (WebGPU backend) on the same GPUDevice`;
   if (typeof tfSide === 'string') log(`tfjs: ${tfSide}`);
   const rows: KernelBenchRow[] = [];
   const rng = new Rng(2024);
@@ -302,6 +224,3 @@ export async function runKernelBench(options: KernelBenchOptions = {}): Promise<
 }
 
 const round = (v: number, digits: number): number => Number(v.toFixed(digits));
-function tfVersion(tf: Tf): string {
-  return (tf as unknown as { version_core?: string }).version_core ?? '?';
-}

@@ -1,15 +1,19 @@
 // `amrm bench kernels [--quick] [--json FILE] [--only REGEX] [--no-tfjs]`: the kernel benchmark
 // (bench/kernels.ts), loaded only when asked for, since it pulls in TF.js.
-const USAGE = 'usage: amrm bench kernels [--quick] [--json FILE] [--only REGEX] [--no-tfjs]\n       amrm bench fused [--quick] [--json FILE]';
+const USAGE = 'usage: amrm bench kernels [--quick] [--json FILE] [--only REGEX] [--no-tfjs]\n       amrm bench fused [--quick] [--json FILE] [--only attention|patch|softmax_jacobian] [--no-tfjs]';
 
 export async function benchCommand(args: string[]): Promise<number> {
   const [what, ...rest] = args;
   if (what === 'fused') {
-    // Fused kernels against their composition (patch loss, softmax-Jacobian): `--quick`, `--json FILE`.
-    const json = rest.includes('--json') ? rest[rest.indexOf('--json') + 1] : undefined;
-    if (rest.includes('--json') && !json) { console.error(`amrm bench fused: --json needs a file name\n${USAGE}`); return 2; }
+    // Fused kernels against their composition and TF.js's (attention, patch loss, softmax-Jacobian).
+    const value = (flag: string): string | undefined | null => (rest.includes(flag) ? rest[rest.indexOf(flag) + 1] ?? null : undefined);
+    const json = value('--json'), only = value('--only');
+    if (json === null || only === null) { console.error(`amrm bench fused: ${json === null ? '--json needs a file name' : '--only needs a pattern'}\n${USAGE}`); return 2; }
     const { runFusedBench } = await import('../../bench/fused.js');
-    await runFusedBench({ quick: rest.includes('--quick'), json, command: `AMRM_ADAPTER=${process.env.AMRM_ADAPTER ?? 'auto'} npx amrm bench ${args.join(' ')}` });
+    await runFusedBench({
+      quick: rest.includes('--quick'), json, noTfjs: rest.includes('--no-tfjs'), only: only ? new RegExp(only) : undefined,
+      command: `AMRM_ADAPTER=${process.env.AMRM_ADAPTER ?? 'auto'} npx amrm bench ${args.join(' ')}`,
+    });
     if (json) console.log(`wrote ${json}`);
     return 0;
   }
