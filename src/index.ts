@@ -8,3 +8,5 @@ export { Rng } from './engine/random.js';
 export * from './engine/ops/index.js';
 export * from './data/index.js';
 export * from './engine/io/index.js';
+export * from './models/index.js';
+export { evaluateClassifier, type ClassifierEvalOptions, type ClassifierEvalResult } from './eval/classifier.js';

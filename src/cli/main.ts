@@ -12,6 +12,8 @@ commands:
                                      fused kernels (patch loss, softmax-Jacobian) against their composition
   convert IN OUT                     a PyTorch checkpoint (.pth/.pt/.th, zip or legacy) or safetensors
                                      file to safetensors (f32 and i32; int64 narrowed to int32)
+  eval --dataset cifar10 --data DIR --classifier FILE [--arch NAME] [--n N --seed S | --indices 0-499]
+       [--batch 100] [--json OUT]    clean accuracy of a classifier (no purifier, no attack)
 `;
 
 async function info(args: string[]): Promise<number> {
@@ -40,6 +42,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'convert': {
         const { convertCommand } = await import('./convert.js');
         return convertCommand(args);
+      }
+      case 'eval': case 'eval-classifier': {
+        const { evalCommand } = await import('./eval.js');
+        return await evalCommand(args);
       }
       case 'bench': {
         const { benchCommand } = await import('./bench.js');

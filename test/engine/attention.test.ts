@@ -76,6 +76,7 @@ const MAE: Case[] = [
   { B: 1, H: 3, Nq: 65, d: 128 },
   { B: 2, H: 3, Nq: 17, d: 128, mask: 'f32', bias: 'bhnn' },
   { B: 1, H: 3, Nq: 257, d: 64 },
+  { B: 64, H: 3, Nq: 17, d: 32, mask: 'f32' },
 ];
 const ODD: Case[] = [
   { B: 1, H: 1, Nq: 5, d: 24 },

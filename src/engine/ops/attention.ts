@@ -62,7 +62,9 @@ export const getAttentionImpl = (): AttentionImpl => defaultImpl;
  * chunks of 4 rows, 9.5 with 8 of 9, 7.0 with 3 of 22; forward + backward 38 ms with backward chunks
  * of 9 rows, 30.5 with 17. The price is compile time, which grows faster than R: on first use
  * llvmpipe takes about 26 s for the forward at R 22 and two minutes for the backward at R 17 (Mesa's
- * shader cache keeps them for later runs). SwiftShader compiles slowly too and runs R 9 best.
+ * shader cache keeps them for later runs). SwiftShader compiles far more slowly: at R 9 and d 64 the
+ * three kernels had not compiled after 17 CPU-minutes, at R 4 they take about 5 s (fwd + bwd at
+ * B 32, H 3, N 65: 298 ms against 445 at R 2 and 363 for the composed path), so it stays at R 4.
  * A GPU wants many small invocations instead (R = 1).
  */
 export interface AttentionTiling {
@@ -85,7 +87,7 @@ export interface AttentionTiling {
 }
 const TILING: Record<string, AttentionTiling> = {
   llvmpipe: { wg: 8, rmaxFwd: 24, rmaxDq: 17, rmaxDkv: 17, rcap: 32, kbFwd: 2, kbDq: 2, kbDkv: 2, unrollD: false, scalarize: true },
-  swiftshader: { wg: 8, rmaxFwd: 9, rmaxDq: 9, rmaxDkv: 9, rcap: 32, kbFwd: 2, kbDq: 2, kbDkv: 2, unrollD: false, scalarize: true },
+  swiftshader: { wg: 8, rmaxFwd: 4, rmaxDq: 4, rmaxDkv: 4, rcap: 8, kbFwd: 2, kbDq: 2, kbDkv: 2, unrollD: false, scalarize: true },
   gpu: { wg: 64, rmaxFwd: 1, rmaxDq: 1, rmaxDkv: 1, rcap: 1, kbFwd: 4, kbDq: 4, kbDkv: 4, unrollD: false, scalarize: false },
 };
 let tilingOverride: Partial<AttentionTiling> | undefined;
