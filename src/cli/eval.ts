@@ -1,8 +1,12 @@
-// `amrm eval`: clean accuracy of a classifier checkpoint on CIFAR (no purifier, no attack).
+// `amrm eval`: accuracy of a classifier checkpoint on CIFAR, clean, and with a purifier and/or an attack.
 //   amrm eval --dataset cifar10 --data DIR --classifier FILE [--arch resnet20] [--n N --seed S | --indices 0-499]
 //             [--split test] [--batch 100] [--json OUT]
-// JSON: { n, correct, clean_accuracy (a fraction: correct / n), images_per_s, seconds, config,
-// predictions (one digit per image, for 10 classes or fewer) }.
+//             [--purifier FILE [--purifier-config NAME] --preset NAME [--purify-steps S --eta E --masks M]]
+//             [--attack pgd|apgd-ce|apgd-dlr|square|bpda --norm linf|l2 --eps E --steps K --eot R
+//              --adaptive exact|none [--step-size A]]
+// JSON (clean): { n, correct, clean_accuracy (a fraction: correct / n), images_per_s, seconds, config,
+// predictions (one digit per image, for 10 classes or fewer) }; with a purifier or an attack also
+// { robust_accuracy, attack: {...} | null, purifier: {...} | null, robust_predictions }.
 import { init } from '../engine/engine.js';
 import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
 import { loadCifar } from '../data/cifar-fs.js';
@@ -11,12 +15,26 @@ import type { CifarKind, Split } from '../data/cifar.js';
 import type { ImageSet } from '../data/dataset.js';
 import { createClassifier, CLASSIFIER_ARCHS } from '../models/classifiers.js';
 import { evaluateClassifier } from '../eval/classifier.js';
+import { MAE } from '../models/mae.js';
+import { MaeReconstruction } from '../purify/loss.js';
+import { purifyConfig } from '../purify/amrm.js';
+import { purifyPresetNames } from '../purify/presets.js';
+import { parseEps, type Norm } from '../attacks/ball.js';
+import { ATTACKS, robustAccuracy, type Adaptive, type AttackName } from '../attacks/robust.js';
 
 export const EVAL_USAGE = `  eval --dataset cifar10 --data DIR --classifier FILE [--arch NAME] [--n N --seed S | --indices 0-499]
        [--split test] [--batch 100] [--json OUT]
                                      clean accuracy of a classifier (no purifier, no attack); DIR is
                                      cifar-10-batches-bin, its parent or the .tar.gz; NAME one of
-                                     ${CLASSIFIER_ARCHS.join(', ')} (inferred from the checkpoint when absent)`;
+                                     ${CLASSIFIER_ARCHS.join(', ')} (inferred from the checkpoint when absent)
+       [--purifier FILE [--purifier-config NAME] [--preset NAME] [--purify-steps S] [--eta E] [--masks M]]
+                                     purify every image with AMRM (an MAE safetensors checkpoint that
+                                     names its config, or --purifier-config); presets: mae-cifar10 (default
+                                     for cifar10), mae-cifar100, ...; E in [0,1] units or a fraction (16/255)
+       [--attack ${ATTACKS.join('|')} [--norm linf|l2] [--eps 8/255] [--steps 10] [--eot 1]
+        [--adaptive exact|none] [--step-size A]]
+                                     robust accuracy; --adaptive exact differentiates through the purifier,
+                                     none attacks the classifier alone; default batch 16 with either`;
 
 /** The images `indices` of `set`, in that order. */
 function subset(set: ImageSet, indices: Int32Array): ImageSet {
@@ -26,12 +44,21 @@ function subset(set: ImageSet, indices: Int32Array): ImageSet {
   return { ...set, images, labels, n: indices.length, shape: [indices.length, set.shape[1], set.shape[2], set.shape[3]] };
 }
 
+export interface RobustArgs {
+  purifier?: string; purifierConfig?: string; preset?: string; purifySteps?: number; eta?: number; masks?: number;
+  attack?: AttackName; norm: Norm; eps: number; steps: number; eot: number; adaptive: Adaptive; stepSize?: number;
+}
+
 export interface EvalArgs {
   dataset: CifarKind; data: string; classifier: string; arch?: string; split: Split;
   n?: number; seed: number; indices?: string; batch: number; json?: string;
+  /** Present only when a purifier or an attack is asked for. */
+  robust?: RobustArgs;
 }
 
 const VALUED = ['--dataset', '--data', '--classifier', '--arch', '--split', '--n', '--seed', '--indices', '--batch', '--json'] as const;
+const ROBUST_VALUED = ['--purifier', '--purifier-config', '--preset', '--purify-steps', '--eta', '--masks',
+  '--attack', '--norm', '--eps', '--steps', '--eot', '--adaptive', '--step-size'] as const;
 
 function int(flag: string, v: string, min: number): number {
   const k = Number(v);
@@ -48,10 +75,8 @@ export function parseEvalArgs(args: string[]): EvalArgs {
     const a = args[i];
     const eq = a.indexOf('=');
     const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    if (!(VALUED as readonly string[]).includes(flag)) {
-      throw new UsageError(a.startsWith('--purifier') || a.startsWith('--attack')
-        ? `${flag} is not available yet: this command evaluates clean accuracy only`
-        : `unknown option '${a}'`);
+    if (!(VALUED as readonly string[]).includes(flag) && !(ROBUST_VALUED as readonly string[]).includes(flag)) {
+      throw new UsageError(`unknown option '${a}'`);
     }
     const value = eq > 0 && a.startsWith('--') ? a.slice(eq + 1) : args[++i];
     if (value === undefined || value === '') throw new UsageError(`${flag} needs a value`);
@@ -66,13 +91,53 @@ export function parseEvalArgs(args: string[]): EvalArgs {
   if (!data) throw new UsageError('--data DIR is required (the cifar-10-batches-bin folder, its parent, or the .tar.gz)');
   if (!classifier) throw new UsageError('--classifier FILE is required (a .th/.pth/.pt checkpoint or .safetensors)');
   if (got.has('--n') && got.has('--indices')) throw new UsageError('give --n (a seeded sample) or --indices (a fixed list), not both');
-  return {
+  const out: EvalArgs = {
     dataset, data, classifier, split, arch: got.get('--arch'),
     n: got.has('--n') ? int('--n', got.get('--n')!, 1) : undefined,
     seed: got.has('--seed') ? int('--seed', got.get('--seed')!, 0) : 0,
     indices: got.get('--indices'),
     batch: got.has('--batch') ? int('--batch', got.get('--batch')!, 1) : 100,
     json: got.get('--json'),
+  };
+  if (ROBUST_VALUED.some((f) => got.has(f))) {
+    out.robust = parseRobust(got, dataset);
+    // Attacks through a purifier keep the unrolled loop of every image on the tape: smaller batches.
+    if (!got.has('--batch')) out.batch = 16;
+  }
+  return out;
+}
+
+function parseRobust(got: Map<string, string>, dataset: string): RobustArgs {
+  const purifier = got.get('--purifier');
+  const attack = got.get('--attack');
+  if (attack !== undefined && !(ATTACKS as readonly string[]).includes(attack)) throw new UsageError(`--attack must be one of ${ATTACKS.join(', ')}, got '${attack}'`);
+  if (!purifier) {
+    for (const f of ['--purifier-config', '--preset', '--purify-steps', '--eta', '--masks']) if (got.has(f)) throw new UsageError(`${f} needs --purifier FILE`);
+    if (attack === 'bpda') throw new UsageError('--attack bpda needs --purifier FILE (it differentiates around a purifier)');
+  }
+  const preset = got.get('--preset') ?? (purifier ? (dataset === 'cifar100' ? 'mae-cifar100' : 'mae-cifar10') : undefined);
+  if (preset !== undefined && !purifyPresetNames().includes(preset)) throw new UsageError(`--preset must be one of ${purifyPresetNames().join(', ')}, got '${preset}'`);
+  const norm = got.get('--norm') ?? 'linf';
+  if (norm !== 'linf' && norm !== 'l2') throw new UsageError(`--norm must be linf or l2, got '${norm}'`);
+  if (attack === 'square' && norm !== 'linf') throw new UsageError('--attack square is implemented for --norm linf only');
+  const adaptive = got.get('--adaptive') ?? (purifier ? 'exact' : 'none');
+  if (adaptive !== 'exact' && adaptive !== 'none') throw new UsageError(`--adaptive must be exact or none, got '${adaptive}'`);
+  if (adaptive === 'exact' && !purifier && got.has('--adaptive')) throw new UsageError('--adaptive exact needs --purifier FILE (without one the attack is on the classifier anyway)');
+  const number = (flag: string): number | undefined => {
+    const v = got.get(flag);
+    if (v === undefined) return undefined;
+    try { return parseEps(v); } catch { throw new UsageError(`${flag} must be a number ≥ 0 or a fraction like 8/255, got '${v}'`); }
+  };
+  return {
+    purifier, purifierConfig: got.get('--purifier-config'), preset,
+    purifySteps: got.has('--purify-steps') ? int('--purify-steps', got.get('--purify-steps')!, 0) : undefined,
+    eta: got.get('--eta') === 'inf' ? Infinity : number('--eta'),
+    masks: got.has('--masks') ? int('--masks', got.get('--masks')!, 1) : undefined,
+    attack: attack as AttackName | undefined, norm, adaptive,
+    eps: number('--eps') ?? (norm === 'linf' ? 8 / 255 : 0.5),
+    steps: got.has('--steps') ? int('--steps', got.get('--steps')!, 1) : 10,
+    eot: got.has('--eot') ? int('--eot', got.get('--eot')!, 1) : 1,
+    stepSize: number('--step-size'),
   };
 }
 
@@ -98,6 +163,7 @@ export async function evalCommand(args: string[]): Promise<number> {
     throw new Error(`${model.arch} has ${model.numClasses} classes, ${a.dataset} has ${set.classes.length}`);
   }
   const which = a.indices !== undefined ? `indices ${a.indices}` : a.n !== undefined ? `a sample of ${a.n} (seed ${a.seed})` : 'all images';
+  if (a.robust) return robustEval(a, args, set, model, which, eng.gpu.kind);
   console.log(`eval: ${model.arch} on ${a.dataset} ${a.split} (${which}: ${set.n} images), batch ${a.batch}, adapter ${eng.gpu.kind}`);
   let lastPrint = performance.now();
   const r = await evaluateClassifier(model, set, {
@@ -126,4 +192,66 @@ export async function evalCommand(args: string[]): Promise<number> {
     console.log(`wrote ${a.json}`);
   }
   return 0;
+}
+
+async function robustEval(a: EvalArgs, args: string[], set: ImageSet, model: ReturnType<typeof createClassifier>, which: string, adapter: string): Promise<number> {
+  const r = a.robust!;
+  let mae: MAE | undefined;
+  try {
+    const purifier = r.purifier ? (() => {
+      mae = MAE.load(loadStateDictFile(r.purifier!), r.purifierConfig);
+      const c = mae.config;
+      if (c.inChans !== set.shape[1] || c.imgSize[0] !== set.shape[2] || c.imgSize[1] !== set.shape[3]) {
+        throw new Error(`the purifier takes [${c.inChans}, ${c.imgSize}] images, ${a.dataset} has [${set.shape.slice(1)}]`);
+      }
+      return { model: new MaeReconstruction(mae), options: purifyConfig(r.preset, { steps: r.purifySteps, eta: r.eta, masks: r.masks, seed: a.seed }) };
+    })() : undefined;
+    const what = [purifier ? `AMRM (${r.preset}, S ${purifier.options.steps})` : 'no purifier',
+      r.attack ? `${r.attack} ${r.norm} eps ${r.eps.toFixed(5)} steps ${r.steps} eot ${r.eot} adaptive ${r.adaptive}` : 'no attack'].join(', ');
+    console.log(`eval: ${model.arch} on ${a.dataset} ${a.split} (${which}: ${set.n} images), ${what}, batch ${a.batch}, adapter ${adapter}`);
+    let lastPrint = performance.now();
+    const res = await robustAccuracy(set, {
+      classifier: model, purifier, attack: r.attack, norm: r.norm, eps: r.eps, steps: r.steps, eot: r.eot,
+      adaptive: r.adaptive, stepSize: r.stepSize, batch: a.batch, seed: a.seed,
+      onProgress: (done, n, rate) => {
+        if (done < n && performance.now() - lastPrint < 5000) return;
+        lastPrint = performance.now();
+        console.log(`  ${done}/${n} images, ${rate.toFixed(2)} images/s`);
+      },
+    });
+    console.log(`clean accuracy: ${(100 * res.cleanAccuracy).toFixed(2)}% (${res.cleanCorrect}/${res.n})` +
+      (r.attack ? `, robust accuracy: ${(100 * res.robustAccuracy).toFixed(2)}% (${res.robustCorrect}/${res.n})` : '') +
+      `, ${res.imagesPerS.toFixed(2)} images/s, ${res.seconds.toFixed(1)} s`);
+    if (a.json) {
+      const digits = (p: Int32Array): string | undefined => (model.numClasses <= 10 ? Array.from(p).join('') : undefined);
+      const report = {
+        n: res.n, correct: res.cleanCorrect, clean_accuracy: res.cleanAccuracy, robust_accuracy: res.robustAccuracy,
+        attack: r.attack ? {
+          name: r.attack, norm: r.norm, eps: r.eps, steps: r.steps, eot: r.eot, adaptive: r.attack === 'bpda' ? 'bpda' : r.adaptive,
+          step_size: r.attack === 'pgd' || r.attack === 'bpda' ? r.stepSize ?? (2.5 * r.eps) / r.steps : null,
+          attacked_model: res.attackedModel ?? null, robust_correct: res.robustCorrect,
+        } : null,
+        purifier: purifier && mae ? {
+          file: r.purifier, model: purifier.model.name, config: mae.config, preset: r.preset ?? null,
+          steps: purifier.options.steps, step_size: purifier.options.stepSize, halve: purifier.options.halve,
+          eta: Number.isFinite(purifier.options.eta) ? purifier.options.eta : 'inf', mask_ratio: purifier.options.maskRatio,
+          masks: purifier.options.masks, seed: purifier.options.seed,
+        } : null,
+        images_per_s: res.imagesPerS, seconds: res.seconds,
+        config: {
+          dataset: a.dataset, split: a.split, data: a.data, classifier: a.classifier, arch: model.arch,
+          n: a.n ?? null, seed: a.n !== undefined ? a.seed : null, indices: a.indices ?? null, batch: a.batch, adapter,
+          command: `AMRM_ADAPTER=${process.env.AMRM_ADAPTER ?? 'auto'} npx amrm eval ${args.join(' ')}`,
+        },
+        predictions: digits(res.cleanPredictions), robust_predictions: digits(res.robustPredictions),
+        date: new Date().toISOString(),
+      };
+      writeAtomic(a.json, `${JSON.stringify(report, null, 2)}\n`);
+      console.log(`wrote ${a.json}`);
+    }
+    return 0;
+  } finally {
+    mae?.dispose();
+    model.dispose();
+  }
 }

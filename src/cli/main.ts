@@ -14,6 +14,11 @@ commands:
                                      file to safetensors (f32 and i32; int64 narrowed to int32)
   eval --dataset cifar10 --data DIR --classifier FILE [--arch NAME] [--n N --seed S | --indices 0-499]
        [--batch 100] [--json OUT]    clean accuracy of a classifier (no purifier, no attack)
+       [--purifier FILE --preset NAME] [--attack pgd|apgd-ce|apgd-dlr|square|bpda --norm linf|l2
+       --eps E --steps K --eot R --adaptive exact|none]
+                                     with AMRM purification and/or an attack: robust accuracy
+  purify --purifier FILE --preset NAME --input A.png [B.png ...] --out DIR
+                                     AMRM purification of PNG images
 `;
 
 async function info(args: string[]): Promise<number> {
@@ -46,6 +51,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'eval': case 'eval-classifier': {
         const { evalCommand } = await import('./eval.js');
         return await evalCommand(args);
+      }
+      case 'purify': {
+        const { purifyCommand } = await import('./purify.js');
+        return await purifyCommand(args);
       }
       case 'bench': {
         const { benchCommand } = await import('./bench.js');

@@ -71,7 +71,7 @@ test('amrm eval: argument errors are usage errors naming the flag', () => {
     [[...base, '--n', '-3'], /--n must be an integer ≥ 1, got '-3'/],
     [[...base, '--batch', '0'], /--batch must be an integer ≥ 1/],
     [[...base, '--dataset', 'imagenet'], /--dataset must be cifar10 or cifar100/],
-    [[...base, '--attack', 'pgd'], /--attack is not available yet/],
+    [[...base, '--attack', 'fgsm'], /--attack must be one of pgd, apgd-ce/],
     [[...base, '--frobnicate'], /unknown option '--frobnicate'/],
     [[...base, '--json'], /--json needs a value/],
     [[...base, '--seed', '1', '--seed=2'], /--seed is given twice/],

@@ -1,0 +1,74 @@
+// The reconstruction-loss interface the AMRM loop optimizes against, and its MAE implementation.
+// Any model that scores how well it reconstructs masked parts of an image can be plugged in
+// (MaskDiT's denoising loss at a fixed noise level arrives later through the same interface).
+import type { Tensor } from '../engine/tensor.js';
+import type { Rng } from '../engine/random.js';
+import { concat } from '../engine/ops/layout.js';
+import { fmt } from '../engine/shape.js';
+import type { MAE, MaskCountRule } from '../models/mae.js';
+
+export interface ReconstructionLossOptions {
+  /** Fraction of patches each mask hides. */
+  maskRatio: number;
+  /** Masks drawn per image; the loss is their mean (METHOD.md section 3, `masks`). */
+  masks: number;
+  /** The generator the masks come from: every call draws fresh ones. */
+  rng: Rng;
+  /**
+   * Or explicit masks, [masks·B, L] of 0/1 (1 = hidden), copy-major: mask m of image b is row
+   * m·B + b. Overrides `rng` (tests and analyses that need the same masks twice).
+   */
+  mask?: ArrayLike<number>;
+}
+
+/** A frozen model with a masked reconstruction loss: what the AMRM loop descends. */
+export interface ReconstructionModel {
+  /** A short description for reports. */
+  readonly name: string;
+  /** [C, H, W] of the images it takes (values in [0, 1]). */
+  readonly inputShape: readonly [number, number, number];
+  /**
+   * Scalar loss of images x [B, C, H, W], the mean over images and masks, recorded on the autograd
+   * tape when x requires a gradient (the loop differentiates it with respect to x).
+   */
+  reconstructionLoss(x: Tensor, o: ReconstructionLossOptions): Tensor;
+}
+
+export interface MaeLossOptions {
+  /** Loss on per-patch normalized targets (default: the model's config). */
+  normPix?: boolean;
+  /** How a ratio becomes a count of hidden patches (default 'round', METHOD.md section 1). */
+  maskCount?: MaskCountRule;
+}
+
+/** The MAE's masked reconstruction loss (METHOD.md section 2) as a ReconstructionModel. */
+export class MaeReconstruction implements ReconstructionModel {
+  readonly name: string;
+  readonly inputShape: readonly [number, number, number];
+
+  constructor(readonly mae: MAE, readonly options: MaeLossOptions = {}) {
+    const c = mae.config;
+    this.inputShape = [c.inChans, c.imgSize[0], c.imgSize[1]];
+    this.name = `mae ${c.imgSize[0]}x${c.imgSize[1]} p${c.patchSize} d${c.embedDim}x${c.depth}`;
+  }
+
+  reconstructionLoss(x: Tensor, o: ReconstructionLossOptions): Tensor {
+    const [C, H, W] = this.inputShape;
+    if (x.rank !== 4 || x.shape[1] !== C || x.shape[2] !== H || x.shape[3] !== W) {
+      throw new Error(`reconstructionLoss: images must be [B, ${C}, ${H}, ${W}], got ${fmt(x.shape)}`);
+    }
+    if (!Number.isInteger(o.masks) || o.masks < 1) throw new Error(`reconstructionLoss: masks must be a positive integer, got ${o.masks}`);
+    // Several masks in one forward pass: the batch repeated, each copy with its own masks. Every
+    // image hides the same number of patches, so the mean over the long batch is the mean of the
+    // per-mask losses (and gradients from the copies add up through concat's backward).
+    const xr = o.masks === 1 ? x : concat(Array.from({ length: o.masks }, () => x), 0);
+    const out = this.mae.forward(xr, {
+      maskRatio: o.maskRatio, rng: o.rng, mask: o.mask, normPix: this.options.normPix, maskCount: this.options.maskCount,
+    });
+    // The loss's backward holds what it needs; the rest of the output is not wanted here.
+    out.pred.dispose();
+    out.mask.dispose();
+    if (xr !== x) xr.dispose();
+    return out.loss;
+  }
+}

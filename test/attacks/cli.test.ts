@@ -1,0 +1,98 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setup, Rng } from '../harness.js';
+import { MAE } from '../../src/models/mae.js';
+import { resnetCifarKeys } from '../../src/models/resnet_cifar.js';
+import { writeSafetensors } from '../../src/engine/io/safetensors.js';
+import { writePng, readPng } from '../../src/data/png.js';
+import { evalCommand, parseEvalArgs, UsageError } from '../../src/cli/eval.js';
+import { purifyCommand } from '../../src/cli/purify.js';
+import { randomStateDict } from '../models/fixtures.js';
+import { cifarRecords, scratch, writeFiles } from '../data/fixtures.js';
+
+await setup();
+const test = suite('cli: eval with purifier and attack, purify');
+const rng = new Rng(31);
+
+/** A 32×32 MAE small enough for CI: 16 patches of 8×8, width 16, one block each side. */
+const MAE_CFG = { imgSize: 32, patchSize: 8, inChans: 3, embedDim: 16, depth: 1, numHeads: 2, decoderEmbedDim: 16, decoderDepth: 1, decoderNumHeads: 2, mlpRatio: 2 };
+
+async function quiet<T>(fn: () => Promise<T>): Promise<T> {
+  const log = console.log;
+  console.log = () => {};
+  try { return await fn(); } finally { console.log = log; }
+}
+
+test('amrm eval: attack and purifier flags parse, and their errors are usage errors', () => {
+  const base = ['--data', 'd', '--classifier', 'c.th'];
+  const a = parseEvalArgs([...base, '--purifier', 'm.safetensors', '--attack', 'pgd', '--eps', '8/255', '--eot', '4']);
+  assert.equal([a.batch, a.robust!.preset, a.robust!.adaptive, a.robust!.eps, a.robust!.norm, a.robust!.eot, a.robust!.steps], [16, 'mae-cifar10', 'exact', 8 / 255, 'linf', 4, 10]);
+  assert.is(parseEvalArgs([...base, '--attack', 'apgd-dlr']).robust!.adaptive, 'none');
+  const bad: [string[], RegExp][] = [
+    [[...base, '--attack', 'bpda'], /bpda needs --purifier/],
+    [[...base, '--preset', 'mae-cifar10'], /--preset needs --purifier/],
+    [[...base, '--purifier', 'm', '--preset', 'nope'], /--preset must be one of/],
+    [[...base, '--attack', 'square', '--norm', 'l2'], /square is implemented for --norm linf only/],
+    [[...base, '--attack', 'pgd', '--eps', 'big'], /--eps must be a number/],
+    [[...base, '--attack', 'pgd', '--adaptive', 'exact'], /--adaptive exact needs --purifier/],
+    [[...base, '--attack', 'pgd', '--norm', 'l1'], /--norm must be linf or l2/],
+  ];
+  for (const [args, re] of bad) {
+    try { parseEvalArgs(args); assert.unreachable(`no error for ${args.join(' ')}`); } catch (e) {
+      assert.ok(e instanceof UsageError, `${args.join(' ')}: ${(e as Error).message}`);
+      assert.match((e as Error).message, re);
+    }
+  }
+});
+
+test('amrm eval --purifier --attack pgd --adaptive exact writes the robust report; amrm purify writes PNGs', async () => {
+  const s = scratch('robust-eval');
+  const mae = MAE.create(MAE_CFG, { seed: 2 });
+  try {
+    const sd = randomStateDict(resnetCifarKeys(8), rng);
+    writeFiles(s.dir, {
+      'resnet8.safetensors': writeSafetensors({ tensors: sd }),
+      'mae.safetensors': writeSafetensors(await mae.stateDict()),
+    });
+    const files: Record<string, Uint8Array> = { 'test_batch.bin': cifarRecords(4, 1, (i) => [i % 10], 3) };
+    for (let b = 1; b <= 5; b++) files[`data_batch_${b}.bin`] = cifarRecords(1, 1, () => [0], b);
+    writeFiles(join(s.dir, 'cifar-10-batches-bin'), files);
+    const out = join(s.dir, 'robust.json');
+    const rc = await quiet(() => evalCommand(['--data', s.dir, '--classifier', join(s.dir, 'resnet8.safetensors'), '--indices', '0-2',
+      '--purifier', join(s.dir, 'mae.safetensors'), '--preset', 'mae-cifar10', '--purify-steps', '2',
+      '--attack', 'pgd', '--eps', '8/255', '--steps', '1', '--eot', '1', '--adaptive', 'exact', '--json', out]));
+    assert.is(rc, 0);
+    const r = JSON.parse(readFileSync(out, 'utf8'));
+    for (const k of ['n', 'clean_accuracy', 'robust_accuracy', 'attack', 'purifier', 'images_per_s']) assert.ok(k in r, `key ${k}`);
+    assert.is(r.n, 3);
+    assert.ok(r.robust_accuracy <= r.clean_accuracy);
+    assert.equal([r.attack.name, r.attack.norm, r.attack.steps, r.attack.eot, r.attack.adaptive], ['pgd', 'linf', 1, 1, 'exact']);
+    assert.equal([r.purifier.preset, r.purifier.steps, r.purifier.mask_ratio, r.purifier.halve], ['mae-cifar10', 2, 0.25, true]);
+    assert.is(r.robust_predictions.length, 3);
+
+    // amrm purify: two PNGs in, two PNGs out, each within eta (plus 8-bit rounding) of its input.
+    const inputs = [0, 1].map((k) => {
+      const p = join(s.dir, `in${k}.png`);
+      writePng(p, { data: Float32Array.from({ length: 3072 }, () => rng.next()), shape: [3, 32, 32] });
+      return p;
+    });
+    const outDir = join(s.dir, 'purified');
+    const rc2 = await quiet(() => purifyCommand(['--purifier', join(s.dir, 'mae.safetensors'), '--preset', 'mae-cifar10', '--steps', '3', '--eta', '2/255', '--input', ...inputs, '--out', outDir]));
+    assert.is(rc2, 0);
+    for (const k of [0, 1]) {
+      const f = join(outDir, `in${k}.png`);
+      assert.ok(existsSync(f));
+      const a = readPng(inputs[k]).data, b = readPng(f).data;
+      let moved = 0;
+      a.forEach((v, i) => { const d = Math.abs(b[i] - v); assert.ok(d <= 2.5 / 255, `pixel ${i} moved ${d}`); if (d > 0) moved++; });
+      assert.ok(moved > 0);
+    }
+    const err = console.error;
+    console.error = () => {};
+    try { assert.is(await purifyCommand(['--purifier', 'x', '--out', outDir]), 2); } finally { console.error = err; }
+  } finally { mae.dispose(); s.cleanup(); }
+});
+
+test.run();

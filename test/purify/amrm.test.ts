@@ -1,0 +1,168 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { setup, Rng } from '../harness.js';
+import { Tensor, asyncScope } from '../../src/engine/tensor.js';
+import { tensor } from '../../src/engine/ops/creation.js';
+import { mul } from '../../src/engine/ops/elementwise.js';
+import { sum } from '../../src/engine/ops/reduce.js';
+import { grad } from '../../src/engine/autograd.js';
+import { engine } from '../../src/engine/engine.js';
+import { MAE } from '../../src/models/mae.js';
+import { MaeReconstruction, type ReconstructionModel } from '../../src/purify/loss.js';
+import { purify, purifyConfig, purifyDifferentiable, stepSizeAt, type PurifyOptions } from '../../src/purify/amrm.js';
+import { PURIFY_PRESETS, purifyPreset } from '../../src/purify/presets.js';
+
+await setup();
+const test = suite('purify: AMRM loop');
+
+/** A stand-in with a hand-checkable gradient: loss = Σ w·x, so g = w and each step moves by −lambda·sign(w). */
+function linearLoss(w: Float32Array, shape: [number, number, number]): ReconstructionModel {
+  return {
+    name: 'linear', inputShape: shape,
+    reconstructionLoss: (x) => sum(mul(x, tensor(w, x.shape))),
+  };
+}
+
+/** A very small MAE (8×8 images, four 4×4 patches) with random weights: fast on software adapters. */
+const tinyMae = (): MAE => MAE.create({
+  imgSize: 8, patchSize: 4, inChans: 3, embedDim: 16, depth: 1, numHeads: 2,
+  decoderEmbedDim: 16, decoderDepth: 1, decoderNumHeads: 2, mlpRatio: 2,
+}, { seed: 3 });
+
+const opts = (o: Partial<PurifyOptions>): PurifyOptions => purifyConfig(undefined, { maskRatio: 0.5, ...o });
+
+test('presets: the paper table by name, the MNIST one marked as a placeholder', () => {
+  assert.equal([purifyPreset('mae-cifar10').maskRatio, purifyPreset('mae-cifar10').steps, purifyPreset('mae-cifar10').halve], [0.25, 150, true]);
+  assert.equal([PURIFY_PRESETS['mae-cifar100'].maskRatio, PURIFY_PRESETS['mae-cifar100'].steps, PURIFY_PRESETS['mae-cifar100'].halve], [0.3, 100, false]);
+  assert.equal([PURIFY_PRESETS['mae-svhn'].maskRatio, PURIFY_PRESETS['mae-svhn'].steps, PURIFY_PRESETS['mae-svhn'].halve], [0.3, 150, true]);
+  assert.is(PURIFY_PRESETS['mae-mnist'].chosen, false);
+  assert.throws(() => purifyPreset('mae-imagenet-xl'), /unknown preset 'mae-imagenet-xl'/);
+  const c = purifyConfig('mae-cifar10', { steps: 4, eta: undefined });
+  assert.equal([c.steps, c.eta, c.maskRatio, c.preset], [4, 16 / 255, 0.25, 'mae-cifar10']);
+  assert.throws(() => purifyConfig(undefined, { masks: 0 }), /masks must be a positive integer/);
+  // The "1*" halving: steps 1..floor(S/2) at lambda, the rest at lambda/2 (s > S/2).
+  assert.equal([1, 2, 3, 4, 5].map((s) => stepSizeAt({ steps: 5, stepSize: 1, halve: true }, s) * 255), [1, 1, 0.5, 0.5, 0.5]);
+  assert.equal([1, 2, 3, 4].map((s) => stepSizeAt({ steps: 4, stepSize: 2, halve: true }, s) * 255), [2, 2, 1, 1]);
+});
+
+test('loop semantics on a linear loss: sign steps, "1*" halving, the eta ball and the [0, 1] clamp', async () => {
+  // Six pixels of one image, w's sign says which way each moves (x decreases where w > 0).
+  const x0 = Float32Array.of(0.5, 0.5, 0.002, 0.9995, 0.3, 0.7);
+  const w = Float32Array.of(1, -1, 2, -0.5, 3, -3);
+  const model = linearLoss(w, [1, 2, 3]);
+  const L = 1 / 255;
+  const run = async (o: Partial<PurifyOptions>, extra = {}) => asyncScope(async () => {
+    const r = await purify(model, tensor(x0, [1, 1, 2, 3]), opts(o), extra);
+    return { x: await r.images.data(), losses: r.losses };
+  });
+  // S 5, "1*": moves 1 + 1 + 0.5 + 0.5 + 0.5 = 3.5 grey levels; the ball of 3/255 stops it at 3.
+  const seen: number[] = [];
+  const a = await run({ steps: 5, stepSize: 1, halve: true, eta: 3 * L }, { trackLoss: true, onProgress: (s: number) => seen.push(s) });
+  const want = [0.5 - 3 * L, 0.5 + 3 * L, 0, 1, 0.3 - 3 * L, 0.7 + 3 * L];
+  want.forEach((v, i) => assert.ok(Math.abs(a.x[i] - v) < 1e-6, `pixel ${i}: ${a.x[i]} vs ${v}`));
+  assert.equal(seen, [1, 2, 3, 4, 5]);
+  // The loss is tracked at x_{s-1}: at x0 first.
+  const loss0 = Array.from(x0).reduce((s, v, i) => s + v * w[i], 0);
+  assert.ok(Math.abs(a.losses![0] - loss0) < 1e-5, `loss ${a.losses![0]} vs ${loss0}`);
+  assert.is(a.losses!.length, 5);
+  // Without the ball: the full 3.5 levels; the clamp still holds at 0 and 1.
+  const b = await run({ steps: 5, stepSize: 1, halve: true, eta: Infinity });
+  [0.5 - 3.5 * L, 0.5 + 3.5 * L, 0, 1, 0.3 - 3.5 * L, 0.7 + 3.5 * L].forEach((v, i) => assert.ok(Math.abs(b.x[i] - v) < 1e-6, `no ball, pixel ${i}: ${b.x[i]} vs ${v}`));
+  // Without halving, 2 steps of 2/255: 4 levels, inside a ball of 5.
+  const c = await run({ steps: 2, stepSize: 2, halve: false, eta: 5 * L });
+  assert.ok(Math.abs(c.x[0] - (0.5 - 4 * L)) < 1e-6);
+  // S = 0 gives the input back.
+  const d = await run({ steps: 0 });
+  assert.equal(Array.from(d.x), Array.from(x0));
+});
+
+test('input shape errors name the loop and the shapes', async () => {
+  const model = linearLoss(new Float32Array(6), [1, 2, 3]);
+  await asyncScope(async () => {
+    try { await purify(model, tensor(new Float32Array(8), [1, 1, 2, 4]), opts({ steps: 1 })); assert.unreachable(); } catch (e) {
+      assert.match((e as Error).message, /purify: images must be f32 \[B, 1, 2, 3\] for linear, got f32 \[1, 1, 2, 4\]/);
+    }
+  });
+});
+
+test('MAE loss: several masks per step average the single-mask losses; seeded purification repeats', async () => {
+  const mae = tinyMae();
+  try {
+    const model = new MaeReconstruction(mae);
+    const rng = new Rng(8);
+    const B = 2;
+    const x = Float32Array.from({ length: B * 3 * 64 }, () => rng.next());
+    // Two masks for each of two images: rows 0-1 the first copy, rows 2-3 the second (2 of 4 patches hidden).
+    const masks = [1, 0, 1, 0, 0, 1, 1, 0, 0, 0, 1, 1, 1, 1, 0, 0];
+    const [both, first, second] = await asyncScope(async () => {
+      const xt = tensor(x, [B, 3, 8, 8]);
+      const l2 = model.reconstructionLoss(xt, { maskRatio: 0.5, masks: 2, rng, mask: masks });
+      const l1 = model.reconstructionLoss(xt, { maskRatio: 0.5, masks: 1, rng, mask: masks.slice(0, 8) });
+      const l1b = model.reconstructionLoss(xt, { maskRatio: 0.5, masks: 1, rng, mask: masks.slice(8) });
+      return [(await l2.data())[0], (await l1.data())[0], (await l1b.data())[0]];
+    });
+    assert.ok(Math.abs(both - (first + second) / 2) < 1e-5 * Math.abs(both), `${both} vs ${(first + second) / 2}`);
+    const rt = engine().runtime;
+    await rt.sync();
+    const before = rt.stats().bytesInUse;
+    const go = (seed: number, masksPerStep = 1) => asyncScope(async () => {
+      const r = await purify(model, tensor(x, [B, 3, 8, 8]), opts({ steps: 3, seed, masks: masksPerStep, eta: 4 / 255 }), { trackLoss: true });
+      return { x: await r.images.data(), losses: r.losses! };
+    });
+    const p1 = await go(1), p1b = await go(1), p2 = await go(2), p3 = await go(1, 2);
+    await rt.sync();
+    assert.is(rt.stats().bytesInUse, before, 'device memory back to its level after purification');
+    assert.equal(Array.from(p1.x), Array.from(p1b.x), 'same seed, same result');
+    assert.ok(p1.x.some((v, i) => v !== p2.x[i]), 'another seed draws other masks');
+    assert.ok(p1.x.some((v, i) => v !== p3.x[i]), 'two masks per step differ from one');
+    assert.ok(p1.losses.every(Number.isFinite));
+    // Every pixel moved by whole steps and stays within the ball and [0, 1].
+    p1.x.forEach((v, i) => assert.ok(Math.abs(v - x[i]) <= 3 / 255 + 1e-6 && v >= 0 && v <= 1));
+  } finally { mae.dispose(); }
+});
+
+test('autograd through the unrolled loop equals the closed form of METHOD.md section 6', async () => {
+  // d x_S / d x0 is diagonal. Per pixel, along the steps: J_0 = 1; at step s, J_s = 0 where the [0, 1]
+  // clamp holds, 1 where the ball holds (the pixel sits at x0 ± eta, which follows x0), and J_{s−1}
+  // where the pixel is free (the sign term has zero derivative). This is the product of the
+  // projection and clamp Jacobians along the chain, with the ball's bound contributing through x0.
+  const mae = tinyMae();
+  try {
+    const model = new MaeReconstruction(mae);
+    const rng = new Rng(21);
+    const B = 2, n = B * 3 * 64;
+    // Pixels near 0, near 1 and in the middle, so that all three cases occur.
+    const x0 = Float32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? rng.uniform(0, 2.5 / 255) : i % 3 === 1 ? rng.uniform(1 - 2.5 / 255, 1) : rng.uniform(0.2, 0.8)));
+    const u = Float32Array.from({ length: n }, () => rng.uniform(0.5, 1.5) * (rng.next() < 0.5 ? -1 : 1));
+    const eta = 2.5 / 255; // not a multiple of the step: no pixel ever lands on a bound by a free step
+    const o = opts({ steps: 8, stepSize: 1, halve: false, eta, seed: 5 });
+    const plain = await asyncScope(async () => {
+      const r = await purify(model, tensor(x0, [B, 3, 8, 8]), o, { trajectory: true });
+      return { x: await r.images.data(), traj: r.trajectory! };
+    });
+    const [xs, g] = await asyncScope(async () => {
+      const x0t = tensor(x0, [B, 3, 8, 8]).requireGrad();
+      const r = await purifyDifferentiable(model, x0t, o);
+      const [gx] = grad(sum(mul(r.images, tensor(u, [B, 3, 8, 8]))), [x0t]);
+      const out = [await r.images.data(), await gx.data()] as const;
+      gx.dispose();
+      return out;
+    });
+    assert.equal(Array.from(xs), Array.from(plain.x), 'the differentiable loop computes the same images');
+    const J = new Float64Array(n).fill(1);
+    const counts = { free: 0, ball: 0, clamp: 0, revived: 0 };
+    for (const xsStep of plain.traj) {
+      for (let i = 0; i < n; i++) {
+        const lo = Math.fround(x0[i] - Math.fround(eta)), hi = Math.fround(x0[i] + Math.fround(eta));
+        const v = xsStep[i];
+        if (v === 0 || v === 1) { J[i] = 0; counts.clamp++; } else if (v === lo || v === hi) { if (J[i] === 0) counts.revived++; J[i] = 1; counts.ball++; } else counts.free++;
+      }
+    }
+    for (let i = 0; i < n; i++) assert.is(g[i], Math.fround(u[i] * J[i]), `pixel ${i}: autograd ${g[i]}, closed form ${u[i] * J[i]}`);
+    assert.ok(counts.free > 0 && counts.ball > 0 && counts.clamp > 0, `every case occurs: ${JSON.stringify(counts)}`);
+    assert.ok(J.some((v) => v === 0) && J.some((v) => v === 1));
+  } finally { mae.dispose(); }
+});
+
+test.run();
+export type { Tensor };
