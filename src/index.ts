@@ -10,3 +10,6 @@ export * from './data/index.js';
 export * from './engine/io/index.js';
 export * from './models/index.js';
 export { evaluateClassifier, type ClassifierEvalOptions, type ClassifierEvalResult } from './eval/classifier.js';
+export { robustAccuracy, ATTACKS, type AttackName, type Adaptive, type RobustEvalOptions, type RobustEvalResult } from './eval/robust.js';
+export * from './purify/index.js';
+export * from './attacks/index.js';

@@ -5,4 +5,3 @@ export * from './target.js';
 export * from './pgd.js';
 export * from './apgd.js';
 export * from './square.js';
-export * from './robust.js';

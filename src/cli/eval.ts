@@ -20,7 +20,7 @@ import { MaeReconstruction } from '../purify/loss.js';
 import { purifyConfig } from '../purify/amrm.js';
 import { purifyPresetNames } from '../purify/presets.js';
 import { parseEps, type Norm } from '../attacks/ball.js';
-import { ATTACKS, robustAccuracy, type Adaptive, type AttackName } from '../attacks/robust.js';
+import { ATTACKS, robustAccuracy, type Adaptive, type AttackName } from '../eval/robust.js';
 
 export const EVAL_USAGE = `  eval --dataset cifar10 --data DIR --classifier FILE [--arch NAME] [--n N --seed S | --indices 0-499]
        [--split test] [--batch 100] [--json OUT]

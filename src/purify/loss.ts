@@ -7,7 +7,7 @@ import { concat } from '../engine/ops/layout.js';
 import { fmt } from '../engine/shape.js';
 import type { MAE, MaskCountRule } from '../models/mae.js';
 
-export interface ReconstructionLossOptions {
+export interface PurifierLossOptions {
   /** Fraction of patches each mask hides. */
   maskRatio: number;
   /** Masks drawn per image; the loss is their mean (METHOD.md section 3, `masks`). */
@@ -31,7 +31,7 @@ export interface ReconstructionModel {
    * Scalar loss of images x [B, C, H, W], the mean over images and masks, recorded on the autograd
    * tape when x requires a gradient (the loop differentiates it with respect to x).
    */
-  reconstructionLoss(x: Tensor, o: ReconstructionLossOptions): Tensor;
+  reconstructionLoss(x: Tensor, o: PurifierLossOptions): Tensor;
 }
 
 export interface MaeLossOptions {
@@ -52,7 +52,7 @@ export class MaeReconstruction implements ReconstructionModel {
     this.name = `mae ${c.imgSize[0]}x${c.imgSize[1]} p${c.patchSize} d${c.embedDim}x${c.depth}`;
   }
 
-  reconstructionLoss(x: Tensor, o: ReconstructionLossOptions): Tensor {
+  reconstructionLoss(x: Tensor, o: PurifierLossOptions): Tensor {
     const [C, H, W] = this.inputShape;
     if (x.rank !== 4 || x.shape[1] !== C || x.shape[2] !== H || x.shape[3] !== W) {
       throw new Error(`reconstructionLoss: images must be [B, ${C}, ${H}, ${W}], got ${fmt(x.shape)}`);

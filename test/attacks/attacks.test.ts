@@ -18,7 +18,7 @@ import { classifierTarget, lossAndGradient, logitsOf, predictions, purifiedTarge
 import { pgd } from '../../src/attacks/pgd.js';
 import { apgd } from '../../src/attacks/apgd.js';
 import { square, squareP } from '../../src/attacks/square.js';
-import { robustAccuracy } from '../../src/attacks/robust.js';
+import { robustAccuracy } from '../../src/eval/robust.js';
 import { haveFiles, CIFAR_DIR, RESNET20 } from '../models/fixtures.js';
 
 await setup();

@@ -6,11 +6,11 @@
 //   attack 'bpda':    PGD with the purifier's backward taken as the identity.
 import type { ImageSet } from '../data/dataset.js';
 import type { Classifier } from '../models/cnn.js';
-import { drawSeed, classifierTarget, logitsOf, predictions, purifiedTarget, type AttackTarget, type Purifier } from './target.js';
-import { pgd, type AttackResult } from './pgd.js';
-import { apgd } from './apgd.js';
-import { square } from './square.js';
-import type { Norm } from './ball.js';
+import { drawSeed, classifierTarget, logitsOf, predictions, purifiedTarget, type AttackTarget, type Purifier } from '../attacks/target.js';
+import { pgd, type AttackResult } from '../attacks/pgd.js';
+import { apgd } from '../attacks/apgd.js';
+import { square } from '../attacks/square.js';
+import type { Norm } from '../attacks/ball.js';
 
 export const ATTACKS = ['pgd', 'apgd-ce', 'apgd-dlr', 'square', 'bpda'] as const;
 export type AttackName = typeof ATTACKS[number];
