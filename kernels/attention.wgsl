@@ -355,8 +355,14 @@ fn attn_bwd_dq(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
 // ---------------------------------------------------------------- backward: dK and dV
 // Per key row j (a loop over the queries i, no atomics): dVⱼ = Σᵢ Pᵢⱼ dOᵢ, dKⱼ = scale · Σᵢ dSᵢⱼ Qᵢ.
 // The block's Q and dO rows stay in private memory between the two passes.
+//
+// Optionally (the lines marked `// dqp`, removed by the op otherwise) it also writes this chunk's
+// share of dQ: dqp[chunk, i] = scale · Σ_{j in chunk} dSᵢⱼ Kⱼ, which the op sums over the ⌈Nk/R⌉
+// chunks. dS is already in registers here, so dQ costs R·d multiply-adds per query instead of a
+// second kernel that recomputes S and dP (used where chunks are few: the software adapters).
 @group(0) @binding(7) var<storage, read_write> g_dk: array<vec4f>;
 @group(0) @binding(8) var<storage, read_write> g_dv: array<vec4f>;
+@group(0) @binding(9) var<storage, read_write> g_dqp: array<vec4f>; // dqp
 
 @compute @workgroup_size(WG)
 fn attn_bwd_dkv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -440,6 +446,14 @@ fn attn_bwd_dkv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
         dv[r][c] = a[r];
         dk[r][c] = g[r];
       }
+      for (var t = 0u; t < KB; t++) { // unroll, dqp
+        var dq = vec4f(0.0); // dqp
+        for (var r = 0u; r < R; r++) { // unroll, dqp
+          // Rows past the last key repeat it (same work, no write): they must not count twice. // dqp
+          dq = fma(vec4f(select(0.0, dp[r][t], key0 + r < P.nk)), kr[r][c], dq); // dqp
+        } // dqp
+        if (i0 + t < P.nq) { g_dqp[((sl.bh * P.chunks + key0 / R) * P.nq + i0 + t) * D4 + c] = dq; } // dqp
+      } // dqp
     }
   }
   for (var r = 0u; r < R; r++) { // unroll

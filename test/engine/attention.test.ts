@@ -95,8 +95,9 @@ test('fused forward at odd sizes, Nq != Nk, masks (f32, i32) and biases', async 
 });
 
 test('other work splits (rows and keys per step not dividing N) give the same results', async () => {
-  // The GPU's split (one row per invocation, sources not scalarized) and splits that divide nothing.
-  for (const t of [{ r: 1, kbFwd: 4, kbDq: 4, kbDkv: 4, wg: 64, scalarize: false }, { r: 3, kbFwd: 2, kbDq: 3, kbDkv: 2, wg: 8 },
+  // The GPU's split (one row per invocation, sources not scalarized, dQ from its own kernel) and
+  // splits that divide nothing (dQ as partial sums of the dK/dV kernel).
+  for (const t of [{ r: 1, kbFwd: 4, kbDq: 4, kbDkv: 4, wg: 64, scalarize: false, dqPartial: false }, { r: 3, kbFwd: 2, kbDq: 3, kbDkv: 2, wg: 8 },
     { r: 2, kbFwd: 5, kbDq: 1, kbDkv: 4, wg: 16, unrollD: true }]) {
     setAttentionTiling(t);
     try {

@@ -11,7 +11,7 @@ import { empty, scope, Tensor } from '../tensor.js';
 import { record, noGrad } from '../autograd.js';
 import { checkF32, fmt } from '../shape.js';
 import { add, log, mul, mulScalar, sub, where } from './elementwise.js';
-import { max, sumTo } from './reduce.js';
+import { max, sum, sumTo } from './reduce.js';
 import { reshape } from './layout.js';
 import { fill } from './creation.js';
 import { matmul } from './matmul.js';
@@ -82,13 +82,20 @@ export interface AttentionTiling {
    * llvmpipe unrolls and promotes them itself: no difference there, in run or compile time.
    */
   scalarize: boolean;
+  /**
+   * dQ from the dK/dV kernel, as one partial sum per key chunk (summed afterwards), instead of a
+   * separate dQ kernel that recomputes S and dP. Pays where chunks are few (large R); a GPU with R = 1
+   * would write Nk partial copies of dQ. Not used when the bias needs a gradient (the dQ kernel
+   * writes dS for it).
+   */
+  dqPartial: boolean;
   /** A fixed R for every kernel (tests: work splits that do not divide N). */
   r?: number;
 }
 const TILING: Record<string, AttentionTiling> = {
-  llvmpipe: { wg: 8, rmaxFwd: 24, rmaxDq: 17, rmaxDkv: 17, rcap: 32, kbFwd: 2, kbDq: 2, kbDkv: 2, unrollD: false, scalarize: true },
-  swiftshader: { wg: 8, rmaxFwd: 4, rmaxDq: 4, rmaxDkv: 4, rcap: 8, kbFwd: 2, kbDq: 2, kbDkv: 2, unrollD: false, scalarize: true },
-  gpu: { wg: 64, rmaxFwd: 1, rmaxDq: 1, rmaxDkv: 1, rcap: 1, kbFwd: 4, kbDq: 4, kbDkv: 4, unrollD: false, scalarize: false },
+  llvmpipe: { wg: 8, rmaxFwd: 24, rmaxDq: 17, rmaxDkv: 17, rcap: 32, kbFwd: 2, kbDq: 2, kbDkv: 2, unrollD: false, scalarize: true, dqPartial: true },
+  swiftshader: { wg: 8, rmaxFwd: 4, rmaxDq: 4, rmaxDkv: 4, rcap: 8, kbFwd: 2, kbDq: 2, kbDkv: 2, unrollD: false, scalarize: true, dqPartial: true },
+  gpu: { wg: 64, rmaxFwd: 1, rmaxDq: 1, rmaxDkv: 1, rcap: 1, kbFwd: 4, kbDq: 4, kbDkv: 4, unrollD: false, scalarize: false, dqPartial: false },
 };
 let tilingOverride: Partial<AttentionTiling> | undefined;
 
@@ -119,7 +126,7 @@ function rowsPerInvocation(t: AttentionTiling, rmaxAt64: number, rows: number, d
 
 /** The largest head dimension of the fused kernels (private memory holds up to 4·R·d floats). */
 export const ATTENTION_MAX_D = 128;
-/** Storage buffers bound by the largest fused entry point (dQ, dK/dV). */
+/** Storage buffers bound by the largest fused entry point (dQ, dK/dV); the dK/dV kernel with dQ partials binds one more. */
 const FUSED_STORAGE_BUFFERS = 8;
 
 interface Variant { kernel: string; source: string; r: number; }
@@ -145,13 +152,17 @@ function onlyEntry(src: string, entry: string): string {
   return out + src.slice(from);
 }
 
-/** Kernel source for one entry point, head dimension d, R rows and KB rows per step. */
-function variant(entry: string, d: number, r: number, kb: number, t: AttentionTiling): Variant {
+/**
+ * Kernel source for one entry point, head dimension d, R rows and KB rows per step; `dqp` keeps the
+ * dK/dV kernel's dQ-partial lines (marked `// dqp`), which also bind a ninth storage buffer.
+ */
+function variant(entry: string, d: number, r: number, kb: number, t: AttentionTiling, dqp = false): Variant {
   const unrollD = t.unrollD || t.scalarize;
-  const key = `${entry}_d${d}_r${r}_k${kb}${unrollD ? '_u' : ''}${t.scalarize ? '_s' : ''}`;
+  const key = `${entry}_d${d}_r${r}_k${kb}${unrollD ? '_u' : ''}${t.scalarize ? '_s' : ''}${dqp ? '_dqp' : ''}`;
   let v = variants.get(key);
   if (!v) {
     let s = onlyEntry(source, entry);
+    if (!dqp) s = s.replace(/^.*\/\/ (unroll, )?dqp\n/gm, '');
     for (const [name, value] of [['D4', d / 4], ['R', r], ['KB', kb]] as const) {
       const line = new RegExp(`^const ${name}: u32 = \\d+u;$`, 'm');
       if (!line.test(s)) throw new Error(`attention.wgsl: the \`const ${name}\` line is missing`);
@@ -261,14 +272,14 @@ type Entry = 'attn_fwd' | 'attn_probs' | 'attn_bwd_pre' | 'attn_bwd_dq' | 'attn_
  * Launches one entry point. `rows` is the number of rows per (b, h) pair that the invocations split
  * into chunks (queries, or keys for dK/dV); the pre-pass takes `rows` = all rows, one per invocation.
  */
-function run(L: Launch, entry: Entry, buffers: GPUBuffer[], rows: number, extra: Record<string, number> = {}): void {
+function run(L: Launch, entry: Entry, buffers: GPUBuffer[], rows: number, extra: Record<string, number> = {}, dqp = false): void {
   const { B, H, d } = L.dims;
   const t = L.t;
   const [kb, rmax] = entry === 'attn_bwd_dq' ? [t.kbDq, t.rmaxDq] : entry === 'attn_bwd_dkv' ? [t.kbDkv, t.rmaxDkv] : [t.kbFwd, t.rmaxFwd];
   const pre = entry === 'attn_bwd_pre';
   // The pre-pass is one invocation per row and uses neither R nor KB.
   const r = pre ? 1 : rowsPerInvocation(t, rmax, rows, d);
-  const v = variant(entry, d, r, pre ? 1 : kb, pre ? { ...t, unrollD: false, scalarize: false } : t);
+  const v = variant(entry, d, r, pre ? 1 : kb, pre ? { ...t, unrollD: false, scalarize: false } : t, dqp);
   const chunks = Math.ceil(rows / r);
   const uniforms = L.uniforms.slice();
   uniforms[10] = chunks;
@@ -307,7 +318,12 @@ function backwardFused(L: Launch, gy: Tensor, q: Tensor, k: Tensor, v: Tensor, o
   const stats = empty([B, H, Nq, 2], 'f32', 'attention backward stats');
   if (Nq > 0) run(L, 'attn_bwd_pre', [o.buffer, gy.buffer, lse.buffer, stats.buffer], B * H * Nq);
   let dq: Tensor | undefined, dk: Tensor | undefined, dv: Tensor | undefined, dbias: Tensor | undefined;
-  if (needQ || needBias) {
+  // dQ as partial sums from the dK/dV kernel, where the adapter's split and buffer limit allow it.
+  const t = L.t;
+  const kvChunks = Math.ceil(Nk / rowsPerInvocation(t, t.rmaxDkv, Nk, L.dims.d));
+  const partial = needQ && !needBias && Nq > 0 && t.dqPartial &&
+    (engine().gpu.limits.maxStorageBuffersPerShaderStage ?? 8) >= FUSED_STORAGE_BUFFERS + 1;
+  if ((needQ || needBias) && !partial) {
     dq = empty(q.shape, 'f32', 'attention dq');
     // Without a bias gradient the dS binding still needs a writable buffer of its own.
     const ds = empty(needBias ? [B, H, Nq, Nk] : [1], 'f32', 'attention dS');
@@ -321,10 +337,16 @@ function backwardFused(L: Launch, gy: Tensor, q: Tensor, k: Tensor, v: Tensor, o
     } else ds.dispose();
     if (!needQ) { dq.dispose(); dq = undefined; }
   }
-  if (needKV) {
+  if (needKV || partial) {
     dk = empty(k.shape, 'f32', 'attention dk');
     dv = empty(v.shape, 'f32', 'attention dv');
-    run(L, 'attn_bwd_dkv', [q.buffer, k.buffer, v.buffer, auxBuf, gy.buffer, stats.buffer, dk.buffer, dv.buffer], Nk);
+    const dqp = partial ? empty([B, H, kvChunks, Nq, L.dims.d], 'f32', 'attention dQ partials') : undefined;
+    run(L, 'attn_bwd_dkv', [q.buffer, k.buffer, v.buffer, auxBuf, gy.buffer, stats.buffer, dk.buffer, dv.buffer, ...(dqp ? [dqp.buffer] : [])],
+      Nk, {}, partial);
+    if (dqp) {
+      dq = sum(dqp, 2);
+      dqp.dispose();
+    }
     if (!ki!.requiresGrad) { dk.dispose(); dk = undefined; }
     if (!vi!.requiresGrad) { dv.dispose(); dv = undefined; }
   }
