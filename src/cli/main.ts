@@ -19,6 +19,8 @@ commands:
                                      with AMRM purification and/or an attack: robust accuracy
   purify --purifier FILE --preset NAME --input A.png [B.png ...] --out DIR
                                      AMRM purification of PNG images
+  train mae|classifier --dataset mnist|cifar10 --config NAME --epochs E --out DIR [--resume] ...
+                                     training with the engine ('amrm train' alone lists every option)
 `;
 
 async function info(args: string[]): Promise<number> {
@@ -55,6 +57,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'purify': {
         const { purifyCommand } = await import('./purify.js');
         return await purifyCommand(args);
+      }
+      case 'train': {
+        const { trainCommand } = await import('./train.js');
+        return await trainCommand(args);
       }
       case 'bench': {
         const { benchCommand } = await import('./bench.js');

