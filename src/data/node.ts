@@ -2,5 +2,5 @@
 // MNIST from the `mnist` package and PNG files. Kept apart so the browser bundle never imports fs.
 export * from './index.js';
 export { loadCifar, loadCifar10, loadCifar100 } from './cifar-fs.js';
-export { loadMnist, MNIST_CLASSES, type MnistOptions } from './mnist.js';
+export { loadMnist, loadMnistSplit, MNIST_SPLIT, MNIST_CLASSES, type MnistOptions } from './mnist.js';
 export { decodePng, readPng, encodePng, writePng, writePngGrid, type PngReadOptions } from './png.js';

@@ -4,9 +4,13 @@ import type { HostTensor, StateDict } from '../engine/io/host-tensor.js';
 import type { Classifier, Normalization } from './cnn.js';
 import { ResNetCifar, resnetBlocks } from './resnet_cifar.js';
 import { WideResNet, wrnBlocks } from './wideresnet.js';
+import { loadTrainedClassifier } from './trainable.js';
 
 /** The named architectures (any 'resnet<6n+2>' and 'wrn-<6n+4>-<k>' is accepted too). */
-export const CLASSIFIER_ARCHS = ['resnet20', 'resnet32', 'resnet44', 'resnet56', 'resnet110', 'wrn-16-4', 'wrn-28-10', 'wrn-70-16'] as const;
+export const CLASSIFIER_ARCHS = ['resnet20', 'resnet32', 'resnet44', 'resnet56', 'resnet110', 'wrn-16-4', 'wrn-28-10', 'wrn-70-16', 'cnn-mnist'] as const;
+
+/** Architectures that exist only as the engine's own trainable models (src/models/trainable.ts). */
+const TRAINED_ONLY = new Set(['cnn-mnist']);
 
 export interface ClassifierOptions {
   numClasses?: number;
@@ -54,7 +58,13 @@ export function inferClassifierArch(sd: StateDict | Map<string, HostTensor>): { 
  */
 export function createClassifier(arch: string | undefined, sd: StateDict | Map<string, HostTensor>, options: ClassifierOptions = {}): Classifier {
   const inferred = inferClassifierArch(sd);
-  const name = arch ?? inferred?.arch;
+  // Checkpoints written by `amrm train` name their architecture in the metadata.
+  const saved = sd instanceof Map ? undefined : sd.metadata['amrm.classifier.arch'];
+  const name = arch ?? inferred?.arch ?? saved;
+  if (name && TRAINED_ONLY.has(name)) {
+    if (sd instanceof Map) throw new Error(`${name}: a checkpoint written by amrm train is needed (a safetensors file with its metadata)`);
+    return loadTrainedClassifier(sd, name);
+  }
   if (!name) {
     const keys = [...tensorsOf(sd).keys()];
     throw new Error(`cannot tell the classifier architecture from the state dict (keys: ${keys.slice(0, 6).join(', ')}${keys.length > 6 ? ', ...' : ''}); name it (${CLASSIFIER_ARCHS.join(', ')})`);

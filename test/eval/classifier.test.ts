@@ -70,7 +70,7 @@ test('amrm eval: argument errors are usage errors naming the flag', () => {
     [[...base, '--n', '10', '--indices', '0-9'], /--n .* or --indices .*, not both/],
     [[...base, '--n', '-3'], /--n must be an integer ≥ 1, got '-3'/],
     [[...base, '--batch', '0'], /--batch must be an integer ≥ 1/],
-    [[...base, '--dataset', 'imagenet'], /--dataset must be cifar10 or cifar100/],
+    [[...base, '--dataset', 'imagenet'], /--dataset must be cifar10, cifar100 or mnist/],
     [[...base, '--attack', 'fgsm'], /--attack must be one of pgd, apgd-ce/],
     [[...base, '--frobnicate'], /unknown option '--frobnicate'/],
     [[...base, '--json'], /--json needs a value/],
