@@ -18,6 +18,7 @@ import { add, sub, mul, div, exp, gelu, rsqrt, addScalar } from '../src/engine/o
 import { sum, max, mean } from '../src/engine/ops/reduce.js';
 import { softmax } from '../src/engine/ops/softmax.js';
 import { layerNorm } from '../src/engine/ops/layernorm.js';
+import { conv2d, conv2dGradInput, conv2dGradWeight } from '../src/engine/ops/conv.js';
 import { writeAtomic } from '../src/engine/io/node.js';
 
 export interface KernelBenchRow {
@@ -83,6 +84,8 @@ interface Case {
   work: { flops: number } | { bytes: number };
   /** Host data of the inputs, uploaded once per implementation. */
   inputs: { shape: number[]; data: Float32Array }[];
+  /** TF.js's own inputs where its layout differs (conv: NHWC and HWIO, so no transpose is timed). */
+  tfInputs?: { shape: number[]; data: Float32Array }[];
   amrm: (...xs: Tensor[]) => Tensor;
   composed?: (...xs: Tensor[]) => Tensor;
   tfjs?: (tf: Tf, ...xs: import('@tensorflow/tfjs-core').Tensor[]) => import('@tensorflow/tfjs-core').Tensor;
@@ -143,6 +146,46 @@ function cases(quick: boolean, rng: Rng): Case[] {
     },
   });
 
+  // ResNet-20's convolutions (CIFAR, batch 100): each stage's 3×3 conv and the stride-2 one that
+  // opens stage 2; the forward with and without a bias, the input gradient and the weight gradient,
+  // each 2·N·O·C·kh·kw·Hout·Wout FLOPs. TF.js runs NHWC (its WebGPU backend's layout for conv)
+  // with its inputs uploaded in that layout: the transposes NCHW ↔ NHWC are not timed.
+  const convs: [number[], number[], number][] = quick
+    ? [[[100, 32, 16, 16], [32, 32, 3, 3], 1]]
+    : [[[100, 16, 32, 32], [16, 16, 3, 3], 1], [[100, 32, 16, 16], [32, 32, 3, 3], 1],
+      [[100, 64, 8, 8], [64, 64, 3, 3], 1], [[100, 16, 32, 32], [32, 16, 3, 3], 2]];
+  for (const [xs, ws, s] of convs) {
+    const [N, C, H, W] = xs, [O, , KH, KW] = ws;
+    const HO = Math.floor((H + 2 - KH) / s) + 1, WO = Math.floor((W + 2 - KW) / s) + 1;
+    const opts = { stride: s, padding: 1 };
+    const tfPad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [1, 1], [1, 1], [0, 0]];
+    const name = `[${xs.join(',')}]*[${ws.join(',')}]${s > 1 ? `/${s}` : ''}`;
+    const flops = 2 * N * O * C * KH * KW * HO * WO;
+    const xNhwc = input([N, H, W, C]), wHwio = input([KH, KW, C, O]), gyNhwc = input([N, HO, WO, O]);
+    out.push({
+      kernel: 'conv2d', shape: name, work: { flops }, inputs: [input(xs), input(ws)], tfInputs: [xNhwc, wHwio],
+      amrm: (x, w) => conv2d(x, w, undefined, opts),
+      tfjs: (tf, x, w) => tf.conv2d(x as import('@tensorflow/tfjs-core').Tensor4D, w as import('@tensorflow/tfjs-core').Tensor4D, s, tfPad),
+    });
+    out.push({
+      kernel: 'conv2d_bias', shape: name, work: { flops }, inputs: [input(xs), input(ws), input([O])], tfInputs: [xNhwc, wHwio, input([O])],
+      amrm: (x, w, b) => conv2d(x, w, b, opts),
+      tfjs: (tf, x, w, b) => tf.add(tf.conv2d(x as import('@tensorflow/tfjs-core').Tensor4D, w as import('@tensorflow/tfjs-core').Tensor4D, s, tfPad), b),
+    });
+    out.push({
+      kernel: 'conv2d_grad_x', shape: name, work: { flops }, inputs: [input([N, O, HO, WO]), input(ws)], tfInputs: [gyNhwc, wHwio],
+      amrm: (gy, w) => conv2dGradInput(gy, w, xs, opts),
+      tfjs: (tf, gy, w) => tf.conv2dTranspose(gy as import('@tensorflow/tfjs-core').Tensor4D, w as import('@tensorflow/tfjs-core').Tensor4D, [N, H, W, C], s, tfPad),
+    });
+    out.push({
+      kernel: 'conv2d_grad_w', shape: name, work: { flops }, inputs: [input(xs), input([N, O, HO, WO])], tfInputs: [xNhwc, gyNhwc],
+      amrm: (x, gy) => conv2dGradWeight(x, gy, ws, opts),
+      // Not in TF.js's public API: its kernel, called as its gradient of conv2d calls it.
+      tfjs: (tf, x, gy) => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: gy },
+        { strides: [s, s], pad: tfPad, dataFormat: 'NHWC', filterShape: [KH, KW, C, O] }) as import('@tensorflow/tfjs-core').Tensor,
+    });
+  }
+
   const n = 4 * 1024 * 1024;
   out.push({
     kernel: 'add', shape: '4M', work: { bytes: 3 * 4 * n }, inputs: [input([n]), input([n])],
@@ -194,7 +237,7 @@ export async function runKernelBench(options: KernelBenchOptions = {}): Promise<
     // amrm (fused) and amrm-composed share the uploaded inputs; TF.js has its own copies.
     const xs = c.inputs.map((i) => tensor(i.data, i.shape));
     const tf = typeof tfSide !== 'string' && c.tfjs ? tfSide : undefined;
-    const ts = tf ? c.inputs.map((i) => tf.tf.tensor(i.data, i.shape)) : [];
+    const ts = tf ? (c.tfInputs ?? c.inputs).map((i) => tf.tf.tensor(i.data, i.shape)) : [];
     const impls: [KernelBenchRow['impl'], () => Promise<void>][] = [['amrm', amrmOnce(() => c.amrm(...xs))]];
     if (c.composed && !quick) impls.push(['amrm-composed', amrmOnce(() => c.composed!(...xs))]);
     if (tf) {

@@ -343,3 +343,195 @@ fn grad_w(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
     }
   }
 }
+
+// ---------------------------------------------------------------- blocked forward (llvmpipe)
+// A matmul-like register block: each invocation computes 16 output channels × 16 output pixels
+// (YB16 rows × XB16 columns, YB16·XB16 = 16), the 256 outputs per invocation that make matmul fast
+// on llvmpipe. Per input channel it loads the ROWS16 = (YB16 − 1)·SH + KH input row segments under
+// the block once each (SEGLEN16 = (XB16 − 1)·SW + KW values) and, per tap, 16 weights as 4 vec4s
+// from an address that is uniform over the workgroup (the channel block is the workgroup's z), for
+// 256 multiply-adds per tap. The weights come pre-arranged by `arrange_weights` as
+// wt[(c·KH + ky)·KW + kx][o], O padded to a multiple of 16 with zeros, so the 16 channels of a block
+// are contiguous and aligned. The op unrolls the loops marked `// unroll` in the source (all bounds
+// are per-pipeline constants): left to Mesa, some stayed loops, which indexes the accumulators
+// dynamically and moves them all to memory (2 GFLOP/s instead of 10+). The input gradient of a
+// stride-1 conv is this kernel too (see the op). No braces or parentheses in comments inside it.
+override KH: u32 = 3u;
+override SH: u32 = 1u;
+override XB16: u32 = 16u;
+override YB16: u32 = 1u;
+override ROWS16: u32 = 3u;
+override SEGLEN16: u32 = 18u;
+// The longest input row segment and the most input rows: SEGLEN16 ≤ SEG16, ROWS16 ≤ 8 (host-checked).
+const SEG16 = 40u;
+
+@group(0) @binding(2) var<storage, read> fwt: array<vec4f>;
+
+@compute @workgroup_size(64)
+fn forward_blocked(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let t = gid.x + gid.y * nwg.x * 64u;
+  let ntx = (P.wo + XB16 - 1u) / XB16;
+  let nty = (P.ho + YB16 - 1u) / YB16;
+  if (t >= P.n * nty * ntx) { return; }
+  let ox0 = (t % ntx) * XB16;
+  let oy0 = ((t / ntx) % nty) * YB16;
+  let n = t / (ntx * nty);
+  let o0 = wid.z * 16u;
+  let opad = (P.o + 15u) & ~15u;
+  // acc[4·pixel + q] holds output channels o0 + 4q .. +3 at pixel oy0 + yy, ox0 + xx.
+  var acc: array<vec4f, 64>;
+  let ix0 = i32(ox0 * SW) - i32(P.pw);
+  let iy0 = i32(oy0 * SH) - i32(P.ph);
+  for (var c = 0u; c < P.c; c++) {
+    let xplane = (n * P.c + c) * P.h;
+    for (var r = 0u; r < ROWS16; r++) { // unroll
+      let iy = iy0 + i32(r);
+      let rowin = iy >= 0 && iy < i32(P.h);
+      let xrow = (xplane + u32(clamp(iy, 0, i32(P.h) - 1))) * P.w;
+      var seg: array<f32, SEG16>;
+      for (var s = 0u; s < SEGLEN16; s++) { // unroll
+        let ix = ix0 + i32(s);
+        seg[s] = select(0.0, fx[xrow + u32(clamp(ix, 0, i32(P.w) - 1))], rowin && ix >= 0 && ix < i32(P.w));
+      }
+      // Output row yy reads this input row through kernel row r − yy·SH.
+      for (var yy = 0u; yy < YB16; yy++) { // unroll
+        if (r >= yy * SH && r - yy * SH < KH) {
+          for (var kx = 0u; kx < KW; kx++) { // unroll
+            let wbase = (((c * KH + r - yy * SH) * KW + kx) * opad + o0) >> 2u;
+            let w0 = fwt[wbase]; let w1 = fwt[wbase + 1u]; let w2 = fwt[wbase + 2u]; let w3 = fwt[wbase + 3u];
+            for (var xx = 0u; xx < XB16; xx++) { // unroll
+              let xv = seg[xx * SW + kx];
+              let p = (yy * XB16 + xx) * 4u;
+              acc[p] += w0 * xv; acc[p + 1u] += w1 * xv; acc[p + 2u] += w2 * xv; acc[p + 3u] += w3 * xv;
+            }
+          }
+        }
+      }
+    }
+  }
+  // The bias is loaded once per channel before the stores, not once per output.
+  var bias: array<f32, 16>;
+  if (HAS_BIAS) {
+    for (var j = 0u; j < 16u; j++) { bias[j] = fb[min(o0 + j, P.o - 1u)]; } // unroll
+  }
+  for (var yy = 0u; yy < YB16; yy++) { // unroll
+    let oy = oy0 + yy;
+    for (var xx = 0u; xx < XB16; xx++) { // unroll
+      let ox = ox0 + xx;
+      let inside = oy < P.ho && ox < P.wo;
+      let p = (yy * XB16 + xx) * 4u;
+      for (var j = 0u; j < 16u; j++) { // unroll
+        let o = o0 + j;
+        var v = acc[p + j / 4u][j % 4u];
+        if (HAS_BIAS) { v += bias[j]; }
+        if (inside && o < P.o) { fy[((n * P.o + o) * P.ho + oy) * P.wo + ox] = v; }
+      }
+    }
+  }
+}
+
+// wt[(i·KK + k)·OP + j] = w[o, c, k'] with (i, j) = (c, o), k' = k for the forward (MODE 0), and
+// (i, j) = (o, c), k' = KK − 1 − k (the kernel turned by 180°) for the input gradient (MODE 1);
+// OP is j's extent padded to a multiple of 16 with zeros. P holds o, c and kh·kw in n, c, h.
+@group(0) @binding(1) var<storage, read> aw_in: array<f32>;
+@group(0) @binding(2) var<storage, read_write> aw_out: array<f32>;
+override MODE: u32 = 0u;
+
+@compute @workgroup_size(64)
+fn arrange_weights(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let t = gid.x + gid.y * nwg.x * 64u;
+  let o_n = P.n; let c_n = P.c; let kk = P.h;
+  let j_n = select(o_n, c_n, MODE == 1u);
+  let i_n = select(c_n, o_n, MODE == 1u);
+  let op = (j_n + 15u) & ~15u;
+  if (t >= i_n * kk * op) { return; }
+  let j = t % op;
+  let k = (t / op) % kk;
+  let i = t / (op * kk);
+  var v = 0.0;
+  if (j < j_n) {
+    let o = select(j, i, MODE == 1u);
+    let c = select(i, j, MODE == 1u);
+    let ks = select(k, kk - 1u - k, MODE == 1u);
+    v = aw_in[(o * c_n + c) * kk + ks];
+  }
+  aw_out[t] = v;
+}
+
+// ---------------------------------------------------------------- blocked weight gradient (llvmpipe)
+// dw[o, c, ky, kx] = Σ over n, oy, ox of gy[n, o, oy, ox] · x[n, c, oy·SH − ph + ky, ox·SW − pw + kx],
+// as a matmul whose inner dimension is the output positions: each invocation owns 16 output × 2 input
+// channels × all KH·KW taps (up to 288 sums) over a run of output rows, and walks each row 4 columns
+// at a time. Per step it loads 16 vec4s of gy (4 columns of 16 channels) and, per input channel and
+// kernel row, the 3·SW + KW input values under those columns, for 16·2·KH·KW dot products of vec4s.
+// Run z of the output rows (invocation t / blocks) writes slab z of [runs, O, C, KH, KW]; the op sums
+// the slabs. The op unrolls the loops marked `// unroll`; no braces or parentheses in comments here.
+const WKK = 9u;
+override VEC_GY: bool = true;
+@group(0) @binding(1) var<storage, read> bw_x: array<f32>;
+@group(0) @binding(2) var<storage, read> bw_gy: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> bw_out: array<f32>;
+
+fn gy_at(i: u32) -> f32 { return bw_gy[i >> 2u][i & 3u]; }
+
+@compute @workgroup_size(64)
+fn grad_w_blocked(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let t = gid.x + gid.y * nwg.x * 64u;
+  let ncb = (P.c + 1u) / 2u;
+  let blocks = ((P.o + 15u) / 16u) * ncb;
+  if (t >= blocks * P.chunks) { return; }
+  let part = t / blocks;
+  let c0 = (t % ncb) * 2u;
+  let o0 = ((t % blocks) / ncb) * 16u;
+  var acc: array<f32, 288>;
+  let rows = P.n * P.ho;
+  let r_end = min(rows, (part + 1u) * P.chunk);
+  for (var r = part * P.chunk; r < r_end; r++) {
+    let n = r / P.ho;
+    let oy = r % P.ho;
+    for (var ox0 = 0u; ox0 < P.wo; ox0 += 4u) {
+      var gv: array<vec4f, 16>;
+      for (var j = 0u; j < 16u; j++) { // unroll
+        let grow = ((n * P.o + min(o0 + j, P.o - 1u)) * P.ho + oy) * P.wo;
+        if (VEC_GY) {
+          gv[j] = bw_gy[(grow + ox0) >> 2u];
+        } else {
+          let last = P.wo - 1u;
+          gv[j] = vec4f(gy_at(grow + ox0), select(0.0, gy_at(grow + min(ox0 + 1u, last)), ox0 + 1u < P.wo),
+            select(0.0, gy_at(grow + min(ox0 + 2u, last)), ox0 + 2u < P.wo), select(0.0, gy_at(grow + min(ox0 + 3u, last)), ox0 + 3u < P.wo));
+        }
+      }
+      let ix0 = i32(ox0 * SW) - i32(P.pw);
+      for (var i = 0u; i < 2u; i++) { // unroll
+        let xplane = (n * P.c + min(c0 + i, P.c - 1u)) * P.h;
+        for (var ky = 0u; ky < KH; ky++) { // unroll
+          let iy = i32(oy * SH + ky) - i32(P.ph);
+          let rowin = iy >= 0 && iy < i32(P.h);
+          let xrow = (xplane + u32(clamp(iy, 0, i32(P.h) - 1))) * P.w;
+          var seg: array<f32, SEG16>;
+          for (var s = 0u; s < SEGLEN16; s++) { // unroll
+            let ix = ix0 + i32(s);
+            seg[s] = select(0.0, bw_x[xrow + u32(clamp(ix, 0, i32(P.w) - 1))], rowin && ix >= 0 && ix < i32(P.w));
+          }
+          for (var kx = 0u; kx < KW; kx++) { // unroll
+            let xv = vec4f(seg[kx], seg[SW + kx], seg[2u * SW + kx], seg[3u * SW + kx]);
+            for (var jj = 0u; jj < 16u; jj++) { // unroll
+              acc[(jj * 2u + i) * WKK + ky * KW + kx] += dot(gv[jj], xv);
+            }
+          }
+        }
+      }
+    }
+  }
+  let kk = KH * KW;
+  for (var j = 0u; j < 16u; j++) { // unroll
+    for (var i = 0u; i < 2u; i++) { // unroll
+      for (var k = 0u; k < KK9; k++) { // unroll
+        let o = o0 + j;
+        let c = c0 + i;
+        if (o < P.o && c < P.c) { bw_out[((part * P.o + o) * P.c + c) * kk + k] = acc[(j * 2u + i) * WKK + k]; }
+      }
+    }
+  }
+}
+override KK9: u32 = 9u;

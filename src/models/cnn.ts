@@ -3,7 +3,6 @@
 // and the linear head. Weights are frozen: they never require gradients, while gradients still flow
 // to the input image (attacks and purification need ∂loss/∂x).
 import { Tensor } from '../engine/tensor.js';
-import { engine } from '../engine/engine.js';
 import { tensor } from '../engine/ops/creation.js';
 import { add, mul } from '../engine/ops/elementwise.js';
 import { conv2d } from '../engine/ops/conv.js';
@@ -68,29 +67,19 @@ export function normalizationMap(store: WeightStore, n: Normalization): ChannelM
 }
 
 /**
- * Whether a conv's bias is added by its own broadcast add instead of inside conv2d. Measured on
- * llvmpipe (batch 100, 16-64 channels, 3×3): conv2d with a bias runs about 4× slower than without
- * (0.8 against 3.4-4.1 GFLOP/s; the HAS_BIAS variant of the register kernel), and the separate add
- * costs 5-15% of the conv. On SwiftShader the fused bias is free and the separate add is not.
- */
-function separateBias(): boolean { return engine().gpu.kind === 'llvmpipe'; }
-
-/**
  * A bias-free convolution, optionally followed by an inference-mode BatchNorm that is folded into it:
  * conv(x, w)·scale + shift = conv(x, w·scale) + shift, so the pair is one conv with a bias.
  */
 export class Conv {
   readonly weight: Tensor;
   readonly bias: Tensor | undefined;
-  /** The bias as [1, O, 1, 1], for adding it after the conv. */
-  private readonly bias4: Tensor | undefined;
   constructor(store: WeightStore, w: Float32Array, readonly shape: readonly [number, number, number, number],
     readonly stride: number, readonly padding: number, bn?: ChannelAffine) {
     const [o] = shape;
     const per = w.length / o;
     if (!bn) {
       this.weight = store.upload(w, shape);
-      this.bias = this.bias4 = undefined;
+      this.bias = undefined;
       return;
     }
     if (bn.scale.length !== o) throw new Error(`Conv: BatchNorm of ${bn.scale.length} channels after a conv with weight ${fmt(shape)}`);
@@ -98,15 +87,9 @@ export class Conv {
     for (let i = 0; i < w.length; i++) folded[i] = w[i] * bn.scale[Math.floor(i / per)];
     this.weight = store.upload(folded, shape);
     this.bias = store.upload(bn.shift, [o]);
-    this.bias4 = store.upload(bn.shift, [1, o, 1, 1]);
   }
   apply(x: Tensor): Tensor {
-    const options = { stride: this.stride, padding: this.padding };
-    if (!this.bias4 || !separateBias()) return conv2d(x, this.weight, this.bias, options);
-    const y = conv2d(x, this.weight, undefined, options);
-    const yb = add(y, this.bias4);
-    y.dispose();
-    return yb;
+    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding });
   }
 }
 

@@ -6,6 +6,7 @@ import { empty, Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
 import { checkF32, fmt } from '../shape.js';
 import { sum } from './reduce.js';
+import { unrollLoops } from '../wgsl.js';
 import source from '../../../kernels/conv2d.wgsl';
 
 // The block sizes are read from the kernel source, so the launch grids always match its constants.
@@ -14,22 +15,29 @@ function constOf(name: string): number {
   if (!m) throw new Error(`conv2d: kernels/conv2d.wgsl has no constant ${name}`);
   return Number(m[1]);
 }
+const SEG16 = constOf('SEG16'), RMAX16 = 8;
 const OB = constOf('OB'), XB = constOf('XB'), CB = constOf('CB'), WOB = constOf('WOB'), WCB = constOf('WCB'), SEG = constOf('SEG'), KMAX = constOf('KMAX');
 /**
- * Which forward and input-gradient kernels run. 'registers': loops over small arrays, fast where the
- * shader compiler unrolls them (llvmpipe, GPU drivers). 'matrices': the same 8×8 blocks held in
- * mat4x4f accumulators, for SwiftShader, which keeps such arrays in memory (5× slower there).
- * 'auto' picks by adapter; tests set the others to cover both kernels on every adapter.
+ * Which kernels run. 'blocked': 16 channels × 16 pixels per invocation with pre-arranged weights
+ * for the forward and the stride-1 input gradient, and 16 × 2 channels × all taps for the weight
+ * gradient (llvmpipe: 11-13 GFLOP/s against 4-6 for the 8×8 kernels at ResNet-20 shapes). 'registers': 8×8 blocks in loops over small arrays.
+ * 'matrices': the same 8×8 blocks held in mat4x4f accumulators, for SwiftShader, which keeps such
+ * arrays in memory (5× slower there). 'auto' picks by adapter; tests set the others to cover every
+ * kernel on every adapter.
  */
-export const conv2dSettings: { variant: 'auto' | 'registers' | 'matrices' } = { variant: 'auto' };
+export const conv2dSettings: { variant: 'auto' | 'blocked' | 'registers' | 'matrices' } = { variant: 'auto' };
 
 // The matrix kernels hard-code 8×8 blocks; they share the launch grid of the register kernels.
 const MATRICES_FIT = OB === 8 && XB === 8 && CB === 8;
 
-function useMatrices(): boolean {
-  if (!MATRICES_FIT) return false;
+function variant(): 'blocked' | 'registers' | 'matrices' {
   const v = conv2dSettings.variant;
-  return v === 'auto' ? engine().runtime.gpu.kind === 'swiftshader' : v === 'matrices';
+  const kind = engine().runtime.gpu.kind;
+  let chosen = v !== 'auto' ? v : kind === 'swiftshader' ? 'matrices' : kind === 'llvmpipe' ? 'blocked' : 'registers';
+  // SwiftShader's compiler does not finish the fully unrolled blocked kernels (over 20 GB of memory
+  // at test shapes before it was stopped): never hand them to it.
+  if (chosen === 'blocked' && kind === 'swiftshader') chosen = 'matrices';
+  return chosen === 'matrices' && !MATRICES_FIT ? 'registers' : chosen;
 }
 
 /** Enough invocations for the weight gradient to keep every core's SIMD lanes busy. */
@@ -60,6 +68,25 @@ function words(g: Geometry, chunk = 0, chunks = 0): number[] {
 
 const cdiv = (a: number, b: number): number => Math.ceil(a / b);
 
+/** Checks the operands' shapes and works out the output's (throws naming `op` before any dispatch). */
+function geometry(op: string, xShape: readonly number[], wShape: readonly number[], options: Conv2dOptions): Geometry {
+  if (xShape.length !== 4 || wShape.length !== 4 || xShape[1] !== wShape[1]) {
+    throw new Error(`${op}: expected x [N, C, H, W] and w [O, C, kh, kw] with the same C, got ${fmt(xShape)} and ${fmt(wShape)}`);
+  }
+  const [sh, sw] = pair(op, 'stride', options.stride ?? 1, 1);
+  const [ph, pw] = pair(op, 'padding', options.padding ?? 0, 0);
+  const [n, c, h, wd] = xShape;
+  const [o, , kh, kw] = wShape;
+  const ho = convOutSize(h, kh, sh, ph), wo = convOutSize(wd, kw, sw, pw);
+  if (ho < 1 || wo < 1 || kh < 1 || kw < 1) {
+    throw new Error(`${op}: kernel ${kh}×${kw} with padding [${ph}, ${pw}] does not fit input ${fmt(xShape)}`);
+  }
+  if (kw > KMAX || (XB - 1) * sw + kw > SEG) {
+    throw new Error(`${op}: kernel width ${kw} with column stride ${sw} is beyond the direct kernels (kernel width ≤ ${KMAX}, (${XB} − 1)·stride + width ≤ ${SEG})`);
+  }
+  return { n, c, h, w: wd, o, kh, kw, sh, sw, ph, pw, ho, wo };
+}
+
 /**
  * conv2d(x [N, C, H, W], w [O, C, kh, kw], bias? [O], {stride, padding}) -> [N, O, Hout, Wout],
  * Hout = floor((H + 2·ph − kh) / sh) + 1 (PyTorch's Conv2d with zero padding).
@@ -67,33 +94,12 @@ const cdiv = (a: number, b: number): number => Math.ceil(a / b);
 export function conv2d(x: Tensor, w: Tensor, bias?: Tensor, options: Conv2dOptions = {}): Tensor {
   const op = 'conv2d';
   checkF32(op, x, w, ...(bias ? [bias] : []));
-  if (x.rank !== 4 || w.rank !== 4 || x.shape[1] !== w.shape[1]) {
-    throw new Error(`${op}: expected x [N, C, H, W] and w [O, C, kh, kw] with the same C, got ${fmt(x.shape)} and ${fmt(w.shape)}`);
-  }
+  const g = geometry(op, x.shape, w.shape, options);
   if (bias && (bias.rank !== 1 || bias.shape[0] !== w.shape[0])) {
     throw new Error(`${op}: bias must be [${w.shape[0]}] for w ${fmt(w.shape)}, got ${fmt(bias.shape)}`);
   }
-  const [sh, sw] = pair(op, 'stride', options.stride ?? 1, 1);
-  const [ph, pw] = pair(op, 'padding', options.padding ?? 0, 0);
-  const [n, c, h, wd] = x.shape;
-  const [o, , kh, kw] = w.shape;
-  const ho = convOutSize(h, kh, sh, ph), wo = convOutSize(wd, kw, sw, pw);
-  if (ho < 1 || wo < 1 || kh < 1 || kw < 1) {
-    throw new Error(`${op}: kernel ${kh}×${kw} with padding [${ph}, ${pw}] does not fit input ${fmt(x.shape)}`);
-  }
-  const g: Geometry = { n, c, h, w: wd, o, kh, kw, sh, sw, ph, pw, ho, wo };
-  const y = empty([n, o, ho, wo], 'f32', op);
-  if (kw > KMAX || (XB - 1) * sw + kw > SEG) {
-    throw new Error(`${op}: kernel width ${kw} with column stride ${sw} is beyond the direct kernels (kernel width ≤ ${KMAX}, (${XB} − 1)·stride + width ≤ ${SEG})`);
-  }
-  if (y.size) {
-    // Lanes over (n, oy, column block); workgroup z picks the block of output channels.
-    const [gx, gy] = grid1d(n * ho * cdiv(wo, XB), 64);
-    engine().runtime.dispatch({
-      kernel: 'conv2d', source, entry: useMatrices() ? 'forward_mat' : 'forward', constants: { HAS_BIAS: bias ? 1 : 0, KW: kw, SW: sw },
-      uniforms: words(g), buffers: [x.buffer, w.buffer, (bias ?? w).buffer, y.buffer], workgroups: [gx, gy, cdiv(o, OB)],
-    });
-  }
+  const y = empty([g.n, g.o, g.ho, g.wo], 'f32', op);
+  if (y.size) convForward(g, x, w, bias, y);
   const inputs = bias ? [x, w, bias] : [x, w];
   return record(op, y, inputs, [x, w], (gy, [xs, ws]) => [
     x.requiresGrad ? convGradX(g, gy, ws) : undefined,
@@ -102,21 +108,129 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor, options: Conv2dOptio
   ]);
 }
 
+/**
+ * The input gradient of conv2d on its own (no autograd): gy [N, O, Hout, Wout] and w to
+ * dx [N, C, H, W] for an input of shape `xShape`.
+ */
+export function conv2dGradInput(gy: Tensor, w: Tensor, xShape: readonly number[], options: Conv2dOptions = {}): Tensor {
+  const op = 'conv2dGradInput';
+  checkF32(op, gy, w);
+  const g = geometry(op, xShape, w.shape, options);
+  if (gy.rank !== 4 || gy.shape[0] !== g.n || gy.shape[1] !== g.o || gy.shape[2] !== g.ho || gy.shape[3] !== g.wo) {
+    throw new Error(`${op}: gy must be ${fmt([g.n, g.o, g.ho, g.wo])} for x ${fmt(xShape)} and w ${fmt(w.shape)}, got ${fmt(gy.shape)}`);
+  }
+  return convGradX(g, gy, w);
+}
+
+/**
+ * The weight gradient of conv2d on its own (no autograd): x and gy [N, O, Hout, Wout] to
+ * dw [O, C, kh, kw] for a weight of shape `wShape`.
+ */
+export function conv2dGradWeight(x: Tensor, gy: Tensor, wShape: readonly number[], options: Conv2dOptions = {}): Tensor {
+  const op = 'conv2dGradWeight';
+  checkF32(op, x, gy);
+  const g = geometry(op, x.shape, wShape, options);
+  if (gy.rank !== 4 || gy.shape[0] !== g.n || gy.shape[1] !== g.o || gy.shape[2] !== g.ho || gy.shape[3] !== g.wo) {
+    throw new Error(`${op}: gy must be ${fmt([g.n, g.o, g.ho, g.wo])} for x ${fmt(x.shape)} and w ${fmt(wShape)}, got ${fmt(gy.shape)}`);
+  }
+  return convGradW(g, x, gy);
+}
+
+function convForward(g: Geometry, x: Tensor, w: Tensor, bias: Tensor | undefined, y: Tensor): void {
+  if (variant() === 'blocked' && blockedFits(g)) {
+    const wt = arrangeWeights(g, w, 0);
+    dispatchBlocked(g, x, wt, bias, y);
+    wt.dispose();
+    return;
+  }
+  // Lanes over (n, oy, column block); workgroup z picks the block of output channels.
+  const [gx, gy] = grid1d(g.n * g.ho * cdiv(g.wo, XB), 64);
+  engine().runtime.dispatch({
+    kernel: 'conv2d', source, entry: variant() === 'matrices' ? 'forward_mat' : 'forward', constants: { HAS_BIAS: bias ? 1 : 0, KW: g.kw, SW: g.sw },
+    uniforms: words(g), buffers: [x.buffer, w.buffer, (bias ?? w).buffer, y.buffer], workgroups: [gx, gy, cdiv(g.o, OB)],
+  });
+}
+
+/** The blocked kernel's pixel block (XB16 columns × YB16 rows, 256 outputs with 16 channels) for a geometry, or undefined. */
+function pixelBlock(g: Geometry): [number, number] | undefined {
+  let best: [number, number] | undefined;
+  let bestWaste = Infinity;
+  for (const xb of [16, 8, 4]) {
+    const yb = 16 / xb;
+    if ((xb - 1) * g.sw + g.kw > SEG16 || (yb - 1) * g.sh + g.kh > RMAX16) continue;
+    // Outputs computed and thrown away at the right and bottom edges, relative to the kept ones.
+    const waste = (cdiv(g.wo, xb) * xb * cdiv(g.ho, yb) * yb) / (g.wo * g.ho);
+    if (waste < bestWaste - 1e-9) { best = [xb, yb]; bestWaste = waste; }
+  }
+  return best;
+}
+function blockedFits(g: Geometry): boolean { return pixelBlock(g) !== undefined; }
+
+/** The weight laid out for the blocked kernel (see arrange_weights in the kernel): mode 0 forward, 1 input gradient. */
+function arrangeWeights(g: Geometry, w: Tensor, mode: 0 | 1): Tensor {
+  const kk = g.kh * g.kw;
+  const [rows, cols] = mode === 0 ? [g.c, g.o] : [g.o, g.c];
+  const total = rows * kk * cdiv(cols, 16) * 16;
+  const wt = empty([total], 'f32', 'conv2d (weight layout)');
+  engine().runtime.dispatch({
+    kernel: 'conv2d', source, entry: 'arrange_weights', constants: { MODE: mode },
+    uniforms: [g.o, g.c, kk, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], buffers: [w.buffer, wt.buffer], workgroups: [...grid1d(total, 64), 1],
+  });
+  return wt;
+}
+
+const blockedSources = new Map<string, string>();
+
+/** The kernel source with the marked loops of one entry point unrolled for the given constants. */
+function unrollEntry(entry: string, consts: Record<string, number>): string {
+  const start = source.indexOf(`fn ${entry}(`);
+  const open = source.indexOf('{', source.indexOf(')', source.indexOf('@builtin(num_workgroups)', start)));
+  let depth = 0, end = -1;
+  for (let i = open; i < source.length; i++) {
+    if (source[i] === '{') depth++;
+    else if (source[i] === '}' && --depth === 0) { end = i + 1; break; }
+  }
+  if (start < 0 || end < 0) throw new Error(`conv2d: kernels/conv2d.wgsl has no entry point ${entry}`);
+  return source.slice(0, start) + unrollLoops(source.slice(start, end), consts) + source.slice(end);
+}
+
+function dispatchBlocked(g: Geometry, x: Tensor, wt: Tensor, bias: Tensor | undefined, y: Tensor): void {
+  const [xb, yb] = pixelBlock(g)!;
+  const shape = { KH: g.kh, KW: g.kw, SH: g.sh, SW: g.sw, XB16: xb, YB16: yb, ROWS16: (yb - 1) * g.sh + g.kh, SEGLEN16: (xb - 1) * g.sw + g.kw };
+  const kernel = `conv2d_blocked_${Object.values(shape).join('_')}`;
+  let src = blockedSources.get(kernel);
+  if (!src) { src = unrollEntry('forward_blocked', shape); blockedSources.set(kernel, src); }
+  const [gx, gy] = grid1d(g.n * cdiv(g.ho, yb) * cdiv(g.wo, xb), 64);
+  engine().runtime.dispatch({
+    kernel, source: src, entry: 'forward_blocked', constants: { HAS_BIAS: bias ? 1 : 0, ...shape },
+    uniforms: words(g), buffers: [x.buffer, wt.buffer, (bias ?? wt).buffer, y.buffer], workgroups: [gx, gy, cdiv(g.o, 16)],
+  });
+}
+
 function convGradX(g: Geometry, gy: Tensor, w: Tensor): Tensor {
   const gx = empty([g.n, g.c, g.h, g.w], 'f32', 'conv2d backward (input)');
-  if (gx.size) {
-    // Lanes over (n, iy, column block); workgroup z picks the block of input channels.
-    const [gx0, gy0] = grid1d(g.n * g.h * cdiv(g.w, XB), 64);
-    engine().runtime.dispatch({
-      kernel: 'conv2d', source, entry: useMatrices() ? 'grad_x_mat' : 'grad_x', constants: { KW: g.kw, SW: g.sw }, uniforms: words(g),
-      buffers: [gy.buffer, w.buffer, gx.buffer], workgroups: [gx0, gy0, cdiv(g.c, CB)],
-    });
+  if (!gx.size) return gx;
+  // With stride 1 the input gradient is a convolution of gy with the kernel turned by 180° and its
+  // channel axes swapped, padded by k − 1 − p: the blocked forward kernel computes it.
+  const t: Geometry = { n: g.n, c: g.o, h: g.ho, w: g.wo, o: g.c, kh: g.kh, kw: g.kw, sh: 1, sw: 1, ph: g.kh - 1 - g.ph, pw: g.kw - 1 - g.pw, ho: g.h, wo: g.w };
+  if (variant() === 'blocked' && g.sh === 1 && g.sw === 1 && t.ph >= 0 && t.pw >= 0 && blockedFits(t)) {
+    const wt = arrangeWeights(g, w, 1);
+    dispatchBlocked(t, gy, wt, undefined, gx);
+    wt.dispose();
+    return gx;
   }
+  // Lanes over (n, iy, column block); workgroup z picks the block of input channels.
+  const [gx0, gy0] = grid1d(g.n * g.h * cdiv(g.w, XB), 64);
+  engine().runtime.dispatch({
+    kernel: 'conv2d', source, entry: variant() === 'matrices' ? 'grad_x_mat' : 'grad_x', constants: { KW: g.kw, SW: g.sw }, uniforms: words(g),
+    buffers: [gy.buffer, w.buffer, gx.buffer], workgroups: [gx0, gy0, cdiv(g.c, CB)],
+  });
   return gx;
 }
 
 function convGradW(g: Geometry, x: Tensor, gy: Tensor): Tensor {
   const shape = [g.o, g.c, g.kh, g.kw];
+  if (variant() === 'blocked' && g.kh * g.kw <= 9 && 3 * g.sw + g.kw <= SEG16) return convGradWBlocked(g, x, gy);
   const blocks = cdiv(g.o, WOB) * cdiv(g.c, WCB) * g.kh;
   // Split the batch when the weight alone gives too few invocations; the slabs are summed after.
   const chunks = Math.max(1, Math.min(g.n, cdiv(GRAD_W_TARGET, blocks)));
@@ -127,6 +241,32 @@ function convGradW(g: Geometry, x: Tensor, gy: Tensor): Tensor {
     kernel: 'conv2d', source, entry: 'grad_w', constants: { KW: g.kw, SW: g.sw }, uniforms: words(g, chunk, used),
     buffers: [x.buffer, gy.buffer, partial.buffer], workgroups: [...grid1d(blocks, 64), used],
   });
+  return sumSlabs(partial, used);
+}
+
+/** Invocations the blocked weight gradient aims for (its runs of output rows fill the cores' lanes). */
+const GRAD_W_BLOCKED_TARGET = 1024;
+
+function convGradWBlocked(g: Geometry, x: Tensor, gy: Tensor): Tensor {
+  const blocks = cdiv(g.o, 16) * cdiv(g.c, 2);
+  const rows = g.n * g.ho;
+  const chunk = cdiv(rows, Math.max(1, Math.min(rows, cdiv(GRAD_W_BLOCKED_TARGET, blocks))));
+  const used = cdiv(rows, chunk);
+  const shape = [g.o, g.c, g.kh, g.kw];
+  const partial = empty(used === 1 ? shape : [used, ...shape], 'f32', 'conv2d backward (weight)');
+  const consts = { KH: g.kh, KW: g.kw, SH: g.sh, SW: g.sw, SEGLEN16: 3 * g.sw + g.kw, KK9: g.kh * g.kw };
+  const kernel = `conv2d_gw_${Object.values(consts).join('_')}`;
+  let src = blockedSources.get(kernel);
+  if (!src) { src = unrollEntry('grad_w_blocked', consts); blockedSources.set(kernel, src); }
+  engine().runtime.dispatch({
+    kernel, source: src, entry: 'grad_w_blocked', constants: { ...consts, VEC_GY: g.wo % 4 === 0 ? 1 : 0 }, uniforms: words(g, chunk, used),
+    buffers: [x.buffer, gy.buffer, partial.buffer], workgroups: [...grid1d(blocks * used, 64), 1],
+  });
+  return sumSlabs(partial, used);
+}
+
+/** Sums the per-run slabs of a weight gradient (the first axis), freeing them. */
+function sumSlabs(partial: Tensor, used: number): Tensor {
   if (used === 1) return partial;
   const gw = sum(partial, 0);
   partial.dispose();
