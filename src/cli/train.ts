@@ -149,7 +149,10 @@ export async function trainCommand(args: string[]): Promise<number> {
   const optimizer: OptimizerOptions = useSgd
     ? { kind: 'sgd', momentum: 0.9, nesterov: true, weightDecay: wd, clipNorm: a.clip }
     : { kind: 'adamw', beta1: 0.9, beta2: isMae ? 0.95 : 0.999, weightDecay: wd, clipNorm: a.clip };
-  const loader = new BatchLoader(trainSet, { batch, seed: a.seed, augment: a.dataset === 'cifar10' ? 'crop-flip' : 'none' });
+  // CIFAR: crop with 4 pixels of padding and flips; MNIST: shifts of up to 2 pixels, no flips.
+  const loader = new BatchLoader(trainSet, a.dataset === 'cifar10'
+    ? { batch, seed: a.seed, augment: 'crop-flip', pad: 4 }
+    : { batch, seed: a.seed, augment: 'crop', pad: 2 });
   const warmup = a.warmup ?? Math.min(Math.floor(0.05 * a.epochs * loader.batchesPerEpoch), 500);
   const config = { ...a, batch, lr, wd, optimizer, warmup, adapter: eng.gpu.kind, trainImages: trainSet.n, testImages: testSet.n };
 

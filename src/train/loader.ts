@@ -7,12 +7,15 @@ import { tensor } from '../engine/ops/creation.js';
 import { Rng } from '../engine/random.js';
 import type { ImageSet } from '../data/dataset.js';
 
-export type Augment = 'none' | 'crop-flip';
+export type Augment = 'none' | 'crop' | 'crop-flip';
 
 export interface LoaderOptions {
   batch: number;
   seed: number;
-  /** 'crop-flip': random crop with `pad` pixels of zero padding and a horizontal flip (p = 0.5). */
+  /**
+   * 'crop-flip': random crop with `pad` pixels of zero padding and a horizontal flip (p = 0.5), for
+   * CIFAR; 'crop': the crop alone (small shifts), for digits, which a mirror would turn into others.
+   */
   augment?: Augment;
   /** Padding of the random crop (default 4). */
   pad?: number;
@@ -101,9 +104,9 @@ export class BatchLoader {
       labels[i] = this.set.labels[k];
       const src = this.set.images.subarray(k * this.per, (k + 1) * this.per);
       const dst = images.subarray(i * this.per, (i + 1) * this.per);
-      if (augment === 'crop-flip') {
+      if (augment !== 'none') {
         const dy = rng.int(2 * pad + 1) - pad, dx = rng.int(2 * pad + 1) - pad;
-        cropFlip(src, dst, c, h, w, dy, dx, rng.next() < 0.5);
+        cropFlip(src, dst, c, h, w, dy, dx, augment === 'crop-flip' && rng.next() < 0.5);
       } else dst.set(src);
     }
     return { images, labels, shape: [b, c, h, w] };
