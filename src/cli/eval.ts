@@ -13,7 +13,7 @@ import { loadCifar } from '../data/cifar-fs.js';
 import { loadMnistSplit } from '../data/mnist.js';
 import { sampleIndices, parseIndexRange } from '../data/sample.js';
 import type { CifarKind, Split } from '../data/cifar.js';
-import type { ImageSet } from '../data/dataset.js';
+import { subset, type ImageSet } from '../data/dataset.js';
 import { createClassifier, CLASSIFIER_ARCHS } from '../models/classifiers.js';
 import { evaluateClassifier } from '../eval/classifier.js';
 import { MAE } from '../models/mae.js';
@@ -37,14 +37,6 @@ export const EVAL_USAGE = `  eval --dataset cifar10|cifar100|mnist [--data DIR] 
         [--adaptive exact|none] [--step-size A]]
                                      robust accuracy; --adaptive exact differentiates through the purifier,
                                      none attacks the classifier alone; default batch 16 with either`;
-
-/** The images `indices` of `set`, in that order. */
-function subset(set: ImageSet, indices: Int32Array): ImageSet {
-  const per = set.shape[1] * set.shape[2] * set.shape[3];
-  const images = new Float32Array(indices.length * per), labels = new Int32Array(indices.length);
-  indices.forEach((k, i) => { images.set(set.images.subarray(k * per, (k + 1) * per), i * per); labels[i] = set.labels[k]; });
-  return { ...set, images, labels, n: indices.length, shape: [indices.length, set.shape[1], set.shape[2], set.shape[3]] };
-}
 
 export interface RobustArgs {
   purifier?: string; purifierConfig?: string; preset?: string; purifySteps?: number; eta?: number; masks?: number;

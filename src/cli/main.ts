@@ -17,6 +17,10 @@ commands:
        [--purifier FILE --preset NAME] [--attack pgd|apgd-ce|apgd-dlr|square|bpda --norm linf|l2
        --eps E --steps K --eot R --adaptive exact|none]
                                      with AMRM purification and/or an attack: robust accuracy
+  demo [--dataset mnist|cifar10] [--n 16] [--out DIR] ...
+                                     attack real test images, purify them, print clean / attacked /
+                                     purified accuracy, write a Figure-1 style PNG (MNIST and the
+                                     shipped models by default; 'amrm demo --help' for the options)
   purify --purifier FILE --preset NAME --input A.png [B.png ...] --out DIR
                                      AMRM purification of PNG images
   train mae|classifier --dataset mnist|cifar10 --config NAME --epochs E --out DIR [--resume] ...
@@ -57,6 +61,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'purify': {
         const { purifyCommand } = await import('./purify.js');
         return await purifyCommand(args);
+      }
+      case 'demo': {
+        const { demoCommand } = await import('./demo.js');
+        return await demoCommand(args);
       }
       case 'train': {
         const { trainCommand } = await import('./train.js');

