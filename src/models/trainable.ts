@@ -140,9 +140,10 @@ export class CnnMnist extends TrainableClassifier {
     super(options.seed ?? 0, MNIST_NORMALIZATION);
     const p = this.p, classes = this.numClasses = options.numClasses ?? 10;
     const lin = (name: string, i: number, o: number): Linear => new Linear(p.uniform(`${name}.weight`, [o, i], 1 / Math.sqrt(i)), p.uniform(`${name}.bias`, [o], 1 / Math.sqrt(i)));
-    this.conv1 = [p.kaiming('conv1.weight', [16, 1, 3, 3]), p.add('conv1.bias', zeros([16]))];
-    this.conv2 = [p.kaiming('conv2.weight', [32, 16, 3, 3]), p.add('conv2.bias', zeros([32]))];
-    this.fc1 = lin('fc1', 32 * 7 * 7, 128);
+    // 32 and 64 channels: the 16/32 version stopped at 97.8% on the held-out digits.
+    this.conv1 = [p.kaiming('conv1.weight', [32, 1, 3, 3]), p.add('conv1.bias', zeros([32]))];
+    this.conv2 = [p.kaiming('conv2.weight', [64, 32, 3, 3]), p.add('conv2.bias', zeros([64]))];
+    this.fc1 = lin('fc1', 64 * 7 * 7, 128);
     this.fc2 = lin('fc2', 128, classes);
   }
   forward(x: Tensor): Tensor {
@@ -150,7 +151,7 @@ export class CnnMnist extends TrainableClassifier {
     let h = this.normalize(x);
     h = avgPool2d(relu(conv2d(h, this.conv1[0], this.conv1[1], { padding: 1 })), 2);
     h = avgPool2d(relu(conv2d(h, this.conv2[0], this.conv2[1], { padding: 1 })), 2);
-    h = reshape(h, [x.shape[0], 32 * 7 * 7]);
+    h = reshape(h, [x.shape[0], 64 * 7 * 7]);
     return this.fc2.forward(this.fc1.forward(h, 'relu'));
   }
 }
