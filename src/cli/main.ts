@@ -17,6 +17,8 @@ commands:
        [--purifier FILE --preset NAME] [--attack pgd|apgd-ce|apgd-dlr|square|bpda --norm linf|l2
        --eps E --steps K --eot R --adaptive exact|none]
                                      with AMRM purification and/or an attack: robust accuracy
+  eval-mae --dataset mnist|cifar10 [--data DIR] --mae FILE [--mask-ratio 0.75] [--json OUT]
+                                     an MAE's reconstruction loss on the held-out images
   demo [--dataset mnist|cifar10] [--n 16] [--out DIR] ...
                                      attack real test images, purify them, print clean / attacked /
                                      purified accuracy, write a Figure-1 style PNG (MNIST and the
@@ -61,6 +63,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'purify': {
         const { purifyCommand } = await import('./purify.js');
         return await purifyCommand(args);
+      }
+      case 'eval-mae': {
+        const { evalMaeCommand } = await import('./eval-mae.js');
+        return await evalMaeCommand(args);
       }
       case 'demo': {
         const { demoCommand } = await import('./demo.js');

@@ -5,13 +5,10 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { init } from '../engine/engine.js';
-import { asyncScope } from '../engine/tensor.js';
-import { tensor } from '../engine/ops/creation.js';
-import { noGrad } from '../engine/autograd.js';
-import { Rng } from '../engine/random.js';
 import { writeAtomic } from '../engine/io/node.js';
 import { writeSafetensors } from '../engine/io/safetensors.js';
 import { loadMnistSplit } from '../data/mnist.js';
+import { maeHeldOutLoss } from '../eval/mae.js';
 import { loadCifar } from '../data/cifar-fs.js';
 import type { ImageSet } from '../data/dataset.js';
 import { MAE } from '../models/mae.js';
@@ -101,21 +98,6 @@ function loadData(a: TrainArgs): { trainSet: ImageSet; testSet: ImageSet } {
 }
 
 /** Mean MAE loss over a set with fixed masks (seeded), in eval batches. */
-async function maeTestLoss(model: MAE, set: ImageSet, batch: number, seed: number, maskRatio: number): Promise<number> {
-  const per = set.shape[1] * set.shape[2] * set.shape[3];
-  let total = 0, count = 0;
-  const rng = new Rng(seed);
-  for (let s = 0; s + batch <= set.n; s += batch) {
-    total += await asyncScope(async () => {
-      const x = tensor(set.images.subarray(s * per, (s + batch) * per), [batch, set.shape[1], set.shape[2], set.shape[3]]);
-      const out = noGrad(() => model.forward(x, { maskRatio, rng }));
-      return (await out.loss.data())[0] * batch;
-    });
-    count += batch;
-  }
-  return count ? total / count : NaN;
-}
-
 function progressLine(i: StepInfo): string {
   const left = i.step < i.totalSteps ? ((i.totalSteps - i.step) * i.seconds) / Math.max(1, i.step) : 0;
   const fmtT = (s: number): string => `${Math.floor(s / 3600)}:${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
@@ -162,7 +144,7 @@ export async function trainCommand(args: string[]): Promise<number> {
     const model = MAE.create(cfg, { seed: a.seed });
     task = maeTask(model, { seed: a.seed, maskRatio: a.maskRatio });
     saveFinal = async () => writeSafetensors(await model.stateDict());
-    onEpoch = async () => ({ test_loss: await maeTestLoss(model, testSet, Math.min(100, testSet.n), 1234, a.maskRatio) });
+    onEpoch = async () => ({ test_loss: (await maeHeldOutLoss(model, testSet, { batch: Math.min(100, testSet.n), seed: 1234, maskRatio: a.maskRatio })).loss });
     dispose = () => model.dispose();
   } else {
     const model = createTrainableClassifier(a.config, { seed: a.seed, numClasses: trainSet.classes.length });
