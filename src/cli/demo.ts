@@ -29,8 +29,16 @@ import { classifierTarget, logitsOf, predictions } from '../attacks/target.js';
 import { pgd } from '../attacks/pgd.js';
 import { parseEps } from '../attacks/ball.js';
 
-/** The repository's models/ folder (the CLI runs from dist/node/, two levels below the root). */
-const MODELS = resolve(dirname(fileURLToPath(import.meta.url)), '../../models');
+/** The package's models/ folder: the nearest folder above this module holding package.json and models/. */
+const MODELS = ((): string => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!(existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'models')))) {
+    const up = resolve(dir, '..');
+    if (up === dir) return resolve('models');
+    dir = up;
+  }
+  return join(dir, 'models');
+})();
 
 export const DEMO_USAGE = `  demo [--dataset mnist|cifar10] [--data DIR] [--classifier FILE] [--purifier FILE] [--n 16] [--seed 0]
        [--eps E] [--attack-steps 40] [--preset NAME] [--purify-steps S] [--out DIR]
@@ -155,7 +163,9 @@ export async function demoCommand(args: string[]): Promise<number> {
       const out = mae.forward(tensor(x, [show, C, H, W]), { maskRatio: options.maskRatio, seed: a.seed });
       if (!mask.some((v) => v)) mask.set(await out.mask.data());
       const rec: Tensor = unpatchify(out.pred, c.patchSize, C, H, W);
-      return { rec: await rec.data(), masked: maskedView(x, mask, C, H, W, c.patchSize) };
+      // As the MAE reference shows it: the prediction on hidden patches, the input on visible ones
+      // (the loss never trains the visible ones).
+      return { rec: pasteVisible(await rec.data(), x, mask, C, H, W, c.patchSize), masked: maskedView(x, mask, C, H, W, c.patchSize) };
     }));
     const orig = await reconstruct(pick(set.images));
     const adv = await reconstruct(pick(attack.adversarial));
@@ -186,13 +196,24 @@ const clamp01 = (v: number): number => Math.min(1, Math.max(0, v));
 
 /** The images with their hidden patches (mask 1) painted mid-grey. */
 function maskedView(x: Float32Array, mask: Float32Array, C: number, H: number, W: number, p: number): Float32Array {
-  const out = Float32Array.from(x);
+  return forHidden(Float32Array.from(x), mask, C, H, W, p, (out, from, to) => out.fill(0.5, from, to));
+}
+
+/** `rec` on the hidden patches, `x` on the visible ones. */
+function pasteVisible(rec: Float32Array, x: Float32Array, mask: Float32Array, C: number, H: number, W: number, p: number): Float32Array {
+  const hidden = forHidden(new Float32Array(x.length), mask, C, H, W, p, (out, from, to) => out.fill(1, from, to));
+  return x.map((v, i) => (hidden[i] ? rec[i] : v));
+}
+
+/** Calls `fill(out, from, to)` for every row segment of every hidden patch; returns `out`. */
+function forHidden(out: Float32Array, mask: Float32Array, C: number, H: number, W: number, p: number,
+  fill: (out: Float32Array, from: number, to: number) => void): Float32Array {
   const gw = W / p, n = (H / p) * gw, per = C * H * W;
-  for (let b = 0; b < x.length / per; b++) {
+  for (let b = 0; b < out.length / per; b++) {
     for (let j = 0; j < n; j++) {
       if (!mask[b * n + j]) continue;
       const y0 = Math.floor(j / gw) * p, x0 = (j % gw) * p;
-      for (let ch = 0; ch < C; ch++) for (let y = y0; y < y0 + p; y++) out.fill(0.5, b * per + (ch * H + y) * W + x0, b * per + (ch * H + y) * W + x0 + p);
+      for (let ch = 0; ch < C; ch++) for (let y = y0; y < y0 + p; y++) fill(out, b * per + (ch * H + y) * W + x0, b * per + (ch * H + y) * W + x0 + p);
     }
   }
   return out;
