@@ -11,6 +11,7 @@ import { join, resolve, dirname } from 'node:path';
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { init } from '../engine/engine.js';
+import { UsageError, intFlag, parseFlags, withUsage } from './args.js';
 import { asyncScope, type Tensor } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
 import { unpatchify } from '../engine/ops/patch.js';
@@ -46,8 +47,6 @@ export const DEMO_USAGE = `  demo [--dataset mnist|cifar10] [--data DIR] [--clas
                                      attacked / purified accuracy and write a Figure-1 style PNG to DIR
                                      (default amrm-demo/); MNIST and the shipped models by default`;
 
-class UsageError extends Error {}
-
 interface DemoArgs {
   dataset: 'mnist' | 'cifar10'; data?: string; classifier: string; purifier: string; n: number; seed: number;
   eps: number; attackSteps: number; preset: string; purifySteps?: number; out: string;
@@ -56,23 +55,8 @@ interface DemoArgs {
 const FLAGS = ['--dataset', '--data', '--classifier', '--purifier', '--n', '--seed', '--eps', '--attack-steps', '--preset', '--purify-steps', '--out'];
 
 function parse(args: string[]): DemoArgs {
-  const got = new Map<string, string>();
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const eq = a.indexOf('=');
-    const flag = eq > 0 ? a.slice(0, eq) : a;
-    if (!FLAGS.includes(flag)) throw new UsageError(`unknown option '${a}'`);
-    const v = eq > 0 ? a.slice(eq + 1) : args[++i];
-    if (v === undefined || v === '') throw new UsageError(`${flag} needs a value`);
-    got.set(flag, v);
-  }
-  const int = (flag: string, dflt: number, min: number): number => {
-    const v = got.get(flag);
-    if (v === undefined) return dflt;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag} must be an integer ≥ ${min}, got '${v}'`);
-    return n;
-  };
+  const got = parseFlags(args, { valued: FLAGS }).values;
+  const int = (flag: string, dflt: number, min: number): number => intFlag(got, flag, min) ?? dflt;
   const dataset = got.get('--dataset') ?? 'mnist';
   if (dataset !== 'mnist' && dataset !== 'cifar10') throw new UsageError(`--dataset must be mnist or cifar10, got '${dataset}'`);
   const data = got.get('--data');
@@ -95,14 +79,8 @@ function parse(args: string[]): DemoArgs {
 const accuracy = (pred: Int32Array, y: Int32Array): number => pred.reduce((s, p, i) => s + (p === y[i] ? 1 : 0), 0);
 
 export async function demoCommand(args: string[]): Promise<number> {
-  let a: DemoArgs;
-  try {
-    a = parse(args);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    console.error(`amrm demo: ${e.message}\nusage:\n${DEMO_USAGE}`);
-    return 2;
-  }
+  const a = withUsage('demo', DEMO_USAGE, () => parse(args));
+  if (a === 2) return 2;
   for (const [what, f] of [['classifier', a.classifier], ['purifier', a.purifier]]) {
     if (!existsSync(f)) throw new Error(`the ${what} ${f} does not exist${f.startsWith(MODELS) ? ' (the repository ships it in models/: is this a full checkout?)' : ''}`);
   }

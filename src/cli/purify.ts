@@ -5,6 +5,7 @@
 import { basename, extname, join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { init } from '../engine/engine.js';
+import { UsageError, intFlag, parseFlags, withUsage } from './args.js';
 import { asyncScope } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
 import { loadStateDictFile } from '../engine/io/node.js';
@@ -19,41 +20,20 @@ export const PURIFY_USAGE = `  purify --purifier FILE [--purifier-config NAME] [
          [--steps S] [--eta 16/255|inf] [--masks 1] [--seed 0]
                                      AMRM purification of PNG images (presets: ${purifyPresetNames().slice(0, 3).join(', ')}, ...)`;
 
-class UsageError extends Error {}
-
 interface PurifyArgs {
   purifier: string; purifierConfig?: string; preset: string; inputs: string[]; out: string;
   steps?: number; eta?: number; masks?: number; seed: number;
 }
 
 export function parsePurifyArgs(args: string[]): PurifyArgs {
-  const got = new Map<string, string>();
-  const inputs: string[] = [];
-  const valued = ['--purifier', '--purifier-config', '--preset', '--out', '--steps', '--eta', '--masks', '--seed'];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === '--input') {
-      while (i + 1 < args.length && !args[i + 1].startsWith('--')) inputs.push(args[++i]);
-      continue;
-    }
-    if (!valued.includes(a)) throw new UsageError(`unknown option '${a}'`);
-    const v = args[++i];
-    if (v === undefined || v === '') throw new UsageError(`${a} needs a value`);
-    if (got.has(a)) throw new UsageError(`${a} is given twice`);
-    got.set(a, v);
-  }
+  const flags = parseFlags(args, { valued: ['--purifier', '--purifier-config', '--preset', '--out', '--steps', '--eta', '--masks', '--seed'], lists: ['--input'] });
+  const got = flags.values, inputs = flags.lists.get('--input') ?? [];
   const purifier = got.get('--purifier'), out = got.get('--out');
   if (!purifier) throw new UsageError('--purifier FILE is required (an MAE checkpoint)');
   if (!out) throw new UsageError('--out DIR is required');
   if (!inputs.length) throw new UsageError('--input needs at least one PNG file');
   const preset = got.get('--preset') ?? 'mae-cifar10';
   if (!purifyPresetNames().includes(preset)) throw new UsageError(`--preset must be one of ${purifyPresetNames().join(', ')}, got '${preset}'`);
-  const int = (f: string, min: number): number | undefined => {
-    const v = got.get(f);
-    if (v === undefined) return undefined;
-    if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`${f} must be an integer ≥ ${min}, got '${v}'`);
-    return Number(v);
-  };
   const etaS = got.get('--eta');
   let eta: number | undefined;
   if (etaS !== undefined) {
@@ -61,19 +41,13 @@ export function parsePurifyArgs(args: string[]): PurifyArgs {
   }
   return {
     purifier, purifierConfig: got.get('--purifier-config'), preset, inputs, out,
-    steps: int('--steps', 0), eta, masks: int('--masks', 1), seed: int('--seed', 0) ?? 0,
+    steps: intFlag(got, '--steps', 0), eta, masks: intFlag(got, '--masks', 1), seed: intFlag(got, '--seed', 0) ?? 0,
   };
 }
 
 export async function purifyCommand(args: string[]): Promise<number> {
-  let a: PurifyArgs;
-  try {
-    a = parsePurifyArgs(args);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    console.error(`amrm purify: ${e.message}\nusage:\n${PURIFY_USAGE}`);
-    return 2;
-  }
+  const a = withUsage('purify', PURIFY_USAGE, () => parsePurifyArgs(args));
+  if (a === 2) return 2;
   const images = a.inputs.map((p) => readPng(p));
   const eng = await init();
   const mae = MAE.load(loadStateDictFile(a.purifier), a.purifierConfig);

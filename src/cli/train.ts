@@ -5,6 +5,7 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { init } from '../engine/engine.js';
+import { UsageError, intFlag, numFlag, parseFlags, withUsage } from './args.js';
 import { writeAtomic } from '../engine/io/node.js';
 import { writeSafetensors } from '../engine/io/safetensors.js';
 import { loadMnistSplit } from '../data/mnist.js';
@@ -30,8 +31,6 @@ export const TRAIN_USAGE = `  train mae|classifier --dataset mnist|cifar10 --con
                                      the data set); writes DIR/model.safetensors, log.jsonl, loss.svg,
                                      checkpoints/ (--resume continues from them)`;
 
-class UsageError extends Error {}
-
 const FLAGS = ['--dataset', '--config', '--epochs', '--out', '--data', '--batch', '--lr', '--wd', '--optimizer', '--warmup', '--clip', '--seed', '--patch', '--mask-ratio', '--limit', '--checkpoint-every'];
 
 interface TrainArgs {
@@ -43,25 +42,9 @@ interface TrainArgs {
 function parse(args: string[]): TrainArgs {
   const [kind, ...rest] = args;
   if (kind !== 'mae' && kind !== 'classifier') throw new UsageError(`the first argument must be mae or classifier, got '${kind ?? ''}'`);
-  const got = new Map<string, string>();
-  let resume = false;
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i];
-    if (a === '--resume') { resume = true; continue; }
-    const eq = a.indexOf('=');
-    const flag = eq > 0 ? a.slice(0, eq) : a;
-    if (!FLAGS.includes(flag)) throw new UsageError(`unknown option '${a}'`);
-    const v = eq > 0 ? a.slice(eq + 1) : rest[++i];
-    if (v === undefined || v === '') throw new UsageError(`${flag} needs a value`);
-    got.set(flag, v);
-  }
-  const num = (f: string, integer: boolean, min: number): number | undefined => {
-    const s = got.get(f);
-    if (s === undefined) return undefined;
-    const v = Number(s);
-    if (!Number.isFinite(v) || v < min || (integer && !Number.isInteger(v))) throw new UsageError(`${f} must be ${integer ? 'an integer' : 'a number'} ≥ ${min}, got '${s}'`);
-    return v;
-  };
+  const flags = parseFlags(rest, { valued: FLAGS, switches: ['--resume'] });
+  const got = flags.values, resume = flags.switches.has('--resume');
+  const num = (f: string, integer: boolean, min: number): number | undefined => (integer ? intFlag : numFlag)(got, f, min);
   const dataset = got.get('--dataset');
   if (dataset !== 'mnist' && dataset !== 'cifar10') throw new UsageError(`--dataset must be mnist or cifar10, got '${dataset ?? ''}'`);
   const config = got.get('--config') ?? (kind === 'mae' ? 'mae-tiny-c32' : dataset === 'mnist' ? 'cnn-mnist' : 'resnet20');
@@ -106,14 +89,8 @@ function progressLine(i: StepInfo): string {
 }
 
 export async function trainCommand(args: string[]): Promise<number> {
-  let a: TrainArgs;
-  try {
-    a = parse(args);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    console.error(`amrm train: ${e.message}\nusage:\n${TRAIN_USAGE}`);
-    return 2;
-  }
+  const a = withUsage('train', TRAIN_USAGE, () => parse(args));
+  if (a === 2) return 2;
   const { trainSet, testSet } = loadData(a);
   const eng = await init();
   mkdirSync(a.out, { recursive: true });

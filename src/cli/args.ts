@@ -1,0 +1,71 @@
+// Command-line flags, one way for every `amrm` command: `--flag value` or `--flag=value`, switches
+// without a value, and lists (`--input A.png B.png`) that run until the next flag. Anything unclear is
+// a UsageError, which `withUsage` turns into the message, the command's usage text and exit code 2.
+
+export class UsageError extends Error {}
+
+export interface FlagSpec {
+  /** Flags that take one value. */
+  valued: readonly string[];
+  /** Flags that take none (present or absent). */
+  switches?: readonly string[];
+  /** Flags that take every following argument up to the next `--flag`. */
+  lists?: readonly string[];
+}
+
+export interface Flags {
+  values: Map<string, string>;
+  switches: Set<string>;
+  lists: Map<string, string[]>;
+}
+
+export function parseFlags(args: readonly string[], spec: FlagSpec): Flags {
+  const out: Flags = { values: new Map(), switches: new Set(), lists: new Map() };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const eq = a.indexOf('=');
+    const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
+    if (spec.switches?.includes(a)) { out.switches.add(a); continue; }
+    if (spec.lists?.includes(a)) {
+      const items = out.lists.get(a) ?? [];
+      while (i + 1 < args.length && !args[i + 1].startsWith('--')) items.push(args[++i]);
+      out.lists.set(a, items);
+      continue;
+    }
+    if (!spec.valued.includes(flag)) throw new UsageError(`unknown option '${a}'`);
+    const value = flag !== a ? a.slice(eq + 1) : args[++i];
+    if (value === undefined || value === '') throw new UsageError(`${flag} needs a value`);
+    if (out.values.has(flag)) throw new UsageError(`${flag} is given twice`);
+    out.values.set(flag, value);
+  }
+  return out;
+}
+
+/** The value of an integer flag ≥ min (decimal digits only), or undefined when absent. */
+export function intFlag(values: Map<string, string>, flag: string, min: number): number | undefined {
+  const v = values.get(flag);
+  if (v === undefined) return undefined;
+  const k = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(k) || k < min) throw new UsageError(`${flag} must be an integer ≥ ${min}, got '${v}'`);
+  return k;
+}
+
+/** The value of a finite number flag ≥ min, or undefined when absent. */
+export function numFlag(values: Map<string, string>, flag: string, min: number): number | undefined {
+  const v = values.get(flag);
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x) || x < min) throw new UsageError(`${flag} must be a number ≥ ${min}, got '${v}'`);
+  return x;
+}
+
+/** Runs a command's parser; a UsageError becomes `amrm <command>: <message>`, the usage text and exit code 2. */
+export function withUsage<T>(command: string, usage: string, parse: () => T): T | 2 {
+  try {
+    return parse();
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`amrm ${command}: ${e.message}\nusage:\n${usage}`);
+    return 2;
+  }
+}
