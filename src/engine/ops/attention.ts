@@ -272,15 +272,22 @@ type Entry = 'attn_fwd' | 'attn_probs' | 'attn_bwd_pre' | 'attn_bwd_dq' | 'attn_
  * Launches one entry point. `rows` is the number of rows per (b, h) pair that the invocations split
  * into chunks (queries, or keys for dK/dV); the pre-pass takes `rows` = all rows, one per invocation.
  */
+/** Rows per invocation R, keys (queries) per step KB and row chunks per (b, h) pair of an entry point over `rows` rows. */
+function splitOf(L: Launch, entry: Entry, rows: number): { r: number; kb: number; chunks: number } {
+  const t = L.t;
+  // The pre-pass is one invocation per row and uses neither R nor KB.
+  if (entry === 'attn_bwd_pre') return { r: 1, kb: 1, chunks: rows };
+  const [kb, rmax] = entry === 'attn_bwd_dq' ? [t.kbDq, t.rmaxDq] : entry === 'attn_bwd_dkv' ? [t.kbDkv, t.rmaxDkv] : [t.kbFwd, t.rmaxFwd];
+  const r = rowsPerInvocation(t, rmax, rows, L.dims.d);
+  return { r, kb, chunks: Math.ceil(rows / r) };
+}
+
 function run(L: Launch, entry: Entry, buffers: GPUBuffer[], rows: number, extra: Record<string, number> = {}, dqp = false): void {
   const { B, H, d } = L.dims;
   const t = L.t;
-  const [kb, rmax] = entry === 'attn_bwd_dq' ? [t.kbDq, t.rmaxDq] : entry === 'attn_bwd_dkv' ? [t.kbDkv, t.rmaxDkv] : [t.kbFwd, t.rmaxFwd];
   const pre = entry === 'attn_bwd_pre';
-  // The pre-pass is one invocation per row and uses neither R nor KB.
-  const r = pre ? 1 : rowsPerInvocation(t, rmax, rows, d);
-  const v = variant(entry, d, r, pre ? 1 : kb, pre ? { ...t, unrollD: false, scalarize: false } : t, dqp);
-  const chunks = Math.ceil(rows / r);
+  const { r, kb, chunks } = splitOf(L, entry, rows);
+  const v = variant(entry, d, r, kb, pre ? { ...t, unrollD: false, scalarize: false } : t, dqp);
   const uniforms = L.uniforms.slice();
   uniforms[10] = chunks;
   engine().runtime.dispatch({
@@ -320,7 +327,7 @@ function backwardFused(L: Launch, gy: Tensor, q: Tensor, k: Tensor, v: Tensor, o
   let dq: Tensor | undefined, dk: Tensor | undefined, dv: Tensor | undefined, dbias: Tensor | undefined;
   // dQ as partial sums from the dK/dV kernel, where the adapter's split and buffer limit allow it.
   const t = L.t;
-  const kvChunks = Math.ceil(Nk / rowsPerInvocation(t, t.rmaxDkv, Nk, L.dims.d));
+  const kvChunks = splitOf(L, 'attn_bwd_dkv', Nk).chunks;
   const partial = needQ && !needBias && Nq > 0 && t.dqPartial &&
     (engine().gpu.limits.maxStorageBuffersPerShaderStage ?? 8) >= FUSED_STORAGE_BUFFERS + 1;
   if ((needQ || needBias) && !partial) {
