@@ -23,7 +23,8 @@ import { subset, type ImageSet } from '../data/dataset.js';
 import { sampleIndices } from '../data/sample.js';
 import { writePngGrid } from '../data/png.js';
 import { createClassifier } from '../models/classifiers.js';
-import { MAE } from '../models/mae.js';
+import type { MAE } from '../models/mae.js';
+import { loadPurifierFor } from './eval.js';
 import { MaeReconstruction } from '../purify/loss.js';
 import { purify, purifyConfig } from '../purify/amrm.js';
 import { classifierTarget, logitsOf, predictions } from '../attacks/target.js';
@@ -89,12 +90,15 @@ export async function demoCommand(args: string[]): Promise<number> {
   const set = subset(all, sampleIndices(all.n, a.n, a.seed));
   const eng = await init();
   const classifier = createClassifier(undefined, loadStateDictFile(a.classifier));
-  const mae = MAE.load(loadStateDictFile(a.purifier));
+  let mae: MAE;
+  try {
+    mae = loadPurifierFor(a.purifier, undefined, set, a.dataset);
+  } catch (e) {
+    classifier.dispose();
+    throw e;
+  }
   try {
     const c = mae.config;
-    if (c.inChans !== set.shape[1] || c.imgSize[0] !== set.shape[2] || c.imgSize[1] !== set.shape[3]) {
-      throw new Error(`the purifier takes [${c.inChans}, ${c.imgSize}] images, ${a.dataset} has [${set.shape.slice(1)}]`);
-    }
     const options = purifyConfig(a.preset, { steps: a.purifySteps, seed: a.seed });
     const [, C, H, W] = set.shape;
     const K = classifier.numClasses;

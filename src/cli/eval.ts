@@ -164,16 +164,23 @@ export async function evalCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+/** An MAE checkpoint as the purifier of `set`'s images, refused (and freed) when its image shape differs. */
+export function loadPurifierFor(file: string, config: string | undefined, set: ImageSet, dataset: string): MAE {
+  const mae = MAE.load(loadStateDictFile(file), config);
+  const c = mae.config;
+  if (c.inChans !== set.shape[1] || c.imgSize[0] !== set.shape[2] || c.imgSize[1] !== set.shape[3]) {
+    mae.dispose();
+    throw new Error(`the purifier takes [${c.inChans}, ${c.imgSize}] images, ${dataset} has [${set.shape.slice(1)}]`);
+  }
+  return mae;
+}
+
 async function robustEval(a: EvalArgs, args: string[], set: ImageSet, model: ReturnType<typeof createClassifier>, which: string, adapter: string): Promise<number> {
   const r = a.robust!;
   let mae: MAE | undefined;
   try {
     const purifier = r.purifier ? (() => {
-      mae = MAE.load(loadStateDictFile(r.purifier!), r.purifierConfig);
-      const c = mae.config;
-      if (c.inChans !== set.shape[1] || c.imgSize[0] !== set.shape[2] || c.imgSize[1] !== set.shape[3]) {
-        throw new Error(`the purifier takes [${c.inChans}, ${c.imgSize}] images, ${a.dataset} has [${set.shape.slice(1)}]`);
-      }
+      mae = loadPurifierFor(r.purifier!, r.purifierConfig, set, a.dataset);
       return { model: new MaeReconstruction(mae), options: purifyConfig(r.preset, { steps: r.purifySteps, eta: r.eta, masks: r.masks, seed: a.seed }) };
     })() : undefined;
     const what = [purifier ? `AMRM (${r.preset}, S ${purifier.options.steps})` : 'no purifier',
