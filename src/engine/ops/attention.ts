@@ -11,7 +11,7 @@ import { empty, scope, Tensor } from '../tensor.js';
 import { record, noGrad } from '../autograd.js';
 import { checkF32, fmt } from '../shape.js';
 import { add, log, mul, mulScalar, sub, where } from './elementwise.js';
-import { max, sum, sumTo } from './reduce.js';
+import { max, sumTo } from './reduce.js';
 import { reshape } from './layout.js';
 import { fill } from './creation.js';
 import { matmul } from './matmul.js';
@@ -266,7 +266,7 @@ function prepare(o: AttentionOptions, dims: Dims): Launch {
   };
 }
 
-type Entry = 'attn_fwd' | 'attn_probs' | 'attn_bwd_pre' | 'attn_bwd_dq' | 'attn_bwd_dkv';
+type Entry = 'attn_fwd' | 'attn_probs' | 'attn_bwd_pre' | 'attn_bwd_dq' | 'attn_bwd_dkv' | 'attn_dq_sum';
 
 /**
  * Launches one entry point. `rows` is the number of rows per (b, h) pair that the invocations split
@@ -275,8 +275,8 @@ type Entry = 'attn_fwd' | 'attn_probs' | 'attn_bwd_pre' | 'attn_bwd_dq' | 'attn_
 /** Rows per invocation R, keys (queries) per step KB and row chunks per (b, h) pair of an entry point over `rows` rows. */
 function splitOf(L: Launch, entry: Entry, rows: number): { r: number; kb: number; chunks: number } {
   const t = L.t;
-  // The pre-pass is one invocation per row and uses neither R nor KB.
-  if (entry === 'attn_bwd_pre') return { r: 1, kb: 1, chunks: rows };
+  // The pre-pass and the dQ sum are one invocation per row (per vec4) and use neither R nor KB.
+  if (entry === 'attn_bwd_pre' || entry === 'attn_dq_sum') return { r: 1, kb: 1, chunks: rows };
   const [kb, rmax] = entry === 'attn_bwd_dq' ? [t.kbDq, t.rmaxDq] : entry === 'attn_bwd_dkv' ? [t.kbDkv, t.rmaxDkv] : [t.kbFwd, t.rmaxFwd];
   const r = rowsPerInvocation(t, rmax, rows, L.dims.d);
   return { r, kb, chunks: Math.ceil(rows / r) };
@@ -285,11 +285,12 @@ function splitOf(L: Launch, entry: Entry, rows: number): { r: number; kb: number
 function run(L: Launch, entry: Entry, buffers: GPUBuffer[], rows: number, extra: Record<string, number> = {}, dqp = false): void {
   const { B, H, d } = L.dims;
   const t = L.t;
-  const pre = entry === 'attn_bwd_pre';
+  const pre = entry === 'attn_bwd_pre' || entry === 'attn_dq_sum';
   const { r, kb, chunks } = splitOf(L, entry, rows);
   const v = variant(entry, d, r, kb, pre ? { ...t, unrollD: false, scalarize: false } : t, dqp);
   const uniforms = L.uniforms.slice();
-  uniforms[10] = chunks;
+  // The dQ sum reads the dK/dV kernel's chunk count.
+  uniforms[10] = entry === 'attn_dq_sum' ? splitOf(L, 'attn_bwd_dkv', L.dims.Nk).chunks : chunks;
   engine().runtime.dispatch({
     kernel: v.kernel, source: v.source, entry, constants: pre ? {} : { ...L.flags, ...extra },
     uniforms, buffers, workgroups: grid1d(pre ? rows : B * H * chunks, pre ? 64 : t.wg),
@@ -351,7 +352,8 @@ function backwardFused(L: Launch, gy: Tensor, q: Tensor, k: Tensor, v: Tensor, o
     run(L, 'attn_bwd_dkv', [q.buffer, k.buffer, v.buffer, auxBuf, gy.buffer, stats.buffer, dk.buffer, dv.buffer, ...(dqp ? [dqp.buffer] : [])],
       Nk, {}, partial);
     if (dqp) {
-      dq = sum(dqp, 2);
+      dq = empty(q.shape, 'f32', 'attention dq');
+      run(L, 'attn_dq_sum', [dqp.buffer, dq.buffer], B * H * Nq * (L.dims.d / 4));
       dqp.dispose();
     }
     if (!ki!.requiresGrad) { dk.dispose(); dk = undefined; }
