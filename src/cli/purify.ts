@@ -1,7 +1,9 @@
 // `amrm purify`: AMRM purification of PNG images with an MAE checkpoint.
 //   amrm purify --purifier FILE [--purifier-config NAME] [--preset mae-cifar10] --input A.png [B.png ...] --out DIR
-//               [--steps S] [--eta E|inf] [--masks M] [--seed 0]
-// Writes DIR/<name>.png for each input (the purified image, 8-bit) and prints the loss before and after.
+//               [--steps S] [--eta E|inf] [--masks M] [--seed 0] [--amv]
+// Writes DIR/<name>.png for each input (the purified image, 8-bit) and DIR/purify.json (the options,
+// the loss per step and, with --amv, the attention variation of each step from the input per layer),
+// and prints the loss before and after.
 import { basename, extname, join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { init } from '../engine/engine.js';
@@ -12,21 +14,24 @@ import { loadStateDictFile } from '../engine/io/node.js';
 import { readPng, writePng } from '../data/png.js';
 import { MAE } from '../models/mae.js';
 import { MaeReconstruction } from '../purify/loss.js';
-import { purify, purifyConfig } from '../purify/amrm.js';
+import { purify, purifyConfig, type AmvTrajectory } from '../purify/amrm.js';
+import { writeAtomic } from '../engine/io/node.js';
 import { purifyPresetNames } from '../purify/presets.js';
 import { parseEps } from '../attacks/ball.js';
 
 export const PURIFY_USAGE = `  purify --purifier FILE [--purifier-config NAME] [--preset NAME] --input A.png [B.png ...] --out DIR
-         [--steps S] [--eta 16/255|inf] [--masks 1] [--seed 0]
-                                     AMRM purification of PNG images (presets: ${purifyPresetNames().slice(0, 3).join(', ')}, ...)`;
+         [--steps S] [--eta 16/255|inf] [--masks 1] [--seed 0] [--amv]
+                                     AMRM purification of PNG images (presets: ${purifyPresetNames().slice(0, 3).join(', ')}, ...);
+                                     writes DIR/<name>.png and DIR/purify.json (loss per step; --amv: the
+                                     attention variation from the input per step and layer)`;
 
 interface PurifyArgs {
   purifier: string; purifierConfig?: string; preset: string; inputs: string[]; out: string;
-  steps?: number; eta?: number; masks?: number; seed: number;
+  steps?: number; eta?: number; masks?: number; seed: number; amv: boolean;
 }
 
 export function parsePurifyArgs(args: string[]): PurifyArgs {
-  const flags = parseFlags(args, { valued: ['--purifier', '--purifier-config', '--preset', '--out', '--steps', '--eta', '--masks', '--seed'], lists: ['--input'] });
+  const flags = parseFlags(args, { valued: ['--purifier', '--purifier-config', '--preset', '--out', '--steps', '--eta', '--masks', '--seed'], lists: ['--input'], switches: ['--amv'] });
   const got = flags.values, inputs = flags.lists.get('--input') ?? [];
   const purifier = got.get('--purifier'), out = got.get('--out');
   if (!purifier) throw new UsageError('--purifier FILE is required (an MAE checkpoint)');
@@ -42,6 +47,7 @@ export function parsePurifyArgs(args: string[]): PurifyArgs {
   return {
     purifier, purifierConfig: got.get('--purifier-config'), preset, inputs, out,
     steps: intFlag(got, '--steps', 0), eta, masks: intFlag(got, '--masks', 1), seed: intFlag(got, '--seed', 0) ?? 0,
+    amv: flags.switches.has('--amv'),
   };
 }
 
@@ -68,13 +74,14 @@ export async function purifyCommand(args: string[]): Promise<number> {
     const r = await asyncScope(async () => {
       const res = await purify(model, tensor(flat, [images.length, ...want]), options, {
         trackLoss: true,
+        trackAmv: a.amv,
         onProgress: (s, S) => {
           if (s < S && performance.now() - last < 5000) return;
           last = performance.now();
           console.log(`  step ${s}/${S}`);
         },
       });
-      return { data: await res.images.data(), losses: res.losses!, seconds: res.seconds };
+      return { data: await res.images.data(), losses: res.losses!, seconds: res.seconds, amv: res.amv };
     });
     mkdirSync(a.out, { recursive: true });
     a.inputs.forEach((p, i) => {
@@ -83,8 +90,24 @@ export async function purifyCommand(args: string[]): Promise<number> {
       console.log(`wrote ${file}`);
     });
     if (r.losses.length) console.log(`loss ${r.losses[0].toFixed(5)} at the first step, ${r.losses[r.losses.length - 1].toFixed(5)} at the last; ${r.seconds.toFixed(1)} s (${(images.length / r.seconds).toFixed(2)} images/s)`);
+    if (r.amv) console.log(`AMV from the input after the last step, per layer: encoder ${fmtAmv(r.amv.encoder.at(-1)!)}, decoder ${fmtAmv(r.amv.decoder.at(-1)!)}`);
+    const report = {
+      purifier: a.purifier, inputs: a.inputs, options, adapter: eng.gpu.kind, seconds: r.seconds,
+      loss_per_step: Array.from(r.losses, (v) => +v.toPrecision(6)),
+      ...(r.amv ? { amv_per_step: roundAmv(r.amv), amv_definition: AMV_DEFINITION } : {}),
+    };
+    const file = join(a.out, 'purify.json');
+    writeAtomic(file, JSON.stringify(report, (_, v) => (v === Infinity ? 'inf' : v), 1) + '\n');
+    console.log(`wrote ${file}`);
     return 0;
   } finally {
     mae.dispose();
   }
 }
+
+const AMV_DEFINITION = 'per step s = 0..S (0 = the input) and per layer: the mean over heads and images of ||A(x_s) - A(x_0)||_F, ' +
+  'both under one probe mask drawn once (METHOD.md section 1)';
+const fmtAmv = (l: number[]): string => l.map((v) => v.toFixed(4)).join(' ');
+const roundAmv = (t: AmvTrajectory): AmvTrajectory => ({
+  encoder: t.encoder.map((l) => l.map((v) => +v.toPrecision(5))), decoder: t.decoder.map((l) => l.map((v) => +v.toPrecision(5))),
+});

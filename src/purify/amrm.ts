@@ -13,10 +13,12 @@ import { grad, noGrad } from '../engine/autograd.js';
 import { Rng } from '../engine/random.js';
 import { engine } from '../engine/engine.js';
 import { copyData } from '../engine/ops/creation.js';
-import { addScalar, clamp, maximum, minimum, mulScalar, sign, sub } from '../engine/ops/elementwise.js';
+import { addScalar, clamp, maximum, minimum, mulScalar, sign, sqrt, sub } from '../engine/ops/elementwise.js';
 import { concat, reshape } from '../engine/ops/layout.js';
 import { fmt } from '../engine/shape.js';
-import type { ReconstructionModel } from './loss.js';
+import type { AttentionMaps, ReconstructionModel } from './loss.js';
+import { mean } from '../engine/ops/reduce.js';
+import { amvLoss } from '../engine/ops/softmax_jacobian.js';
 import { purifyPreset } from './presets.js';
 
 export interface PurifyOptions {
@@ -78,7 +80,21 @@ export interface PurifyRunOptions {
   trackLoss?: boolean;
   /** Also return a host copy of x_s after every step (diagnostics, tests: one readback per step). */
   trajectory?: boolean;
+  /**
+   * Also return the attention variation (AMV) of x_0 … x_S from a reference, per layer (see
+   * PurifyResult.amv); needs a model with attentionMaps. One extra forward pass per step.
+   */
+  trackAmv?: boolean;
+  /** The AMV's reference images, [B, C, H, W] like x0 (default x0 itself; the clean images show an attack being undone). */
+  amvReference?: Tensor;
 }
+
+/**
+ * AMV per step s = 0 … S (s = 0 is the input) and per layer: ‖A(x_s) − A(ref)‖_F averaged over
+ * heads and images (METHOD.md section 1), both maps taken under one probe mask, drawn once from a
+ * generator of its own so that the purification's masks are the same with or without tracking.
+ */
+export interface AmvTrajectory { encoder: number[][]; decoder: number[][]; }
 
 export interface PurifyResult {
   /** x_S, [B, C, H, W] (the caller owns it). */
@@ -87,6 +103,8 @@ export interface PurifyResult {
   losses?: Float32Array;
   /** x_1 .. x_S on the host, when asked for. */
   trajectory?: Float32Array[];
+  /** The AMV trajectory, when asked for. */
+  amv?: AmvTrajectory;
   seconds: number;
 }
 
@@ -117,9 +135,37 @@ function lossGradient(model: ReconstructionModel, x: Tensor, o: PurifyOptions, r
   });
 }
 
+/** Mean over heads and images of the per-map Frobenius norm ‖a − ref‖_F, one scalar per layer, [layers]. */
+function amvPerLayer(maps: Tensor[], ref: Tensor[]): Tensor {
+  return scope(() => concat(maps.map((a, i) => reshape(mean(sqrt(amvLoss(a, ref[i]))), [1])), 0));
+}
+
+/** Reads the per-layer AMV of x against the reference maps (host numbers, encoder then decoder). */
+async function measureAmv(model: ReconstructionModel, x: Tensor, ref: AttentionMaps, probe: { maskRatio: number; seed: number }): Promise<[number[], number[]]> {
+  return asyncScope(async () => {
+    const maps = model.attentionMaps!(x, probe);
+    const read = async (a: Tensor[], b: Tensor[]): Promise<number[]> => (a.length ? [...await amvPerLayer(a, b).data()] : []);
+    return [await read(maps.encoder, ref.encoder), await read(maps.decoder, ref.decoder)];
+  });
+}
+
+/** A seed for the AMV probe mask, apart from the loop's own mask stream (which starts at `seed`). */
+export const AMV_PROBE_SEED_OFFSET = 0x414d56;
+
 async function run(model: ReconstructionModel, x0: Tensor, options: PurifyOptions, r: PurifyRunOptions, differentiable: boolean): Promise<PurifyResult> {
   checkOptions(options);
   checkInput(model, x0);
+  if (r.trackAmv && !model.attentionMaps) throw new Error(`purify: trackAmv needs a model with attention maps, ${model.name} has none`);
+  if (r.amvReference && r.amvReference.shape.join() !== x0.shape.join()) {
+    throw new Error(`purify: amvReference must have the input's shape ${fmt(x0.shape)}, got ${fmt(r.amvReference.shape)}`);
+  }
+  const amv: AmvTrajectory = { encoder: [], decoder: [] };
+  const probe = { maskRatio: options.maskRatio, seed: options.seed + AMV_PROBE_SEED_OFFSET };
+  const trackAmv = async (x: Tensor, ref: AttentionMaps): Promise<void> => {
+    const [e, d] = await measureAmv(model, x, ref, probe);
+    amv.encoder.push(e);
+    amv.decoder.push(d);
+  };
   const t0 = performance.now();
   const rng = new Rng(options.seed);
   const losses: Tensor[] = [];
@@ -131,6 +177,8 @@ async function run(model: ReconstructionModel, x0: Tensor, options: PurifyOption
       ? (differentiable ? [addScalar(x0, -options.eta), addScalar(x0, options.eta)] : noGrad(() => [addScalar(x0, -options.eta), addScalar(x0, options.eta)]))
       : [undefined, undefined];
     let x = differentiable ? x0 : copyData(x0);
+    const refMaps = r.trackAmv ? model.attentionMaps!(r.amvReference ?? x0, probe) : undefined;
+    if (refMaps) await trackAmv(x, refMaps);
     for (let s = 1; s <= options.steps; s++) {
       const { g, loss } = lossGradient(model, x, options, rng);
       const lam = stepSizeAt(options, s);
@@ -141,7 +189,8 @@ async function run(model: ReconstructionModel, x0: Tensor, options: PurifyOption
       if (x !== x0) x.dispose();
       x = next;
       if (r.trajectory) trajectory.push(new Float32Array(await x.data()));
-      else await rt.sync(); // keeps the queue short and the progress honest
+      if (refMaps) await trackAmv(x, refMaps);
+      if (!r.trajectory && !refMaps) await rt.sync(); // keeps the queue short and the progress honest
       r.onProgress?.(s, options.steps);
     }
     if (x !== x0) return x;
@@ -155,6 +204,7 @@ async function run(model: ReconstructionModel, x0: Tensor, options: PurifyOption
     for (const l of losses) l.dispose();
   }
   if (r.trajectory) out.trajectory = trajectory;
+  if (r.trackAmv) out.amv = amv;
   out.seconds = (performance.now() - t0) / 1000;
   return out;
 }

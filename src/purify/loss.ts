@@ -2,6 +2,7 @@
 // Any model that scores how well it reconstructs masked parts of an image can be plugged in
 // (MaskDiT's denoising loss at a fixed noise level arrives later through the same interface).
 import type { Tensor } from '../engine/tensor.js';
+import { noGrad } from '../engine/autograd.js';
 import type { Rng } from '../engine/random.js';
 import { concat } from '../engine/ops/layout.js';
 import { fmt } from '../engine/shape.js';
@@ -32,7 +33,16 @@ export interface ReconstructionModel {
    * tape when x requires a gradient (the loop differentiates it with respect to x).
    */
   reconstructionLoss(x: Tensor, o: PurifierLossOptions): Tensor;
+  /**
+   * Optional: the attention probabilities of every layer for images x, under the mask that `seed`
+   * draws (the same seed and batch size give the same mask), with no gradient: what the AMV
+   * (METHOD.md section 1) compares. Encoder maps cover the visible tokens, decoder maps all of them.
+   */
+  attentionMaps?(x: Tensor, o: { maskRatio: number; seed: number }): AttentionMaps;
 }
+
+/** Per layer, [B, H, N, N] attention probabilities. */
+export interface AttentionMaps { encoder: Tensor[]; decoder: Tensor[]; }
 
 export interface MaeLossOptions {
   /** Loss on per-patch normalized targets (default: the model's config). */
@@ -70,5 +80,13 @@ export class MaeReconstruction implements ReconstructionModel {
     out.mask.dispose();
     if (xr !== x) xr.dispose();
     return out.loss;
+  }
+
+  attentionMaps(x: Tensor, o: { maskRatio: number; seed: number }): AttentionMaps {
+    return noGrad(() => {
+      const out = this.mae.forward(x, { maskRatio: o.maskRatio, seed: o.seed, maskCount: this.options.maskCount, returnProbs: true });
+      for (const t of [out.loss, out.pred, out.mask]) t.dispose();
+      return out.probs!;
+    });
   }
 }

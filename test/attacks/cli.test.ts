@@ -80,8 +80,12 @@ test('amrm eval --purifier --attack pgd --adaptive exact writes the robust repor
       return p;
     });
     const outDir = join(s.dir, 'purified');
-    const rc2 = await quiet(() => purifyCommand(['--purifier', join(s.dir, 'mae.safetensors'), '--preset', 'mae-cifar10', '--steps', '3', '--eta', '2/255', '--input', ...inputs, '--out', outDir]));
+    const rc2 = await quiet(() => purifyCommand(['--purifier', join(s.dir, 'mae.safetensors'), '--preset', 'mae-cifar10', '--steps', '3', '--eta', '2/255', '--input', ...inputs, '--out', outDir, '--amv']));
     assert.is(rc2, 0);
+    const report = JSON.parse(readFileSync(join(outDir, 'purify.json'), 'utf8'));
+    assert.is(report.loss_per_step.length, 3);
+    assert.is(report.amv_per_step.encoder.length, 4, 'AMV for x_0 … x_3');
+    assert.ok(report.amv_per_step.encoder[0].every((v: number) => v === 0) && report.amv_per_step.decoder[3].some((v: number) => v > 0));
     for (const k of [0, 1]) {
       const f = join(outDir, `in${k}.png`);
       assert.ok(existsSync(f));

@@ -9,7 +9,7 @@ import { grad } from '../../src/engine/autograd.js';
 import { engine } from '../../src/engine/engine.js';
 import { MAE } from '../../src/models/mae.js';
 import { MaeReconstruction, type ReconstructionModel } from '../../src/purify/loss.js';
-import { purify, purifyConfig, purifyDifferentiable, stepSizeAt, type PurifyOptions } from '../../src/purify/amrm.js';
+import { AMV_PROBE_SEED_OFFSET, purify, purifyConfig, purifyDifferentiable, stepSizeAt, type PurifyOptions } from '../../src/purify/amrm.js';
 import { PURIFY_PRESETS, purifyPreset } from '../../src/purify/presets.js';
 
 await setup();
@@ -118,6 +118,59 @@ test('MAE loss: several masks per step average the single-mask losses; seeded pu
     assert.ok(p1.losses.every(Number.isFinite));
     // Every pixel moved by whole steps and stays within the ball and [0, 1].
     p1.x.forEach((v, i) => assert.ok(Math.abs(v - x[i]) <= 3 / 255 + 1e-6 && v >= 0 && v <= 1));
+  } finally { mae.dispose(); }
+});
+
+test('AMV trajectory: per step and layer, the mean over heads and images of ‖A(x_s) − A(ref)‖_F under one probe mask', async () => {
+  const mae = MAE.create({
+    imgSize: 8, patchSize: 2, inChans: 3, embedDim: 16, depth: 2, numHeads: 2,
+    decoderEmbedDim: 16, decoderDepth: 1, decoderNumHeads: 2, mlpRatio: 2,
+  }, { seed: 5 });
+  try {
+    const model = new MaeReconstruction(mae);
+    const rng = new Rng(21);
+    const B = 2, S = 3;
+    const x = Float32Array.from({ length: B * 3 * 64 }, () => rng.next());
+    const clean = Float32Array.from(x, (v) => Math.min(1, Math.max(0, v + (rng.next() - 0.5) * 0.2)));
+    const o = opts({ steps: S, seed: 4, eta: 8 / 255 });
+    const [plain, tracked, vsClean] = await asyncScope(async () => {
+      const x0 = tensor(x, [B, 3, 8, 8]);
+      const a = await purify(model, x0, o, { trajectory: true });
+      const b = await purify(model, x0, o, { trajectory: true, trackAmv: true });
+      const c = await purify(model, x0, o, { trackAmv: true, amvReference: tensor(clean, [B, 3, 8, 8]) });
+      return [a, b, c];
+    });
+    assert.equal(Array.from(tracked.trajectory![S - 1]), Array.from(plain.trajectory![S - 1]), 'tracking changes no image');
+    const amv = tracked.amv!;
+    assert.is(amv.encoder.length, S + 1);
+    assert.ok(amv.encoder.every((l) => l.length === 2) && amv.decoder.every((l) => l.length === 1), 'two encoder layers, one decoder layer');
+    assert.ok([...amv.encoder[0], ...amv.decoder[0]].every((v) => v === 0), 'x_0 against itself under the same mask');
+    // Host float64 check of step 2 and of the clean reference at step 0, from the model's own maps.
+    const maps = async (img: Float32Array): Promise<Float32Array[]> => asyncScope(async () => {
+      const out = mae.forward(tensor(img, [B, 3, 8, 8]), { maskRatio: o.maskRatio, seed: o.seed + AMV_PROBE_SEED_OFFSET, returnProbs: true });
+      return Promise.all([...out.probs!.encoder, ...out.probs!.decoder].map((t) => t.data()));
+    });
+    const amvHost = (a: Float32Array[], b: Float32Array[], n: number[]): number[] => a.map((m, l) => {
+      const per = n[l] * n[l], maps = m.length / per;
+      let total = 0;
+      for (let k = 0; k < maps; k++) {
+        let ss = 0;
+        for (let i = k * per; i < (k + 1) * per; i++) ss += (m[i] - b[l][i]) ** 2;
+        total += Math.sqrt(ss);
+      }
+      return total / maps;
+    });
+    const tokens = [9, 9, 17]; // 1 + 8 visible of 16 patches in the encoder, 1 + 16 in the decoder
+    const ref = await maps(x);
+    const want2 = amvHost(await maps(tracked.trajectory![1]), ref, tokens);
+    const got2 = [...amv.encoder[2], ...amv.decoder[2]];
+    got2.forEach((g, l) => assert.ok(Math.abs(g - want2[l]) <= 1e-4 * Math.max(want2[l], 1e-3), `layer ${l}: ${g} vs ${want2[l]}`));
+    assert.ok(want2.some((v) => v > 1e-4), 'the steps moved the attention');
+    const wantClean = amvHost(ref, await maps(clean), tokens);
+    [...vsClean.amv!.encoder[0], ...vsClean.amv!.decoder[0]].forEach((g, l) => assert.ok(Math.abs(g - wantClean[l]) <= 1e-4 * Math.max(wantClean[l], 1e-3)));
+    const err = await asyncScope(() => purify(linearLoss(new Float32Array(12), [3, 2, 2]), tensor(new Float32Array(12), [1, 3, 2, 2]), o, { trackAmv: true })
+      .then(() => 'no error', (e: Error) => e.message));
+    assert.match(err, /trackAmv needs a model with attention maps, linear has none/);
   } finally { mae.dispose(); }
 });
 
