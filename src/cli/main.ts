@@ -16,7 +16,9 @@ commands:
        [--batch 100] [--json OUT]    clean accuracy of a classifier (no purifier, no attack)
        [--purifier FILE --preset NAME] [--attack pgd|apgd-ce|apgd-dlr|square|bpda --norm linf|l2
        --eps E --steps K --eot R --adaptive exact|none]
-                                     with AMRM purification and/or an attack: robust accuracy
+                                     with AMRM purification and/or an attack: robust accuracy;
+                                     --shard i/n runs one part of it
+  merge SHARD.json ... --json OUT    joins the reports of 'eval --shard i/n' runs into one
   eval-mae --dataset mnist|cifar10 [--data DIR] --mae FILE [--mask-ratio 0.75] [--json OUT]
                                      an MAE's reconstruction loss on the held-out images
   demo [--dataset mnist|cifar10] [--n 16] [--out DIR] ...
@@ -57,6 +59,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'eval-classifier': async () => (await import('./eval.js')).evalCommand,
   'eval-mae': async () => (await import('./eval-mae.js')).evalMaeCommand,
   purify: async () => (await import('./purify.js')).purifyCommand,
+  merge: async () => (await import('./merge.js')).mergeCommand,
   demo: async () => (await import('./demo.js')).demoCommand,
   train: async () => (await import('./train.js')).trainCommand,
   bench: async () => (await import('./bench.js')).benchCommand,

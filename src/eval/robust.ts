@@ -30,6 +30,12 @@ export interface RobustEvalOptions {
   stepSize?: number;
   batch: number;
   seed: number;
+  /**
+   * Position of `set`'s first image in the whole evaluation (a shard's start, a multiple of batch):
+   * the random draws follow positions, so shards that split at batch boundaries reproduce the
+   * unsharded run exactly.
+   */
+  offset?: number;
   onProgress?: (done: number, total: number, imagesPerS: number) => void;
 }
 
@@ -82,7 +88,9 @@ export async function robustAccuracy(set: ImageSet, o: RobustEvalOptions): Promi
   let cleanCorrect = 0, robustCorrect = 0;
   const t0 = performance.now();
   // Evaluation draws are numbered from a large offset, away from any attack's draw numbers.
-  const evalDraw = (start: number, pass: number): number => 0x40000000 + 2 * start + pass;
+  const offset = o.offset ?? 0;
+  if (!Number.isInteger(offset) || offset < 0 || offset % o.batch !== 0) throw new Error(`robustAccuracy: offset ${offset} must be a multiple of the batch ${o.batch}`);
+  const evalDraw = (start: number, pass: number): number => 0x40000000 + 2 * (offset + start) + pass;
   for (let start = 0; start < set.n; start += o.batch) {
     const b = Math.min(o.batch, set.n - start);
     const x = set.images.slice(start * per, (start + b) * per);
@@ -96,7 +104,7 @@ export async function robustAccuracy(set: ImageSet, o: RobustEvalOptions): Promi
       // Only the examples the pipeline gets right are attacked (the others already count as errors).
       const xs = new Float32Array(right.length * per), ys = Int32Array.from(right, (i) => y[i]);
       right.forEach((i, j) => xs.set(x.subarray(i * per, (i + 1) * per), j * per));
-      const r = await runAttack(o, atkT, xs, ys, drawSeed(o.seed, start));
+      const r = await runAttack(o, atkT, xs, ys, drawSeed(o.seed, offset + start));
       const p1 = predictions(await logitsOf(evalT, r.adversarial, right.length, drawSeed(o.seed, evalDraw(start, 1))), K);
       right.forEach((i, j) => { pr[i] = p1[j]; });
     }

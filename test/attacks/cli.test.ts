@@ -10,11 +10,12 @@ import { writePng, readPng } from '../../src/data/png.js';
 import { evalCommand, parseEvalArgs } from '../../src/cli/eval.js';
 import { UsageError } from '../../src/cli/args.js';
 import { purifyCommand } from '../../src/cli/purify.js';
+import { mergeCommand } from '../../src/cli/merge.js';
 import { randomStateDict } from '../models/fixtures.js';
 import { cifarRecords, scratch, writeFiles } from '../data/fixtures.js';
 
 await setup();
-const test = suite('cli: eval with purifier and attack, purify');
+const test = suite('cli: eval with purifier and attack, purify, shards and merge');
 const rng = new Rng(31);
 
 /** A 32×32 MAE small enough for CI: 16 patches of 8×8, width 16, one block each side. */
@@ -97,6 +98,31 @@ test('amrm eval --purifier --attack pgd --adaptive exact writes the robust repor
     const err = console.error;
     console.error = () => {};
     try { assert.is(await purifyCommand(['--purifier', 'x', '--out', outDir]), 2); } finally { console.error = err; }
+
+    // --shard: two halves of a 4-image run in batches of 1, merged, equal the whole run.
+    const run = (extra: string[], file: string) => quiet(() => evalCommand(['--data', s.dir, '--classifier', join(s.dir, 'resnet8.safetensors'),
+      '--indices', '0-3', '--batch', '1', '--purifier', join(s.dir, 'mae.safetensors'), '--purify-steps', '2',
+      '--attack', 'pgd', '--eps', '8/255', '--steps', '1', '--json', join(s.dir, file), ...extra]));
+    assert.is(await run([], 'whole.json'), 0);
+    assert.is(await run(['--shard', '1/2'], 'part1.json'), 0);
+    assert.is(await run(['--shard', '2/2'], 'part2.json'), 0);
+    const read = (f: string) => JSON.parse(readFileSync(join(s.dir, f), 'utf8'));
+    assert.equal(read('part2.json').config.shard, { index: 2, count: 2, from: 2, to: 4, of: 4 });
+    assert.is(await quiet(() => mergeCommand([join(s.dir, 'part2.json'), join(s.dir, 'part1.json'), '--json', join(s.dir, 'merged.json')])), 0);
+    const whole = read('whole.json'), merged = read('merged.json');
+    for (const k of ['n', 'correct', 'clean_accuracy', 'robust_accuracy', 'predictions', 'robust_predictions']) assert.equal(merged[k], whole[k], k);
+    assert.equal(merged.attack, whole.attack);
+    assert.equal(merged.purifier, whole.purifier);
+    const mergeError = async (files: string[]): Promise<string> => {
+      try { await mergeCommand([...files.map((f) => join(s.dir, f)), '--json', join(s.dir, 'bad.json')]); return 'no error'; } catch (e) { return (e as Error).message; }
+    };
+    assert.match(await mergeError(['part1.json']), /2 shards expected, got 1/);
+    assert.match(await mergeError(['part1.json', 'part1.json']), /shard 1\/2 is given twice/);
+    assert.match(await mergeError(['part2.json']), /shard 1\/2 is missing/);
+    assert.match(await mergeError(['part1.json', 'whole.json']), /whole\.json is not a shard/);
+    assert.is(await run(['--shard', '2/2', '--eot', '2'], 'other.json'), 0);
+    assert.match(await mergeError(['part1.json', 'other.json']), /other\.json was run with another configuration/);
+    assert.ok(!existsSync(join(s.dir, 'bad.json')), 'no report written on error');
   } finally { mae.dispose(); s.cleanup(); }
 });
 
