@@ -1,47 +1,45 @@
-// `amrm bench kernels [--quick] [--json FILE] [--only REGEX] [--no-tfjs]`: the kernel benchmark
-// (bench/kernels.ts), loaded only when asked for, since it pulls in TF.js.
-const USAGE = 'usage: amrm bench kernels [--quick] [--json FILE] [--only REGEX] [--no-tfjs]\n       amrm bench fused [--quick] [--json FILE] [--only attention|patch|softmax_jacobian] [--no-tfjs]';
+// `amrm bench kernels|fused|train`: the benchmarks in bench/, each loaded only when asked for (the
+// kernel and fused ones pull in TF.js, the peer they are timed against).
+import { UsageError, intFlag, parseFlags, withUsage } from './args.js';
+
+export const BENCH_USAGE = `  bench kernels [--quick] [--json FILE] [--only REGEX] [--no-tfjs]
+                                     kernel benchmark against TF.js's WebGPU backend on the same adapter
+  bench fused [--quick] [--json FILE] [--only attention|patch|softmax_jacobian] [--no-tfjs]
+                                     fused kernels against their composition and TF.js's
+  bench train [--json FILE] [--only REGEX] [--steps 10] [--warmup 3]
+                                     training throughput (images/s) of the models amrm train trains`;
+
+const PARSE = {
+  kernels: { valued: ['--json', '--only'], switches: ['--quick', '--no-tfjs'] },
+  fused: { valued: ['--json', '--only'], switches: ['--quick', '--no-tfjs'] },
+  train: { valued: ['--json', '--only', '--steps', '--warmup'], switches: [] },
+} as const;
 
 export async function benchCommand(args: string[]): Promise<number> {
   const [what, ...rest] = args;
-  if (what === 'fused') {
-    // Fused kernels against their composition and TF.js's (attention, patch loss, softmax-Jacobian).
-    const value = (flag: string): string | undefined | null => (rest.includes(flag) ? rest[rest.indexOf(flag) + 1] ?? null : undefined);
-    const json = value('--json'), only = value('--only');
-    if (json === null || only === null) { console.error(`amrm bench fused: ${json === null ? '--json needs a file name' : '--only needs a pattern'}\n${USAGE}`); return 2; }
-    const { runFusedBench } = await import('../../bench/fused.js');
-    await runFusedBench({
-      quick: rest.includes('--quick'), json, noTfjs: rest.includes('--no-tfjs'), only: only ? new RegExp(only) : undefined,
-      command: `AMRM_ADAPTER=${process.env.AMRM_ADAPTER ?? 'auto'} npx amrm bench ${args.join(' ')}`,
-    });
-    if (json) console.log(`wrote ${json}`);
-    return 0;
-  }
-  if (what !== 'kernels') {
-    console.error(what ? `amrm bench: unknown benchmark '${what}'\n${USAGE}` : USAGE);
-    return 2;
-  }
-  let json: string | undefined;
-  let only: RegExp | undefined;
-  let quick = false, noTfjs = false;
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i];
-    if (a === '--quick') quick = true;
-    else if (a === '--no-tfjs') noTfjs = true;
-    else if (a === '--json') {
-      json = rest[++i];
-      if (!json) { console.error(`amrm bench kernels: --json needs a file name\n${USAGE}`); return 2; }
-    } else if (a.startsWith('--json=')) json = a.slice(7);
-    else if (a === '--only') {
-      const re = rest[++i];
-      if (!re) { console.error(`amrm bench kernels: --only needs a pattern (e.g. 'matmul 1024')\n${USAGE}`); return 2; }
-      only = new RegExp(re);
-    }
-    else { console.error(`amrm bench kernels: unknown option '${a}'\n${USAGE}`); return 2; }
-  }
-  const { runKernelBench } = await import('../../bench/kernels.js');
+  const a = withUsage('bench', BENCH_USAGE, () => {
+    if (what !== 'kernels' && what !== 'fused' && what !== 'train') throw new UsageError(what ? `unknown benchmark '${what}'` : 'name a benchmark');
+    const flags = parseFlags(rest, PARSE[what]);
+    const only = flags.values.get('--only');
+    let re: RegExp | undefined;
+    try { re = only !== undefined ? new RegExp(only) : undefined; } catch { throw new UsageError(`--only must be a regular expression, got '${only}'`); }
+    return {
+      what, json: flags.values.get('--json'), only: re, quick: flags.switches.has('--quick'), noTfjs: flags.switches.has('--no-tfjs'),
+      steps: intFlag(flags.values, '--steps', 1), warmup: intFlag(flags.values, '--warmup', 1),
+    };
+  });
+  if (a === 2) return 2;
   const command = `AMRM_ADAPTER=${process.env.AMRM_ADAPTER ?? 'auto'} npx amrm bench ${args.join(' ')}`;
-  const report = await runKernelBench({ quick, json, noTfjs, only, command });
-  if (json) console.log(`wrote ${report.rows.length} rows to ${json}`);
+  if (a.what === 'fused') {
+    const { runFusedBench } = await import('../../bench/fused.js');
+    await runFusedBench({ quick: a.quick, json: a.json, noTfjs: a.noTfjs, only: a.only, command });
+  } else if (a.what === 'kernels') {
+    const { runKernelBench } = await import('../../bench/kernels.js');
+    await runKernelBench({ quick: a.quick, json: a.json, noTfjs: a.noTfjs, only: a.only, command });
+  } else {
+    const { runTrainBench } = await import('../../bench/train.js');
+    await runTrainBench({ json: a.json, only: a.only, steps: a.steps, warmup: a.warmup, command });
+  }
+  if (a.json) console.log(`wrote ${a.json}`);
   return 0;
 }

@@ -9,7 +9,9 @@ commands:
   bench kernels [--quick] [--json FILE]
                                      kernel benchmark against TF.js's WebGPU backend on the same adapter
   bench fused [--quick] [--json FILE]
-                                     fused kernels (patch loss, softmax-Jacobian) against their composition
+                                     fused kernels (attention, patch loss, softmax-Jacobian) against their
+                                     composition and TF.js's
+  bench train [--json FILE]          training throughput (images/s) of the models amrm train trains
   convert IN OUT                     a PyTorch checkpoint (.pth/.pt/.th, zip or legacy) or safetensors
                                      file to safetensors (f32 and i32; int64 narrowed to int32)
   eval --dataset cifar10 --data DIR --classifier FILE [--arch NAME] [--n N --seed S | --indices 0-499]

@@ -19,7 +19,7 @@ import { evaluateClassifier } from '../eval/classifier.js';
 import { BatchLoader } from '../train/loader.js';
 import { train, type StepInfo } from '../train/trainer.js';
 import { classifierTask, maeTask } from '../train/tasks.js';
-import type { OptimizerOptions } from '../train/optim.js';
+import { trainingRecipe } from '../train/recipes.js';
 import { lossCurveSvg } from '../train/plot.js';
 
 
@@ -99,19 +99,9 @@ export async function trainCommand(args: string[]): Promise<number> {
   const log = (o: Record<string, unknown>): void => appendFileSync(logPath, `${JSON.stringify(o)}\n`);
   const [, C, H, W] = trainSet.shape;
   const isMae = a.kind === 'mae';
-  // Defaults: AdamW for the MAE (the reference's recipe, scaled down), SGD + Nesterov for ResNets,
-  // AdamW for the small CNN.
-  const useSgd = (a.optimizer ?? (!isMae && a.config.startsWith('resnet') ? 'sgd' : 'adamw')) === 'sgd';
-  const batch = a.batch ?? (isMae ? 64 : 128);
-  const lr = a.lr ?? (useSgd ? 0.1 : 1e-3);
-  const wd = a.wd ?? (useSgd ? 5e-4 : isMae ? 0.05 : 1e-4);
-  const optimizer: OptimizerOptions = useSgd
-    ? { kind: 'sgd', momentum: 0.9, nesterov: true, weightDecay: wd, clipNorm: a.clip }
-    : { kind: 'adamw', beta1: 0.9, beta2: isMae ? 0.95 : 0.999, weightDecay: wd, clipNorm: a.clip };
-  // CIFAR: crop with 4 pixels of padding and flips; MNIST: shifts of up to 2 pixels, no flips.
-  const loader = new BatchLoader(trainSet, a.dataset === 'cifar10'
-    ? { batch, seed: a.seed, augment: 'crop-flip', pad: 4 }
-    : { batch, seed: a.seed, augment: 'crop', pad: 2 });
+  const { batch, lr, wd, optimizer, loader: loaderOptions } = trainingRecipe(a.kind, a.config, a.dataset, a.seed,
+    { batch: a.batch, lr: a.lr, wd: a.wd, optimizer: a.optimizer, clip: a.clip });
+  const loader = new BatchLoader(trainSet, loaderOptions);
   const warmup = a.warmup ?? Math.min(Math.floor(0.05 * a.epochs * loader.batchesPerEpoch), 500);
   const config = { ...a, batch, lr, wd, optimizer, warmup, adapter: eng.gpu.kind, trainImages: trainSet.n, testImages: testSet.n };
 
