@@ -12,6 +12,7 @@ commands:
                                      fused kernels (attention, patch loss, softmax-Jacobian) against their
                                      composition and TF.js's
   bench train [--json FILE]          training throughput (images/s) of the models amrm train trains
+  bench purify [--json FILE]         purification time per batch against the paper's anchor
   convert IN OUT                     a PyTorch checkpoint (.pth/.pt/.th, zip or legacy) or safetensors
                                      file to safetensors (f32 and i32; int64 narrowed to int32)
   eval --dataset cifar10 --data DIR --classifier FILE [--arch NAME] [--n N --seed S | --indices 0-499]
