@@ -12,16 +12,15 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { init } from '../engine/engine.js';
 import { UsageError, intFlag, parseFlags, withUsage } from './args.js';
-import { asyncScope, type Tensor } from '../engine/tensor.js';
+import { asyncScope } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
-import { unpatchify } from '../engine/ops/patch.js';
-import { noGrad } from '../engine/autograd.js';
 import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
 import { loadMnistSplit } from '../data/mnist.js';
 import { loadCifar } from '../data/cifar-fs.js';
 import { subset, type ImageSet } from '../data/dataset.js';
 import { sampleIndices } from '../data/sample.js';
 import { writePngGrid } from '../data/png.js';
+import { reconstructionView, stageGrid, type ReconstructionView } from '../eval/mae_figure.js';
 import { createClassifier } from '../models/classifiers.js';
 import type { MAE } from '../models/mae.js';
 import { loadPurifierFor } from './eval.js';
@@ -98,7 +97,6 @@ export async function demoCommand(args: string[]): Promise<number> {
     throw e;
   }
   try {
-    const c = mae.config;
     const options = purifyConfig(a.preset, { steps: a.purifySteps, seed: a.seed });
     const [, C, H, W] = set.shape;
     const K = classifier.numClasses;
@@ -140,22 +138,12 @@ export async function demoCommand(args: string[]): Promise<number> {
     const show = Math.min(set.n, 8);
     const per = C * H * W;
     const pick = (x: Float32Array): Float32Array => x.subarray(0, show * per);
-    const mask = new Float32Array(show * (c.imgSize[0] / c.patchSize) * (c.imgSize[1] / c.patchSize));
-    const reconstruct = (x: Float32Array): Promise<{ rec: Float32Array; masked: Float32Array }> => asyncScope(async () => noGrad(async () => {
-      const out = mae.forward(tensor(x, [show, C, H, W]), { maskRatio: options.maskRatio, seed: a.seed });
-      if (!mask.some((v) => v)) mask.set(await out.mask.data());
-      const rec: Tensor = unpatchify(out.pred, c.patchSize, C, H, W);
-      // As the MAE reference shows it: the prediction on hidden patches, the input on visible ones
-      // (the loss never trains the visible ones).
-      return { rec: pasteVisible(await rec.data(), x, mask, C, H, W, c.patchSize), masked: maskedView(x, mask, C, H, W, c.patchSize) };
-    }));
-    const orig = await reconstruct(pick(set.images));
-    const adv = await reconstruct(pick(attack.adversarial));
-    const pur = await reconstruct(pick(purifiedAttacked));
+    const orig = await reconstructionView(mae, pick(set.images), show, { maskRatio: options.maskRatio, seed: a.seed });
+    const again = (x: Float32Array): Promise<ReconstructionView> => reconstructionView(mae, pick(x), show, { maskRatio: options.maskRatio, seed: a.seed, mask: orig.mask });
+    const adv = await again(attack.adversarial);
+    const pur = await again(purifiedAttacked);
     const tiles = [pick(set.images), orig.masked, orig.rec, pick(attack.adversarial), adv.rec, pur.rec];
-    const grid = new Float32Array(tiles.length * show * per);
-    // Column-major: one column per image, one row per stage (6 rows).
-    tiles.forEach((t, r) => { for (let i = 0; i < show; i++) grid.set(t.subarray(i * per, (i + 1) * per).map(clamp01), (r * show + i) * per); });
+    const grid = stageGrid(tiles, show, per);
     mkdirSync(a.out, { recursive: true });
     const png = join(a.out, 'figure1.png');
     writePngGrid(png, grid, [tiles.length * show, C, H, W], { cols: show, pad: 2 });
@@ -172,31 +160,4 @@ export async function demoCommand(args: string[]): Promise<number> {
     classifier.dispose();
     mae.dispose();
   }
-}
-
-const clamp01 = (v: number): number => Math.min(1, Math.max(0, v));
-
-/** The images with their hidden patches (mask 1) painted mid-grey. */
-function maskedView(x: Float32Array, mask: Float32Array, C: number, H: number, W: number, p: number): Float32Array {
-  return forHidden(Float32Array.from(x), mask, C, H, W, p, (out, from, to) => out.fill(0.5, from, to));
-}
-
-/** `rec` on the hidden patches, `x` on the visible ones. */
-function pasteVisible(rec: Float32Array, x: Float32Array, mask: Float32Array, C: number, H: number, W: number, p: number): Float32Array {
-  const hidden = forHidden(new Float32Array(x.length), mask, C, H, W, p, (out, from, to) => out.fill(1, from, to));
-  return x.map((v, i) => (hidden[i] ? rec[i] : v));
-}
-
-/** Calls `fill(out, from, to)` for every row segment of every hidden patch; returns `out`. */
-function forHidden(out: Float32Array, mask: Float32Array, C: number, H: number, W: number, p: number,
-  fill: (out: Float32Array, from: number, to: number) => void): Float32Array {
-  const gw = W / p, n = (H / p) * gw, per = C * H * W;
-  for (let b = 0; b < out.length / per; b++) {
-    for (let j = 0; j < n; j++) {
-      if (!mask[b * n + j]) continue;
-      const y0 = Math.floor(j / gw) * p, x0 = (j % gw) * p;
-      for (let ch = 0; ch < C; ch++) for (let y = y0; y < y0 + p; y++) fill(out, b * per + (ch * H + y) * W + x0, b * per + (ch * H + y) * W + x0 + p);
-    }
-  }
-  return out;
 }

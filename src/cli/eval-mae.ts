@@ -1,7 +1,8 @@
 // `amrm eval-mae --dataset mnist|cifar10 [--data DIR] --mae FILE [--mask-ratio 0.75] [--seed 1234]
-// [--batch 100] [--json OUT]`: the MAE's reconstruction loss on the held-out images, computed as
+// [--batch 100] [--json OUT] [--png FILE]`: the MAE's reconstruction loss on the held-out images, computed as
 // `amrm train` reports it after each epoch (same seed, batch and ratio: the same number), so a
-// shipped model's card can be checked with one command.
+// shipped model's card can be checked with one command. --png writes a picture of the first test
+// images: originals, masked inputs and reconstructions, one row each.
 import { init } from '../engine/engine.js';
 import { UsageError, intFlag, numFlag, parseFlags, withUsage } from './args.js';
 import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
@@ -9,13 +10,19 @@ import { loadMnistSplit } from '../data/mnist.js';
 import { loadCifar } from '../data/cifar-fs.js';
 import { MAE } from '../models/mae.js';
 import { maeHeldOutLoss } from '../eval/mae.js';
+import { reconstructionView, stageGrid } from '../eval/mae_figure.js';
+import { writePngGrid } from '../data/png.js';
 
 export const EVAL_MAE_USAGE = `  eval-mae --dataset mnist|cifar10 [--data DIR] --mae FILE [--mask-ratio 0.75] [--seed 1234] [--batch 100] [--json OUT]
-                                     an MAE's reconstruction loss on the held-out (test) images`;
+         [--png FILE [--show 8]]    an MAE's reconstruction loss on the held-out (test) images; --png: the
+                                     first test images, masked (mask drawn from --seed) and reconstructed`;
 
-const FLAGS = ['--dataset', '--data', '--mae', '--mask-ratio', '--seed', '--batch', '--json'];
+const FLAGS = ['--dataset', '--data', '--mae', '--mask-ratio', '--seed', '--batch', '--json', '--png', '--show'];
 
-interface EvalMaeArgs { dataset: 'mnist' | 'cifar10'; data?: string; file: string; maskRatio: number; seed: number; batch: number; json?: string; }
+interface EvalMaeArgs {
+  dataset: 'mnist' | 'cifar10'; data?: string; file: string; maskRatio: number; seed: number; batch: number; json?: string;
+  png?: string; show: number;
+}
 
 function parse(args: string[]): EvalMaeArgs {
   const got = parseFlags(args, { valued: FLAGS }).values;
@@ -29,6 +36,7 @@ function parse(args: string[]): EvalMaeArgs {
   return {
     dataset, data: got.get('--data'), file, maskRatio,
     seed: intFlag(got, '--seed', 0) ?? 1234, batch: intFlag(got, '--batch', 1) ?? 100, json: got.get('--json'),
+    png: got.get('--png'), show: intFlag(got, '--show', 1) ?? 8,
   };
 }
 
@@ -44,6 +52,14 @@ export async function evalMaeCommand(args: string[]): Promise<number> {
     const r = await maeHeldOutLoss(mae, set, { batch: Math.min(batch, set.n), seed, maskRatio });
     const seconds = (performance.now() - t0) / 1000;
     console.log(`${file} on ${dataset} test (${r.n} images, mask ratio ${maskRatio}, seed ${seed}): reconstruction loss ${r.loss.toFixed(4)}, ${(r.n / seconds).toFixed(1)} images/s, adapter ${eng.gpu.kind}`);
+    if (a.png) {
+      const show = Math.min(a.show, set.n);
+      const per = set.shape[1] * set.shape[2] * set.shape[3];
+      const x = set.images.subarray(0, show * per);
+      const v = await reconstructionView(mae, x, show, { maskRatio, seed });
+      writePngGrid(a.png, stageGrid([x, v.masked, v.rec], show, per), [3 * show, set.shape[1], set.shape[2], set.shape[3]], { cols: show, pad: 2 });
+      console.log(`wrote ${a.png} (rows: original, masked, reconstruction; test images 0-${show - 1})`);
+    }
     const json = a.json;
     if (json) {
       writeAtomic(json, JSON.stringify({ n: r.n, reconstruction_loss: r.loss, images_per_s: r.n / seconds, config: { dataset, mae: file, mask_ratio: maskRatio, seed, batch, adapter: eng.gpu.kind } }, null, 2) + '\n');

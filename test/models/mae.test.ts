@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
-import { setup, rand, Rng, arr, type Arr, upload, download, normRelErr } from '../harness.js';
+import { setup, rand, Rng, arr, type Arr, upload, normRelErr } from '../harness.js';
 import { asyncScope } from '../../src/engine/tensor.js';
 import { tensor } from '../../src/engine/ops/creation.js';
 import { backward } from '../../src/engine/autograd.js';

@@ -375,7 +375,7 @@ function backwardFused(L: Launch, gy: Tensor, q: Tensor, k: Tensor, v: Tensor, o
 const MASKED_SCORE = -1e30;
 
 function composed(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions, dims: Dims): AttentionResult {
-  const { B, H, Nq, Nk, d } = dims;
+  const { B, Nk, d } = dims;
   const scale = o.scale ?? 1 / Math.sqrt(d);
   const res = scope(() => {
     let s = mulScalar(matmul(q, k, { transB: true }), scale);

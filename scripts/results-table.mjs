@@ -1,0 +1,64 @@
+// The README's robustness table, built from the reports of `amrm eval` in bench/results/robust/
+// (each carries the command that produced it) and the paper's rows (METHOD.md section 7).
+//   node scripts/results-table.mjs            prints the table
+//   node scripts/results-table.mjs --write    replaces the table between the markers in README.md
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const DIR = 'bench/results/robust';
+const START = '<!-- results-table:start -->', END = '<!-- results-table:end -->';
+
+/** METHOD.md section 7: WRN-28-10 classifiers, ViT-Base MAE (3000 epochs), PGD-200 + EOT-20, 512 images. */
+const PAPER = [
+  { dataset: 'CIFAR-10', threat: 'l_inf 8/255', defense: 'AMRM-Pure_MAE (paper: ViT-Base MAE, WRN-28-10)', clean: 88.57, robust: 40.53 },
+  { dataset: 'CIFAR-10', threat: 'l_2 1.0', defense: 'AMRM-Pure_MAE (paper: ViT-Base MAE, WRN-28-10)', clean: 88.57, robust: 53.50 },
+];
+
+const pct = (x) => `${(100 * x).toFixed(1)}%`;
+const epsText = (norm, eps) => {
+  const k = eps * 255;
+  const e = Math.abs(k - Math.round(k)) < 1e-6 && eps < 0.1 ? `${Math.round(k)}/255` : String(+eps.toFixed(4));
+  return `${norm === 'l2' ? 'l_2' : 'l_inf'} ${e}`;
+};
+
+function row(file, r) {
+  const a = r.attack, p = r.purifier, c = r.config;
+  const dataset = { mnist: 'MNIST', cifar10: 'CIFAR-10', cifar100: 'CIFAR-100' }[c.dataset] ?? c.dataset;
+  const defense = p ? `AMRM-Pure (${p.file.replace(/^.*\//, '')}, ${p.preset}: S ${p.steps}, rho ${p.mask_ratio}) + ${c.arch}` : `none (${c.arch})`;
+  let attack = 'none (clean only)';
+  if (a) {
+    const on = a.adaptive === 'exact' ? 'adaptive: exact gradients through the purifier'
+      : a.adaptive === 'bpda' ? 'BPDA through the purifier'
+      : p ? 'non-adaptive: on the classifier alone' : 'on the classifier';
+    attack = `${a.name.toUpperCase()}-${a.steps}${a.eot > 1 ? ` + EOT-${a.eot}` : ''}, ${on}`;
+  }
+  return {
+    dataset, threat: a ? epsText(a.norm, a.eps) : '-', defense, attack, n: r.n,
+    clean: pct(r.clean_accuracy), robust: a ? pct(r.robust_accuracy) : '-', rate: r.images_per_s.toFixed(2), file,
+  };
+}
+
+export function table() {
+  const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+  const rows = files.map((f) => row(join(DIR, f), JSON.parse(readFileSync(join(DIR, f), 'utf8'))));
+  const order = (r) => `${r.dataset}|${r.threat}|${r.defense.startsWith('none') ? 0 : 1}|${r.attack}`;
+  rows.sort((x, y) => order(x).localeCompare(order(y)));
+  const lines = [
+    '| data set | threat | defense | attack | images | clean | robust | images/s | report |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.dataset} | ${r.threat} | ${r.defense} | ${r.attack} | ${r.n} | ${r.clean} | ${r.robust} | ${r.rate} | [json](${r.file}) |`),
+    ...PAPER.map((r) => `| ${r.dataset} | ${r.threat} | ${r.defense} | PGD-200 + EOT-20, adaptive (paper) | 512 | ${r.clean}% | ${r.robust}% | - | METHOD.md §7 |`),
+  ];
+  return lines.join('\n');
+}
+
+const md = table();
+if (process.argv.includes('--write')) {
+  const readme = readFileSync('README.md', 'utf8');
+  const i = readme.indexOf(START), j = readme.indexOf(END);
+  if (i < 0 || j < i) throw new Error(`README.md has no ${START} … ${END} block`);
+  const out = `${readme.slice(0, i + START.length)}\n${md}\n${readme.slice(j)}`;
+  writeFileSync('README.md.tmp', out);
+  renameSync('README.md.tmp', 'README.md');
+  console.log('README.md: results table updated');
+} else console.log(md);
