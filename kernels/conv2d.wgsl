@@ -535,3 +535,24 @@ fn grad_w_blocked(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
   }
 }
 override KK9: u32 = 9u;
+
+// ---------------------------------------------------------------- zero insertion (strided input gradient)
+// d[nc, y, x] = gy[nc, y / SH, x / SW] where SH divides y and SW divides x, else 0, for
+// y < (ho − 1)·SH + 1 and x < (wo − 1)·SW + 1 (P.n = N·O planes, P.ho, P.wo, P.sh, P.sw as in the
+// conv): the input gradient of a strided conv is then a stride-1 conv of d, run by the blocked kernel.
+@group(0) @binding(1) var<storage, read> dl_in: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dl_out: array<f32>;
+
+@compute @workgroup_size(64)
+fn dilate(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let t = gid.x + gid.y * nwg.x * 64u;
+  let hd = (P.ho - 1u) * P.sh + 1u;
+  let wd = (P.wo - 1u) * P.sw + 1u;
+  if (t >= P.n * hd * wd) { return; }
+  let x = t % wd;
+  let y = (t / wd) % hd;
+  let plane = t / (wd * hd);
+  var v = 0.0;
+  if (y % P.sh == 0u && x % P.sw == 0u) { v = dl_in[(plane * P.ho + y / P.sh) * P.wo + x / P.sw]; }
+  dl_out[t] = v;
+}
