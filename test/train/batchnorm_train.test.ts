@@ -25,11 +25,18 @@ function bnCase(shape: number[], eps = 1e-5): GradCase {
 }
 
 test('forward with batch statistics on NCHW, NC and NCL shapes', async () => {
-  for (const shape of [[2, 3, 5, 7], [4, 1, 1, 3], [5, 6], [2, 3, 9], [3, 17, 2, 2]]) await checkForward(bnCase(shape));
+  // [10, 40, 3, 3]: the batch splits into uneven runs of rows per channel (7 runs of 1-2 rows).
+  for (const shape of [[2, 3, 5, 7], [4, 1, 1, 3], [5, 6], [2, 3, 9], [3, 17, 2, 2], [10, 40, 3, 3]]) await checkForward(bnCase(shape));
+});
+
+test('a large channel mean does not cancel the variance (values 1000 ± 0.5)', async () => {
+  const c = bnCase([8, 2, 4, 4]);
+  c.inputs[0] = rand(rng, [8, 2, 4, 4], { lo: 999.5, hi: 1000.5 });
+  await checkForward({ ...c, tol: 1e-4 });
 });
 
 test('gradients to x, gamma and beta (through the batch mean and variance) by finite differences', async () => {
-  for (const shape of [[2, 3, 4, 5], [6, 4], [3, 2, 1, 3]]) await checkGrad({ ...bnCase(shape), gradTol: 2e-4 }, rng);
+  for (const shape of [[2, 3, 4, 5], [6, 4], [3, 2, 1, 3], [9, 30, 2, 1]]) await checkGrad({ ...bnCase(shape), gradTol: 2e-4 }, rng);
 });
 
 test('batch mean and unbiased variance; errors name the op', async () => {
