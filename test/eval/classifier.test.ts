@@ -76,6 +76,8 @@ test('amrm eval: argument errors are usage errors naming the flag', () => {
     [[...base, '--frobnicate'], /unknown option '--frobnicate'/],
     [[...base, '--json'], /--json needs a value/],
     [[...base, '--seed', '1', '--seed=2'], /--seed is given twice/],
+    [[...base, '--shard', '3/2'], /--shard: a shard is i\/n with 1 ≤ i ≤ n \(e.g. 2\/4\), got '3\/2'/],
+    [[...base, '--shard', '0/2'], /--shard: a shard is i\/n/],
   ];
   for (const [args, re] of bad) {
     try { parseEvalArgs(args); assert.unreachable(`no error for ${args.join(' ')}`); } catch (e) {
@@ -84,7 +86,7 @@ test('amrm eval: argument errors are usage errors naming the flag', () => {
     }
   }
   assert.equal(parseEvalArgs([...base, '--n=7', '--arch', 'resnet20']), {
-    dataset: 'cifar10', data: 'd', classifier: 'c.th', split: 'test', arch: 'resnet20', n: 7, seed: 0, indices: undefined, batch: 100, json: undefined,
+    dataset: 'cifar10', data: 'd', classifier: 'c.th', split: 'test', arch: 'resnet20', n: 7, seed: 0, indices: undefined, batch: 100, json: undefined, shard: undefined,
   });
 });
 
