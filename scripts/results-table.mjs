@@ -41,7 +41,8 @@ function row(file, r) {
 export function table() {
   const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
   const rows = files.map((f) => row(join(DIR, f), JSON.parse(readFileSync(join(DIR, f), 'utf8'))));
-  const order = (r) => `${r.dataset}|${r.threat}|${r.defense.startsWith('none') ? 0 : 1}|${r.attack}`;
+  // Per data set and threat: no defense, then the purifier under the non-adaptive, then the adaptive attacks.
+  const order = (r) => `${r.dataset}|${r.threat}|${r.defense.startsWith('none') ? 0 : 1}|${r.attack.includes('adaptive:') ? 1 : 0}|${r.attack}`;
   rows.sort((x, y) => order(x).localeCompare(order(y)));
   const lines = [
     '| data set | threat | defense | attack | images | clean | robust | images/s | report |',
