@@ -62,7 +62,8 @@ export async function evalMaeCommand(args: string[]): Promise<number> {
     }
     const json = a.json;
     if (json) {
-      writeAtomic(json, JSON.stringify({ n: r.n, reconstruction_loss: r.loss, images_per_s: r.n / seconds, config: { dataset, mae: file, mask_ratio: maskRatio, seed, batch, adapter: eng.gpu.kind } }, null, 2) + '\n');
+      writeAtomic(json, JSON.stringify({ n: r.n, reconstruction_loss: r.loss, images_per_s: r.n / seconds, config: { dataset, mae: file, mask_ratio: maskRatio, seed, batch, adapter: eng.gpu.kind },
+        command: `AMRM_ADAPTER=${process.env.AMRM_ADAPTER ?? 'auto'} npx amrm eval-mae ${args.join(' ')}`, date: new Date().toISOString() }, null, 2) + '\n');
       console.log(`wrote ${json}`);
     }
     return 0;
