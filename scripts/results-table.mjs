@@ -17,7 +17,7 @@ const PAPER = [
 const pct = (x) => `${(100 * x).toFixed(1)}%`;
 const epsText = (norm, eps) => {
   const k = eps * 255;
-  const e = Math.abs(k - Math.round(k)) < 1e-6 && eps < 0.1 ? `${Math.round(k)}/255` : String(+eps.toFixed(4));
+  const e = Math.abs(k - Math.round(k)) < 1e-6 && eps < 0.1 ? `${Math.round(k)}/255` : Number.isInteger(eps) ? eps.toFixed(1) : String(+eps.toFixed(4));
   return `${norm === 'l2' ? 'l_2' : 'l_inf'} ${e}`;
 };
 
