@@ -247,6 +247,9 @@ export class Runtime {
   }
 }
 
+/** The bits of `v` as an f32, for an f32 field of a kernel's uniform words. */
+export const f32bits = (v: number): number => new Uint32Array(new Float32Array([v]).buffer)[0];
+
 /** Splits a 1-D launch of `n` invocations over a 2-D grid of workgroups (x limited to 65535). */
 export function grid1d(n: number, workgroupSize: number): [number, number] {
   const groups = Math.ceil(n / workgroupSize);

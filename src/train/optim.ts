@@ -4,14 +4,13 @@
 // weight-decay rule, and the learning-rate schedule (linear warm-up, then cosine).
 // Mixed precision is not implemented: parameters, gradients and moments are f32 throughout.
 import { engine } from '../engine/engine.js';
-import { grid1d } from '../engine/runtime.js';
+import { f32bits, grid1d } from '../engine/runtime.js';
 import { Tensor, keep } from '../engine/tensor.js';
 import { zeros } from '../engine/ops/creation.js';
 import { fmt } from '../engine/shape.js';
 import type { NamedTensor } from '../models/vit.js';
 import source from '../../kernels/optim.wgsl';
 
-const f32bits = (v: number): number => new Uint32Array(new Float32Array([v]).buffer)[0];
 /** Elements per invocation of the sum-of-squares pass. */
 const SUMSQ_CHUNK = 256;
 /** Step-buffer slots (kernels/optim.wgsl's S_*). */

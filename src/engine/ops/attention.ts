@@ -6,7 +6,7 @@
 // Rows with nothing to attend to (every key masked, or every score -inf through the bias) are
 // defined as: output zeros, lse -inf, probabilities zeros, and no gradient through them.
 import { engine } from '../engine.js';
-import { grid1d } from '../runtime.js';
+import { f32bits, grid1d } from '../runtime.js';
 import { empty, scope, Tensor } from '../tensor.js';
 import { record, noGrad } from '../autograd.js';
 import { checkF32, fmt } from '../shape.js';
@@ -227,8 +227,6 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions =
 }
 
 // ---------------------------------------------------------------- fused
-const f32bits = (x: number): number => new Uint32Array(new Float32Array([x]).buffer)[0];
-
 interface Launch {
   dims: Dims; t: AttentionTiling; uniforms: number[]; flags: Record<string, number>;
   aux: Tensor | undefined; owned: boolean;
@@ -400,4 +398,3 @@ function composed(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions, dims: Di
   if (!res.probs) delete res.probs;
   return res as AttentionResult;
 }
-

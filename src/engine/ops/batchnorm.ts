@@ -2,7 +2,7 @@
 // elementwise ops so that autograd supplies its gradients (to x, gamma, beta and the running
 // statistics too); training mode with batch statistics as fused kernels (kernels/batchnorm.wgsl).
 import { engine } from '../engine.js';
-import { grid1d } from '../runtime.js';
+import { f32bits, grid1d } from '../runtime.js';
 import { empty, Tensor } from '../tensor.js';
 import { record, noGrad } from '../autograd.js';
 import { checkF32, fmt } from '../shape.js';
@@ -99,5 +99,3 @@ export function batchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-
   stats.dispose(); // the node's saved handle keeps it for the backward
   return { y: out, mean: stat.mean, variance: stat.variance };
 }
-
-const f32bits = (v: number): number => new Uint32Array(new Float32Array([v]).buffer)[0];

@@ -1,6 +1,6 @@
 // Creating tensors: from host data, constants, and copies.
 import { engine } from '../engine.js';
-import { grid1d } from '../runtime.js';
+import { f32bits, grid1d } from '../runtime.js';
 import { empty, Tensor, type DType, type Shape, sizeOf, checkShape } from '../tensor.js';
 import { fmt } from '../shape.js';
 import utilWgsl from '../../../kernels/util.wgsl';
@@ -25,7 +25,7 @@ export function tensor(data: ArrayLike<number>, shape?: Shape, dtype?: DType): T
 /** A tensor with every element set to `value` (f32), or to an integer (i32). */
 export function fill(shape: Shape, value: number, dtype: DType = 'f32'): Tensor {
   const t = empty(shape, dtype, 'fill');
-  const word = dtype === 'i32' ? value | 0 : new Uint32Array(new Float32Array([value]).buffer)[0];
+  const word = dtype === 'i32' ? value | 0 : f32bits(value);
   if (t.size) {
     engine().runtime.dispatch({
       kernel: 'util', source: utilWgsl, entry: 'fill_u32',

@@ -1,6 +1,6 @@
 // Elementwise ops: unary (with scalar parameters), binary with broadcasting, clamp and where.
 import { engine } from '../engine.js';
-import { grid1d } from '../runtime.js';
+import { f32bits, grid1d } from '../runtime.js';
 import { empty, Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
 import { broadcastShapes, broadcastStrides, collapse, checkF32, fmt } from '../shape.js';
@@ -13,8 +13,6 @@ const source = erfWgsl + elementwiseWgsl;
 
 const UNARY = { neg: 0, abs: 1, sign: 2, exp: 3, log: 4, sqrt: 5, rsqrt: 6, tanh: 7, sigmoid: 8, relu: 9, gelu: 10, pow: 11, clamp: 12, affine: 13 } as const;
 type UnaryName = keyof typeof UNARY;
-
-const f32bits = (v: number): number => new Uint32Array(new Float32Array([v]).buffer)[0];
 
 function unaryLaunch(entry: 'unary' | 'unary_grad', op: UnaryName, buffers: GPUBuffer[], n: number, a: number, b: number): void {
   const n4 = Math.ceil(n / 4); // the kernels take four elements per invocation

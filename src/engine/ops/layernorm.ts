@@ -1,7 +1,7 @@
 // Layer normalization over the last axis with optional affine gamma/beta (PyTorch semantics:
 // biased variance). The forward saves per-row mean and 1/std for the backward.
 import { engine } from '../engine.js';
-import { grid1d } from '../runtime.js';
+import { f32bits, grid1d } from '../runtime.js';
 import { empty, Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
 import { checkF32, fmt } from '../shape.js';
@@ -11,8 +11,6 @@ import source from '../../../kernels/layernorm.wgsl';
 const WG = 64;
 /** Rows per partial column sum in the dgamma/dbeta backward. */
 const CHUNK_ROWS = 64;
-
-const f32bits = (v: number): number => new Uint32Array(new Float32Array([v]).buffer)[0];
 
 function validate(x: Tensor, gamma: Tensor | undefined, beta: Tensor | undefined, eps: number): number {
   checkF32('layerNorm', x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : []));

@@ -1,6 +1,6 @@
 // Losses. crossEntropy: fused log-softmax + negative log-likelihood over the classes of each row.
 import { engine } from '../engine.js';
-import { grid1d } from '../runtime.js';
+import { f32bits, grid1d } from '../runtime.js';
 import { empty, Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
 import { checkF32, fmt } from '../shape.js';
@@ -11,7 +11,6 @@ import source from '../../../kernels/loss.wgsl';
 
 const WG = 64;
 const NAN_BITS = 0x7fc00000;
-const f32bits = (v: number): number => new Uint32Array(new Float32Array([v]).buffer)[0];
 
 export type Reduction = 'mean' | 'sum' | 'none';
 

@@ -7,7 +7,7 @@
 // every fused result can be checked against). `setSoftmaxJacobianImpl` sets the default; each call
 // can override it with `impl`.
 import { engine } from '../engine.js';
-import { grid1d } from '../runtime.js';
+import { f32bits, grid1d } from '../runtime.js';
 import { empty, scope, Tensor, type Shape } from '../tensor.js';
 import { noGrad, record } from '../autograd.js';
 import { checkF32, fmt, sameShape } from '../shape.js';
@@ -102,8 +102,6 @@ function variant(tr = 4, tc4 = 1, direct = false): { kernel: string; source: str
   }
   return v;
 }
-
-const f32bits = (v: number): number => new Uint32Array(new Float32Array([v]).buffer)[0];
 
 interface Launch {
   entry: string;
