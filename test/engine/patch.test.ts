@@ -10,9 +10,10 @@ const eng = await setup();
 const rng = new Rng(4321);
 const test = suite('patch reconstruction');
 
-// [B, C, H, W], p: CIFAR MAE shapes (p 4 -> n 64, D 48; also p 2 and 8) and odd ones.
+// [B, C, H, W], p: CIFAR MAE shapes (p 4 -> n 64, D 48; also p 2 and 8; a batch of 64), the
+// ImageNet MAE's (224², p 16 -> n 196, D 768) and odd ones.
 const CASES: [number[], number][] = [
-  [[1, 3, 32, 32], 4], [[3, 3, 32, 32], 4], [[8, 3, 32, 32], 4],
+  [[1, 3, 32, 32], 4], [[3, 3, 32, 32], 4], [[8, 3, 32, 32], 4], [[64, 3, 32, 32], 4], [[1, 3, 224, 224], 16],
   [[2, 3, 32, 32], 2], [[2, 3, 32, 32], 8],
   [[3, 1, 12, 20], 4], [[2, 2, 6, 10], 2],
 ];

@@ -74,6 +74,25 @@ test('attentionShift: fused and composed equal the float64 reference', async () 
   }
 });
 
+test('the large end of the MAE shapes: N = 257 (16×16 patches + class token), d = 128, H = 12, B = 64', async () => {
+  // The default splits at the sizes of an ImageNet-scale MAE and a CIFAR batch, against float64.
+  for (const impl of IMPLS) {
+    for (const shape of [[1, 12, 257, 257], [64, 3, 17, 17]]) {
+      for (const name of ['softmaxJvp', 'softmaxVjp'] as const) {
+        await checkForward({ name: `${name} ${impl} [${shape}]`, inputs: [probs(shape), rand(rng, shape)], metric: 'norm', tol: 1e-5, gpu: (A, V) => SJ[name](A, V, { impl }), ref: R[name] });
+      }
+      await checkForward({ name: `amvLoss ${impl} [${shape}]`, inputs: [probs(shape), probs(shape)], metric: 'norm', tol: 1e-5, gpu: (a, b) => SJ.amvLoss(a, b, { impl }), ref: R.amvLoss });
+    }
+    for (const [B, H, N, d] of [[1, 2, 257, 128], [1, 12, 65, 64], [64, 3, 17, 16]]) {
+      const { Q, K, A } = attn(B, H, N, d);
+      await checkForward({
+        name: `attentionShift ${impl} [${B}, ${H}, ${N}, ${d}]`, inputs: [Q, K, rand(rng, Q.shape), rand(rng, K.shape), A], metric: 'norm', tol: 1e-4,
+        gpu: (q, k, dq, dk, a) => SJ.attentionShift(q, k, dq, dk, a, { impl }), ref: (q, k, dq, dk, a) => R.attentionShift(q, k, dq, dk, a),
+      });
+    }
+  }
+});
+
 test('attentionShift: every work split and both operand layouts (packed, direct)', async () => {
   // The adapters' defaults run above; these are the other blockings, ragged ends included.
   const splits: SJ.ShiftTiling[] = [
