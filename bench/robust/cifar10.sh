@@ -4,11 +4,11 @@
 # (models/cifar10-mae, preset mae-cifar10: rho 0.25, S 150, lambda 1/255 halved), on a seeded sample
 # of test images, l_inf 8/255 and l_2 1.0. Each command writes one report under
 # bench/results/robust/; `node scripts/results-table.mjs --write` puts them in the README.
-#   usage: bash bench/robust/cifar10.sh [N] [N_ADAPTIVE]   (defaults 128 and 32)
+#   usage: bash bench/robust/cifar10.sh [N] [N_ADAPTIVE]   (defaults 128 and 128)
 # AMRM is an env override for the command (default: npx amrm); DATA the cifar-10-batches-bin folder.
 set -euo pipefail
 N=${1:-128}
-NA=${2:-32}
+NA=${2:-128}
 AMRM=${AMRM:-npx amrm}
 DATA=${DATA:-../shared/data/cifar-10-batches-bin}
 OUT=bench/results/robust
@@ -20,8 +20,14 @@ for threat in "linf 8/255" "l2 1.0"; do
   norm=$1; eps=$2; tag="$norm-${eps/\//_}"
   # No defense: PGD-20 on the classifier.
   $AMRM eval "${common[@]}" --n "$N" --attack pgd --norm "$norm" --eps "$eps" --steps 20 --json "$OUT/cifar10-none-pgd20-$tag.json"
+  # No defense: APGD-CE and APGD-DLR, 20 iterations each.
+  for atk in apgd-ce apgd-dlr; do
+    $AMRM eval "${common[@]}" --n "$N" --attack $atk --norm "$norm" --eps "$eps" --steps 20 --json "$OUT/cifar10-none-$atk-20-$tag.json"
+  done
   # AMRM-Pure, non-adaptive: PGD-20 on the classifier alone, then purified and classified.
   $AMRM eval "${common[@]}" "${pur[@]}" --n "$N" --attack pgd --norm "$norm" --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-amrm-pgd20-none-$tag.json"
   # AMRM-Pure, adaptive: PGD-5 with exact gradients through the 150-step purification (EOT 1).
   $AMRM eval "${common[@]}" "${pur[@]}" --n "$NA" --attack pgd --norm "$norm" --eps "$eps" --steps 5 --eot 1 --adaptive exact --json "$OUT/cifar10-amrm-pgd5-exact-$tag.json"
 done
+# No defense: Square (l_inf only, black box), 1000 queries.
+$AMRM eval "${common[@]}" --n "$N" --attack square --norm linf --eps 8/255 --steps 1000 --json "$OUT/cifar10-none-square1000-linf-8_255.json"
