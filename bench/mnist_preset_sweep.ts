@@ -5,6 +5,7 @@
 //
 //   node dist/bench/mnist_preset_sweep.js --classifier models/mnist-cnn.safetensors \
 //     --purifier models/mnist-mae.safetensors [--n 64] [--json bench/results/mnist-preset-sweep.json]
+import { intFlag, parseFlags } from '../src/cli/args.js';
 import { init, engine } from '../src/engine/engine.js';
 import { asyncScope } from '../src/engine/tensor.js';
 import { tensor } from '../src/engine/ops/creation.js';
@@ -29,16 +30,12 @@ const GRID: Omit<PurifyOptions, 'masks' | 'seed'>[] = [
   { stepSize: 4, steps: 60, halve: true, eta: Infinity, maskRatio: 0.5 },
 ];
 
-const arg = (name: string, dflt?: string): string | undefined => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
-
 const direct = process.argv[1]?.endsWith('/bench/mnist_preset_sweep.js');
 if (direct) {
-  const n = Number(arg('--n', '64'));
-  const classifierFile = arg('--classifier', 'models/mnist-cnn.safetensors')!;
-  const purifierFile = arg('--purifier', 'models/mnist-mae.safetensors')!;
+  const flags = parseFlags(process.argv.slice(2), { valued: ['--n', '--classifier', '--purifier', '--json'] }).values;
+  const n = intFlag(flags, '--n', 1) ?? 64;
+  const classifierFile = flags.get('--classifier') ?? 'models/mnist-cnn.safetensors';
+  const purifierFile = flags.get('--purifier') ?? 'models/mnist-mae.safetensors';
   await init();
   const train = loadMnistSplit('train');
   const set = subset(train, sampleIndices(train.n, n, 11));
@@ -72,7 +69,7 @@ if (direct) {
     attack: 'PGD l_inf eps 0.3, 20 steps, on the classifier alone', classifier: classifierFile, purifier: purifierFile,
     ...base, rows, date: new Date().toISOString(),
   };
-  const json = arg('--json');
+  const json = flags.get('--json');
   if (json) writeAtomic(json, JSON.stringify(report, null, 2) + '\n');
   process.exit(0);
 }

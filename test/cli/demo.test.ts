@@ -1,0 +1,78 @@
+// `amrm demo`, the README's main command: real test images through attack, purification and the
+// classifier with the shipped models, at a budget small enough for CI (its full run is the README's).
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setup } from '../harness.js';
+import { demoCommand } from '../../src/cli/demo.js';
+import { readPng } from '../../src/data/png.js';
+import { scratch } from '../data/fixtures.js';
+import { haveFiles, CIFAR_DIR } from '../models/fixtures.js';
+
+await setup();
+const test = suite('cli: demo');
+
+async function quiet<T>(fn: () => Promise<T>): Promise<T> {
+  const log = console.log, err = console.error;
+  const said: string[] = [];
+  console.log = (...a: unknown[]) => { said.push(a.join(' ')); };
+  console.error = (...a: unknown[]) => { said.push(a.join(' ')); };
+  try { return await fn(); } finally { console.log = log; console.error = err; }
+}
+
+/** Runs the demo into a scratch folder and returns its report and figure. */
+async function runDemo(args: string[], C: number, H: number, W: number) {
+  const s = scratch('demo');
+  try {
+    const rc = await quiet(() => demoCommand([...args, '--out', s.dir]));
+    assert.is(rc, 0);
+    const report = JSON.parse(readFileSync(join(s.dir, 'demo.json'), 'utf8'));
+    const png = readPng(join(s.dir, 'figure1.png'));
+    // Six rows (original, masked, reconstruction, attacked, and two reconstructions) of n tiles, 2-pixel padding.
+    const n = Math.min(report.n, 8);
+    assert.equal(png.shape, [C, 6 * H + 7 * 2, n * W + (n + 1) * 2], 'figure: 6 rows of n tiles');
+    return report;
+  } finally { s.cleanup(); }
+}
+
+function checkReport(report: Record<string, any>, n: number): void {
+  assert.is(report.n, n);
+  const acc = report.accuracy as Record<string, number>;
+  assert.equal(Object.keys(acc), ['clean, no defense', 'attacked, no defense', 'clean, purified', 'attacked, purified']);
+  for (const v of Object.values(acc)) assert.ok(v >= 0 && v <= 1 && Number.isInteger(v * n), `accuracy ${v} is a count over ${n}`);
+  assert.ok(acc['attacked, no defense'] <= acc['clean, no defense'], 'the attack only starts from the clean images');
+}
+
+test('MNIST with the shipped models (the default): report and Figure-1 PNG', async () => {
+  const report = await runDemo(['--n', '3', '--attack-steps', '2', '--purify-steps', '2'], 1, 28, 28);
+  checkReport(report, 3);
+  assert.is(report.dataset, 'mnist');
+  assert.match(report.classifier, /models[\\/]mnist-cnn\.safetensors$/);
+  assert.match(report.purifier, /models[\\/]mnist-mae\.safetensors$/);
+  assert.is(report.purify.steps, 2);
+  assert.is(report.attack.eps, 0.3);
+});
+
+test('CIFAR-10 defaults to the shipped CIFAR-10 models (the engine\'s ResNet-20 and MAE)', async () => {
+  if (!haveFiles('the CIFAR-10 demo', CIFAR_DIR)) return;
+  const report = await runDemo(['--dataset', 'cifar10', '--data', CIFAR_DIR, '--n', '2', '--attack-steps', '1', '--purify-steps', '1'], 3, 32, 32);
+  checkReport(report, 2);
+  assert.match(report.classifier, /models[\\/]cifar10-resnet20\.safetensors$/);
+  assert.match(report.purifier, /models[\\/]cifar10-mae\.safetensors$/);
+  assert.is(report.attack.eps, 8 / 255);
+});
+
+test('usage errors and missing files are named', async () => {
+  assert.is(await quiet(() => demoCommand(['--dataset', 'cifar10'])), 2, '--dataset cifar10 without --data');
+  assert.is(await quiet(() => demoCommand(['--dataset', 'svhn'])), 2);
+  assert.is(await quiet(() => demoCommand(['--n', '0'])), 2);
+  try {
+    await quiet(() => demoCommand(['--classifier', 'no/such/model.safetensors']));
+    assert.unreachable('a missing classifier file must throw');
+  } catch (e) {
+    assert.match((e as Error).message, /the classifier no\/such\/model\.safetensors does not exist/);
+  }
+});
+
+test.run();
