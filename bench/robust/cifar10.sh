@@ -26,7 +26,8 @@ for threat in "linf 8/255" "l2 1.0"; do
   done
   # AMRM-Pure, non-adaptive: PGD-20 on the classifier alone, then purified and classified.
   $AMRM eval "${common[@]}" "${pur[@]}" --n "$N" --attack pgd --norm "$norm" --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-amrm-pgd20-none-$tag.json"
-  # AMRM-Pure, adaptive: PGD-5 with exact gradients through the 150-step purification (EOT 1).
+  # AMRM-Pure, adaptive: PGD-5 with exact gradients through the 150-step purification (EOT 1). The
+  # l_2 report was made as --shard 1/2 and 2/2 (bench/results/robust/shards/) joined by amrm merge.
   $AMRM eval "${common[@]}" "${pur[@]}" --n "$NA" --attack pgd --norm "$norm" --eps "$eps" --steps 5 --eot 1 --adaptive exact --json "$OUT/cifar10-amrm-pgd5-exact-$tag.json"
 done
 # No defense: Square (l_inf only, black box), 1000 queries.
