@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { setup, Rng, arr } from '../harness.js';
 import { evaluateClassifier } from '../../src/eval/classifier.js';
 import { evalCommand, parseEvalArgs } from '../../src/cli/eval.js';
@@ -138,6 +138,24 @@ test('ResNet-20 on test images 0-499: exactly the full run\'s count of correct p
     const r = await evaluateClassifier(model, set, { batch: 100 });
     console.log(`  ResNet-20, test images 0-499: ${r.correct}/500 correct, ${r.imagesPerS.toFixed(1)} images/s`);
     assert.is(r.correct, RESNET20_CORRECT_0_499);
+  } finally { model.dispose(); }
+});
+
+// The CIFAR-10 ResNet-20 this repository trained (models/cifar10-resnet20.md): its correct predictions
+// on test images 0-499 in the full 10,000-image run (bench/results/eval-cifar10-resnet20.json, 8113/10000).
+const SHIPPED_RESNET20 = resolve('models/cifar10-resnet20.safetensors'); // the suite runs from the repository root
+const SHIPPED_RESNET20_CORRECT_0_499 = 419;
+
+test('the shipped, engine-trained ResNet-20 on test images 0-499: its card\'s run\'s count (llvmpipe only)', async () => {
+  if (!haveFiles('the shipped ResNet-20 check', CIFAR_DIR)) return;
+  assert.ok(existsSync(SHIPPED_RESNET20), `${SHIPPED_RESNET20} is shipped with the repository`);
+  if (engine().gpu.kind !== 'llvmpipe') { console.log(`  NOTICE: the 500-image shipped ResNet-20 check runs on llvmpipe only (this is ${engine().gpu.kind})`); return; }
+  const set = loadCifar10(CIFAR_DIR, { split: 'test', indices: parseIndexRange('0-499') });
+  const model = createClassifier(undefined, loadStateDictFile(SHIPPED_RESNET20));
+  try {
+    assert.is(model.arch, 'resnet20');
+    const r = await evaluateClassifier(model, set, { batch: 100 });
+    assert.is(r.correct, SHIPPED_RESNET20_CORRECT_0_499);
   } finally { model.dispose(); }
 });
 
