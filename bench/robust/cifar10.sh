@@ -26,6 +26,10 @@ for threat in "linf 8/255" "l2 1.0"; do
   done
   # AMRM-Pure, non-adaptive: PGD-20 on the classifier alone, then purified and classified.
   $AMRM eval "${common[@]}" "${pur[@]}" --n "$N" --attack pgd --norm "$norm" --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-amrm-pgd20-none-$tag.json"
+  # AMRM-Pure, non-adaptive: APGD-CE-20 on the classifier alone, then purified (l_inf only so far).
+  if [[ $norm == linf ]]; then
+    $AMRM eval "${common[@]}" "${pur[@]}" --n "$N" --attack apgd-ce --norm "$norm" --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-amrm-apgd-ce-20-none-$tag.json"
+  fi
   # AMRM-Pure, adaptive: PGD-5 with exact gradients through the 150-step purification (EOT 1). The
   # l_2 report was made as --shard 1/2 and 2/2 (bench/results/robust/shards/) joined by amrm merge.
   $AMRM eval "${common[@]}" "${pur[@]}" --n "$NA" --attack pgd --norm "$norm" --eps "$eps" --steps 5 --eot 1 --adaptive exact --json "$OUT/cifar10-amrm-pgd5-exact-$tag.json"
