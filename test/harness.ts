@@ -135,3 +135,11 @@ export function finiteDiff(ref: (...xs: Arr[]) => Arr, inputs: Arr[], k: number,
   }
   return out;
 }
+
+/** Runs fn with console.log and console.error silenced (CLI commands print progress and usage). */
+export async function quiet<T>(fn: () => Promise<T>): Promise<T> {
+  const log = console.log, err = console.error;
+  console.log = () => {};
+  console.error = () => {};
+  try { return await fn(); } finally { console.log = log; console.error = err; }
+}

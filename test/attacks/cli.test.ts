@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setup, Rng } from '../harness.js';
+import { setup, Rng, quiet } from '../harness.js';
 import { MAE } from '../../src/models/mae.js';
 import { resnetCifarKeys } from '../../src/models/resnet_cifar.js';
 import { writeSafetensors } from '../../src/engine/io/safetensors.js';
@@ -20,12 +20,6 @@ const rng = new Rng(31);
 
 /** A 32×32 MAE small enough for CI: 16 patches of 8×8, width 16, one block each side. */
 const MAE_CFG = { imgSize: 32, patchSize: 8, inChans: 3, embedDim: 16, depth: 1, numHeads: 2, decoderEmbedDim: 16, decoderDepth: 1, decoderNumHeads: 2, mlpRatio: 2 };
-
-async function quiet<T>(fn: () => Promise<T>): Promise<T> {
-  const log = console.log;
-  console.log = () => {};
-  try { return await fn(); } finally { console.log = log; }
-}
 
 test('amrm eval: attack and purifier flags parse, and their errors are usage errors', () => {
   const base = ['--data', 'd', '--classifier', 'c.th'];

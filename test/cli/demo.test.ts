@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setup } from '../harness.js';
+import { setup, quiet } from '../harness.js';
 import { demoCommand } from '../../src/cli/demo.js';
 import { readPng } from '../../src/data/png.js';
 import { scratch } from '../data/fixtures.js';
@@ -12,14 +12,6 @@ import { haveFiles, CIFAR_DIR } from '../models/fixtures.js';
 
 await setup();
 const test = suite('cli: demo');
-
-async function quiet<T>(fn: () => Promise<T>): Promise<T> {
-  const log = console.log, err = console.error;
-  const said: string[] = [];
-  console.log = (...a: unknown[]) => { said.push(a.join(' ')); };
-  console.error = (...a: unknown[]) => { said.push(a.join(' ')); };
-  try { return await fn(); } finally { console.log = log; console.error = err; }
-}
 
 /** Runs the demo into a scratch folder and returns its report and figure. */
 async function runDemo(args: string[], C: number, H: number, W: number) {

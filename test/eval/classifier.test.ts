@@ -124,39 +124,35 @@ test('amrm eval end to end: a written CIFAR-10 folder and a safetensors checkpoi
   } finally { s.cleanup(); }
 });
 
-// Correct predictions of the published ResNet-20 on test images 0-499, from the full 10,000-image run
-// (bench/results/eval-resnet20-cifar10.json, predictions 0-499).
+// Correct predictions on test images 0-499 in each model's full 10,000-image run: the published
+// ResNet-20 (bench/results/eval-resnet20-cifar10.json) and the one this repository trained
+// (models/cifar10-resnet20.md, bench/results/eval-cifar10-resnet20.json, 8113/10000).
 const RESNET20_CORRECT_0_499 = 455;
-
-test('ResNet-20 on test images 0-499: exactly the full run\'s count of correct predictions (llvmpipe only)', async () => {
-  if (!haveFiles('the 500-image ResNet-20 check', RESNET20, CIFAR_DIR)) return;
-  // About 10 s on llvmpipe (48 images/s); SwiftShader runs this model at about 5 images/s, so it skips this one.
-  if (engine().gpu.kind !== 'llvmpipe') { console.log(`  NOTICE: the 500-image ResNet-20 check runs on llvmpipe only (this is ${engine().gpu.kind})`); return; }
-  const set = loadCifar10(CIFAR_DIR, { split: 'test', indices: parseIndexRange('0-499') });
-  const model = createClassifier('resnet20', loadStateDictFile(RESNET20));
-  try {
-    const r = await evaluateClassifier(model, set, { batch: 100 });
-    console.log(`  ResNet-20, test images 0-499: ${r.correct}/500 correct, ${r.imagesPerS.toFixed(1)} images/s`);
-    assert.is(r.correct, RESNET20_CORRECT_0_499);
-  } finally { model.dispose(); }
-});
-
-// The CIFAR-10 ResNet-20 this repository trained (models/cifar10-resnet20.md): its correct predictions
-// on test images 0-499 in the full 10,000-image run (bench/results/eval-cifar10-resnet20.json, 8113/10000).
 const SHIPPED_RESNET20 = resolve('models/cifar10-resnet20.safetensors'); // the suite runs from the repository root
 const SHIPPED_RESNET20_CORRECT_0_499 = 419;
 
-test('the shipped, engine-trained ResNet-20 on test images 0-499: its card\'s run\'s count (llvmpipe only)', async () => {
-  if (!haveFiles('the shipped ResNet-20 check', CIFAR_DIR)) return;
-  assert.ok(existsSync(SHIPPED_RESNET20), `${SHIPPED_RESNET20} is shipped with the repository`);
-  if (engine().gpu.kind !== 'llvmpipe') { console.log(`  NOTICE: the 500-image shipped ResNet-20 check runs on llvmpipe only (this is ${engine().gpu.kind})`); return; }
+/** Evaluates a ResNet-20 checkpoint on test images 0-499 and checks its count; llvmpipe only. */
+async function checkFirst500(what: string, file: string, arch: string | undefined, want: number): Promise<void> {
+  if (!haveFiles(`the 500-image ${what} check`, file, CIFAR_DIR)) return;
+  // About 10 s on llvmpipe; SwiftShader runs this model at about 5 images/s, so it skips this one.
+  if (engine().gpu.kind !== 'llvmpipe') { console.log(`  NOTICE: the 500-image ${what} check runs on llvmpipe only (this is ${engine().gpu.kind})`); return; }
   const set = loadCifar10(CIFAR_DIR, { split: 'test', indices: parseIndexRange('0-499') });
-  const model = createClassifier(undefined, loadStateDictFile(SHIPPED_RESNET20));
+  const model = createClassifier(arch, loadStateDictFile(file));
   try {
     assert.is(model.arch, 'resnet20');
     const r = await evaluateClassifier(model, set, { batch: 100 });
-    assert.is(r.correct, SHIPPED_RESNET20_CORRECT_0_499);
+    console.log(`  ${what}, test images 0-499: ${r.correct}/500 correct, ${r.imagesPerS.toFixed(1)} images/s`);
+    assert.is(r.correct, want);
   } finally { model.dispose(); }
+}
+
+test('ResNet-20 on test images 0-499: exactly the full run\'s count of correct predictions (llvmpipe only)', async () => {
+  await checkFirst500('published ResNet-20', RESNET20, 'resnet20', RESNET20_CORRECT_0_499);
+});
+
+test('the shipped, engine-trained ResNet-20 on test images 0-499: its card\'s run\'s count (llvmpipe only)', async () => {
+  assert.ok(existsSync(SHIPPED_RESNET20), `${SHIPPED_RESNET20} is shipped with the repository`);
+  await checkFirst500('shipped ResNet-20', SHIPPED_RESNET20, undefined, SHIPPED_RESNET20_CORRECT_0_499);
 });
 
 test.run();
