@@ -25,6 +25,13 @@ export interface PgdOptions extends AttackCommon {
   schedule?: StepSchedule;
   randomStart?: boolean;
   loss?: AttackLoss;
+  /**
+   * Which iterate each example returns: the 'first' that fools the target, or the 'last' one.
+   * Default: 'first' for a deterministic target (the strongest point against that model), 'last' for
+   * a random one. A transfer attack wants 'last': a point just across the classifier's boundary is
+   * the easiest for a purifier to bring back.
+   */
+  keep?: 'first' | 'last';
 }
 
 export interface AttackResult {
@@ -43,8 +50,9 @@ export function scheduleFactor(s: StepSchedule, k: number, steps: number): numbe
 }
 
 /**
- * PGD. For a deterministic target each example keeps the first iterate that fools it; for a random
- * one (a purifier) the last iterate is returned, as in PGD+EOT evaluations of purification defenses.
+ * PGD. By default, for a deterministic target each example keeps the first iterate that fools it; for
+ * a random one (a purifier) the last iterate is returned, as in PGD+EOT evaluations of purification
+ * defenses (see `keep`).
  */
 export async function pgd(target: AttackTarget, x: Float32Array, y: Int32Array, o: PgdOptions): Promise<AttackResult> {
   const B = y.length, per = x.length / B;
@@ -53,7 +61,7 @@ export async function pgd(target: AttackTarget, x: Float32Array, y: Int32Array, 
   const draws: DrawCounter = { next: ((o.seed ?? 0) * 7919) >>> 0 };
   const alpha = o.stepSize ?? (2.5 * o.eps) / Math.max(o.steps, 1);
   const schedule = o.schedule ?? 'constant';
-  const keepFirst = !target.stochastic;
+  const keepFirst = (o.keep ?? (target.stochastic ? 'last' : 'first')) === 'first';
   let xa: Float32Array = o.randomStart === false ? Float32Array.from(x) : randomStart(x, per, o.norm, o.eps, rng);
   const best = Float32Array.from(xa);
   const fooled = new Uint8Array(B);

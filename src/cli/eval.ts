@@ -23,7 +23,7 @@ import { MaeReconstruction } from '../purify/loss.js';
 import { purifyConfig } from '../purify/amrm.js';
 import { purifyPresetNames } from '../purify/presets.js';
 import { parseEps, type Norm } from '../attacks/ball.js';
-import { ATTACKS, robustAccuracy, type Adaptive, type AttackName } from '../eval/robust.js';
+import { ATTACKS, pgdKeep, robustAccuracy, type Adaptive, type AttackName } from '../eval/robust.js';
 import { parseShard, shardRange, type Shard } from '../eval/shard.js';
 
 export const EVAL_USAGE = `  eval --dataset cifar10|cifar100|mnist [--data DIR] --classifier FILE [--arch NAME] [--n N --seed S | --indices 0-499]
@@ -223,6 +223,7 @@ async function robustEval(a: EvalArgs, args: string[], set: ImageSet, model: Ret
         attack: r.attack ? {
           name: r.attack, norm: r.norm, eps: r.eps, steps: r.steps, eot: r.eot, adaptive: r.attack === 'bpda' ? 'bpda' : r.adaptive,
           step_size: r.attack === 'pgd' || r.attack === 'bpda' ? r.stepSize ?? (2.5 * r.eps) / r.steps : null,
+          keep: r.attack === 'pgd' || r.attack === 'bpda' ? pgdKeep({ purifier }) : null, // which PGD iterate each example returns
           attacked_model: res.attackedModel ?? null, robust_correct: res.robustCorrect,
         } : null,
         purifier: purifier && mae ? {

@@ -4,6 +4,7 @@
 //   adaptive 'exact': the attack's gradients go through the purifier (autograd through the loop);
 //   adaptive 'none':  the attack sees the classifier alone (transfer to the defended model);
 //   attack 'bpda':    PGD with the purifier's backward taken as the identity.
+//   attack 'square':  black box, so 'exact' only means its queries go through the purifier.
 import type { ImageSet } from '../data/dataset.js';
 import type { Classifier } from '../models/cnn.js';
 import { drawSeed, classifierTarget, logitsOf, predictions, purifiedTarget, type AttackTarget, type Purifier } from '../attacks/target.js';
@@ -63,14 +64,24 @@ function evaluatedTarget(o: RobustEvalOptions): AttackTarget {
 function attackedTarget(o: RobustEvalOptions): AttackTarget {
   if (!o.purifier) return classifierTarget(o.classifier);
   if (o.attack === 'bpda') return purifiedTarget(o.classifier, o.purifier, 'bpda');
-  if (o.attack === 'square') return purifiedTarget(o.classifier, o.purifier, 'exact'); // black box: no gradient used
   return o.adaptive === 'exact' ? purifiedTarget(o.classifier, o.purifier, 'exact') : classifierTarget(o.classifier);
+}
+
+/**
+ * The PGD iterate each example returns: without a purifier, the first that fools the classifier;
+ * with one, the last. Through the purifier the target is random, so a fooling draw proves little;
+ * in a transfer attack (the classifier alone is attacked) an image stopped just across the
+ * classifier's boundary is the easiest for the purifier to bring back
+ * (bench/results/robust/transfer-diagnosis-linf-8_255.json measures by how much).
+ */
+export function pgdKeep(o: Pick<RobustEvalOptions, 'purifier'>): 'first' | 'last' {
+  return o.purifier ? 'last' : 'first';
 }
 
 async function runAttack(o: RobustEvalOptions, t: AttackTarget, x: Float32Array, y: Int32Array, seed: number): Promise<AttackResult> {
   const common = { norm: o.norm, eps: o.eps, steps: o.steps, eot: o.eot, seed };
   switch (o.attack) {
-    case 'pgd': case 'bpda': return pgd(t, x, y, { ...common, stepSize: o.stepSize });
+    case 'pgd': case 'bpda': return pgd(t, x, y, { ...common, stepSize: o.stepSize, keep: pgdKeep(o) });
     case 'apgd-ce': return apgd(t, x, y, { ...common, loss: 'ce' });
     case 'apgd-dlr': return apgd(t, x, y, { ...common, loss: 'dlr' });
     case 'square':

@@ -14,11 +14,11 @@ import { loadCifar10 } from '../../src/data/cifar-fs.js';
 import { MaeReconstruction } from '../../src/purify/loss.js';
 import { purify, purifyConfig } from '../../src/purify/amrm.js';
 import { assertInBall, parseEps, perturbationNorms, project } from '../../src/attacks/ball.js';
-import { classifierTarget, lossAndGradient, logitsOf, predictions, purifiedTarget, drawSeed } from '../../src/attacks/target.js';
+import { classifierTarget, lossAndGradient, logitsOf, margins, predictions, purifiedTarget, drawSeed } from '../../src/attacks/target.js';
 import { pgd } from '../../src/attacks/pgd.js';
 import { apgd } from '../../src/attacks/apgd.js';
 import { square, squareP } from '../../src/attacks/square.js';
-import { robustAccuracy } from '../../src/eval/robust.js';
+import { pgdKeep, robustAccuracy } from '../../src/eval/robust.js';
 import { haveFiles, CIFAR_DIR, RESNET20 } from '../models/fixtures.js';
 
 await setup();
@@ -84,6 +84,24 @@ test('PGD (l_inf, l_2), APGD-CE/DLR and Square fool a linear classifier and stay
     // A tiny budget fools fewer: the attacks respond to eps.
     const weak = await pgd(t, x, y, { norm: 'linf', eps: 0.001, steps: 3 });
     assert.ok(acc(weak.fooled) > 0, 'eps 0.001 leaves some examples right');
+  } finally { c.dispose(); }
+});
+
+test('PGD keep: the first fooling iterate stops at the boundary, the last goes past it; a transfer evaluation keeps the last', async () => {
+  const c = linearClassifier([3, 4, 4], 10, rng);
+  try {
+    const t = classifierTarget(c);
+    const { x, y } = await labelled(c, 8, rng);
+    const o = { norm: 'linf' as const, eps: 0.3, steps: 12, seed: 5 };
+    const first = await pgd(t, x, y, { ...o, keep: 'first' }), last = await pgd(t, x, y, { ...o, keep: 'last' });
+    assert.equal(Array.from(first.adversarial), Array.from((await pgd(t, x, y, o)).adversarial), "a deterministic target's default is 'first'");
+    const mFirst = margins(await logitsOf(t, first.adversarial, 8, 0), 10, y), mLast = margins(await logitsOf(t, last.adversarial, 8, 0), 10, y);
+    for (let b = 0; b < 8; b++) {
+      assert.ok(mFirst[b] < 0 && mLast[b] < 0, `example ${b} is fooled either way`);
+      assert.ok(mLast[b] < mFirst[b], `example ${b}: the last iterate lands further past the boundary (${mLast[b]} vs ${mFirst[b]})`);
+    }
+    assert.is(pgdKeep({}), 'first');
+    assert.is(pgdKeep({ purifier: { model: {} as never, options: purifyConfig('mae-cifar10') } }), 'last');
   } finally { c.dispose(); }
 });
 
