@@ -1,7 +1,10 @@
 // The sweep that chooses the `mae-mnist` purification preset (the paper has no MNIST setting).
 // Only MNIST *training* digits are used (never the held-out test digits): a seeded sample is attacked
-// with PGD l_inf 0.3 on the classifier alone, then purified under each candidate setting, and the
-// accuracy of the purified attacked and purified clean digits is recorded.
+// with PGD-20 l_inf 0.3 on the classifier alone, then purified under each candidate setting, and the
+// accuracy of the purified attacked and purified clean digits is recorded. The attack is kept two
+// ways: its last iterate (what `amrm eval` transfers, the harder one to purify) and the first iterate
+// that fools the classifier. The rule that picks the preset: the most purified last-iterate digits
+// among the settings that lose at most two clean digits; ties go to the earlier row.
 //
 //   node dist/bench/mnist_preset_sweep.js --classifier models/mnist-cnn.safetensors \
 //     --purifier models/mnist-mae.safetensors [--n 64] [--json bench/results/mnist-preset-sweep.json]
@@ -28,7 +31,14 @@ const GRID: Omit<PurifyOptions, 'masks' | 'seed'>[] = [
   { stepSize: 16, steps: 30, halve: true, eta: Infinity, maskRatio: 0.25 },
   { stepSize: 16, steps: 30, halve: true, eta: Infinity, maskRatio: 0.5 },
   { stepSize: 4, steps: 60, halve: true, eta: Infinity, maskRatio: 0.5 },
+  // A ball as large as the threat (0.3) with steps small enough to keep clean digits.
+  { stepSize: 2, steps: 100, halve: true, eta: 0.3, maskRatio: 0.25 },
+  { stepSize: 4, steps: 100, halve: true, eta: 0.3, maskRatio: 0.25 },
+  { stepSize: 4, steps: 100, halve: true, eta: 0.3, maskRatio: 0.5 },
 ];
+
+/** Clean digits a setting may lose and still be chosen. */
+const CLEAN_LOSS_ALLOWED = 2;
 
 const direct = process.argv[1]?.endsWith('/bench/mnist_preset_sweep.js');
 if (direct) {
@@ -46,9 +56,11 @@ if (direct) {
   const shape = [set.n, ...set.shape.slice(1)];
   const correct = async (x: Float32Array): Promise<number> =>
     predictions(await logitsOf(target, x, set.n, 0), classifier.numClasses).reduce((s, p, i) => s + (p === set.labels[i] ? 1 : 0), 0);
-  const attack = await pgd(target, set.images, set.labels, { norm: 'linf', eps: 0.3, steps: 20, seed: 1 });
-  const base = { clean: await correct(set.images), attacked: await correct(attack.adversarial) };
-  console.log(`${set.n} training digits: clean ${base.clean}, attacked (PGD-20 l_inf 0.3) ${base.attacked}`);
+  const attackOptions = { norm: 'linf', eps: 0.3, steps: 20, seed: 1 } as const;
+  const last = await pgd(target, set.images, set.labels, { ...attackOptions, keep: 'last' });
+  const first = await pgd(target, set.images, set.labels, { ...attackOptions, keep: 'first' });
+  const base = { clean: await correct(set.images), attacked_last: await correct(last.adversarial), attacked_first: await correct(first.adversarial) };
+  console.log(`${set.n} training digits: clean ${base.clean}, attacked (PGD-20 l_inf 0.3) ${base.attacked_last} (last iterate), ${base.attacked_first} (first fooling)`);
   const rows = [];
   for (const g of GRID) {
     const o: PurifyOptions = { ...g, masks: 1, seed: 3 };
@@ -56,18 +68,23 @@ if (direct) {
     const run = (x: Float32Array): Promise<Float32Array> => asyncScope(async () => (await purify(model, tensor(x, shape), o)).images.data());
     const row = {
       ...g, eta: Number.isFinite(g.eta) ? g.eta : 'Infinity',
-      purified_attacked: await correct(await run(attack.adversarial)),
+      purified_attacked_last: await correct(await run(last.adversarial)),
+      purified_attacked_first: await correct(await run(first.adversarial)),
       purified_clean: await correct(await run(set.images)),
       seconds: +((performance.now() - t0) / 1000).toFixed(1),
     };
     rows.push(row);
     console.log(JSON.stringify(row));
   }
+  const eligible = rows.filter((r) => r.purified_clean >= base.clean - CLEAN_LOSS_ALLOWED);
+  const chosen = eligible.reduce<typeof rows[number] | undefined>((b, r) => (!b || r.purified_attacked_last > b.purified_attacked_last ? r : b), undefined);
+  console.log(`chosen: ${JSON.stringify(chosen)}`);
   const report = {
     bench: 'mnist-preset-sweep', command: `node dist/bench/mnist_preset_sweep.js ${process.argv.slice(2).join(' ')}`,
     adapter: engine().gpu.kind, n: set.n, digits: 'MNIST training split (src/data/mnist.ts MNIST_SPLIT), seeded sample (seed 11)',
-    attack: 'PGD l_inf eps 0.3, 20 steps, on the classifier alone', classifier: classifierFile, purifier: purifierFile,
-    ...base, rows, date: new Date().toISOString(),
+    attack: 'PGD l_inf eps 0.3, 20 steps, on the classifier alone; last iterate and first fooling iterate', classifier: classifierFile, purifier: purifierFile,
+    rule: `most purified_attacked_last among rows with purified_clean >= clean - ${CLEAN_LOSS_ALLOWED}`,
+    ...base, rows, chosen: rows.indexOf(chosen!), date: new Date().toISOString(),
   };
   const json = flags.get('--json');
   if (json) writeAtomic(json, JSON.stringify(report, null, 2) + '\n');

@@ -1,12 +1,14 @@
 // The README's robustness table, built from the reports of `amrm eval` in bench/results/robust/
-// (each carries the command that produced it) and the paper's rows (METHOD.md section 7).
-//   node scripts/results-table.mjs            prints the table
-//   node scripts/results-table.mjs --write    replaces the table between the markers in README.md
+// (each carries the command that produced it) and the paper's rows (METHOD.md section 7), and its
+// purification throughput table, built from `amrm bench purify`'s reports (bench/results/purify-*.json).
+//   node scripts/results-table.mjs            prints the tables
+//   node scripts/results-table.mjs --write    replaces each table between its markers in README.md
 import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const DIR = 'bench/results/robust';
-const START = '<!-- results-table:start -->', END = '<!-- results-table:end -->';
+const THROUGHPUT_DIR = 'bench/results';
+const markers = (name) => [`<!-- ${name}:start -->`, `<!-- ${name}:end -->`];
 
 /** METHOD.md section 7: WRN-28-10 classifiers, ViT-Base MAE (3000 epochs), PGD-200 + EOT-20, 512 images. */
 const PAPER = [
@@ -30,7 +32,9 @@ function row(file, r) {
     const on = a.adaptive === 'exact' ? 'adaptive: exact gradients through the purifier'
       : a.adaptive === 'bpda' ? 'BPDA through the purifier'
       : p ? 'non-adaptive: on the classifier alone' : 'on the classifier';
-    attack = `${a.name.toUpperCase()}-${a.steps}${a.eot > 1 ? ` + EOT-${a.eot}` : ''}, ${on}`;
+    // A transfer PGD that returns its last iterate says so (the first fooling one transfers far less).
+    const last = a.keep === 'last' && a.adaptive === 'none' ? ' (last iterate)' : '';
+    attack = `${a.name.toUpperCase()}-${a.steps}${a.eot > 1 ? ` + EOT-${a.eot}` : ''}${last}, ${on}`;
   }
   return {
     dataset, threat: a ? epsText(a.norm, a.eps) : '-', defense, attack, n: r.n,
@@ -40,7 +44,9 @@ function row(file, r) {
 
 export function table() {
   const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
-  const rows = files.map((f) => row(join(DIR, f), JSON.parse(readFileSync(join(DIR, f), 'utf8'))));
+  // Only `amrm eval` / `amrm merge` reports (they carry a config); diagnosis benches live beside them.
+  const reports = files.map((f) => [join(DIR, f), JSON.parse(readFileSync(join(DIR, f), 'utf8'))]).filter(([, r]) => r.config);
+  const rows = reports.map(([f, r]) => row(f, r));
   // Per data set and threat: no defense, then the purifier under the non-adaptive, then the adaptive attacks.
   const order = (r) => `${r.dataset}|${r.threat}|${r.defense.startsWith('none') ? 0 : 1}|${r.attack.includes('adaptive:') ? 1 : 0}|${r.attack}`;
   rows.sort((x, y) => order(x).localeCompare(order(y)));
@@ -53,13 +59,35 @@ export function table() {
   return lines.join('\n');
 }
 
-const md = table();
+/** Seconds per batch of AMRM-Pure per model and adapter, beside the paper's A40 anchor (METHOD.md section 7). */
+export function throughputTable() {
+  const files = readdirSync(THROUGHPUT_DIR).filter((f) => /^purify-.*\.json$/.test(f)).sort();
+  const lines = [
+    '| model | adapter | preset (steps) | batch | s / batch | images/s | × the paper\'s A40 time | report |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  let anchor;
+  for (const f of files) {
+    const r = JSON.parse(readFileSync(join(THROUGHPUT_DIR, f), 'utf8'));
+    anchor = r.paper_anchor;
+    for (const x of r.rows) {
+      lines.push(`| ${x.model} | ${x.adapter} | ${x.preset} (${x.steps}) | ${x.batch} | ${x.seconds_per_batch.toFixed(1)} | ${x.images_per_s.toFixed(3)} | ${x.vs_paper_anchor.toFixed(1)} | [json](${join(THROUGHPUT_DIR, f)}) |`);
+    }
+  }
+  if (anchor) lines.push(`| ${anchor.model} | ${anchor.hardware} (paper) | mae-cifar10 (${anchor.steps}) | ${anchor.batch} | ${anchor.seconds_per_batch} | ${(anchor.batch / anchor.seconds_per_batch).toFixed(3)} | 1.0 | METHOD.md §7 |`);
+  return lines.join('\n');
+}
+
+const tables = { 'results-table': table(), 'throughput-table': throughputTable() };
 if (process.argv.includes('--write')) {
-  const readme = readFileSync('README.md', 'utf8');
-  const i = readme.indexOf(START), j = readme.indexOf(END);
-  if (i < 0 || j < i) throw new Error(`README.md has no ${START} … ${END} block`);
-  const out = `${readme.slice(0, i + START.length)}\n${md}\n${readme.slice(j)}`;
-  writeFileSync('README.md.tmp', out);
+  let readme = readFileSync('README.md', 'utf8');
+  for (const [name, md] of Object.entries(tables)) {
+    const [start, end] = markers(name);
+    const i = readme.indexOf(start), j = readme.indexOf(end);
+    if (i < 0 || j < i) throw new Error(`README.md has no ${start} … ${end} block`);
+    readme = `${readme.slice(0, i + start.length)}\n${md}\n${readme.slice(j)}`;
+  }
+  writeFileSync('README.md.tmp', readme);
   renameSync('README.md.tmp', 'README.md');
-  console.log('README.md: results table updated');
-} else console.log(md);
+  console.log(`README.md: ${Object.keys(tables).join(' and ')} updated`);
+} else console.log(Object.values(tables).join('\n\n'));

@@ -26,13 +26,15 @@ for threat in "linf 8/255" "l2 1.0"; do
   done
   # AMRM-Pure, non-adaptive: PGD-20 on the classifier alone, then purified and classified.
   $AMRM eval "${common[@]}" "${pur[@]}" --n "$N" --attack pgd --norm "$norm" --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-amrm-pgd20-none-$tag.json"
-  # AMRM-Pure, non-adaptive: APGD-CE-20 on the classifier alone, then purified (l_inf only so far).
-  if [[ $norm == linf ]]; then
-    $AMRM eval "${common[@]}" "${pur[@]}" --n "$N" --attack apgd-ce --norm "$norm" --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-amrm-apgd-ce-20-none-$tag.json"
-  fi
+  # AMRM-Pure, non-adaptive: APGD-CE-20 and APGD-DLR-20 on the classifier alone, then purified.
+  for atk in apgd-ce apgd-dlr; do
+    $AMRM eval "${common[@]}" "${pur[@]}" --n "$N" --attack $atk --norm "$norm" --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-amrm-$atk-20-none-$tag.json"
+  done
   # AMRM-Pure, adaptive: PGD-5 with exact gradients through the 150-step purification (EOT 1). The
   # l_2 report was made as --shard 1/2 and 2/2 (bench/results/robust/shards/) joined by amrm merge.
   $AMRM eval "${common[@]}" "${pur[@]}" --n "$NA" --attack pgd --norm "$norm" --eps "$eps" --steps 5 --eot 1 --adaptive exact --json "$OUT/cifar10-amrm-pgd5-exact-$tag.json"
 done
 # No defense: Square (l_inf only, black box), 1000 queries.
 $AMRM eval "${common[@]}" --n "$N" --attack square --norm linf --eps 8/255 --steps 1000 --json "$OUT/cifar10-none-square1000-linf-8_255.json"
+# AMRM-Pure, non-adaptive: Square-1000 on the classifier alone, then purified.
+$AMRM eval "${common[@]}" "${pur[@]}" --n "$N" --attack square --norm linf --eps 8/255 --steps 1000 --adaptive none --json "$OUT/cifar10-amrm-square1000-none-linf-8_255.json"

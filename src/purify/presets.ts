@@ -46,9 +46,10 @@ export const PURIFY_PRESETS: Readonly<Record<string, PurifyPreset>> = {
   'rmaskdit-imagenet': paper('rmaskdit', 0.30, 20, false),
   // The paper has no MNIST setting: chosen by the sweep in bench/mnist_preset_sweep.ts on 48 MNIST
   // *training* digits (never test digits) attacked by PGD-20 l_inf 0.3, with models/mnist-mae and
-  // mnist-cnn (bench/results/mnist-preset-sweep.json). Of six settings, small steps in the default
-  // 16/255 ball kept every clean digit (48/48) and recovered the most attacked ones (20/48); steps
-  // of 8/255 and more, or no ball, recovered as many or fewer and broke clean digits (12-38/48).
+  // mnist-cnn (bench/results/mnist-preset-sweep.json). Of nine settings, only small steps in the
+  // default 16/255 ball kept every clean digit (48/48; the others 12-38/48). None purifies the
+  // attack's last iterate (0-9/48, the most with no ball at all and 14/48 clean digits left); this
+  // one recovers 20/48 of the first fooling iterates, the others 9-21/48.
   'mae-mnist': { family: 'mae', maskRatio: 0.25, steps: 100, stepSize: 1, halve: true, chosen: true, source: 'sweep on MNIST training digits: bench/results/mnist-preset-sweep.json' },
 };
 
