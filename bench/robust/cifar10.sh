@@ -38,3 +38,6 @@ done
 $AMRM eval "${common[@]}" --n "$N" --attack square --norm linf --eps 8/255 --steps 1000 --json "$OUT/cifar10-none-square1000-linf-8_255.json"
 # AMRM-Pure, non-adaptive: Square-1000 on the classifier alone, then purified.
 $AMRM eval "${common[@]}" "${pur[@]}" --n "$N" --attack square --norm linf --eps 8/255 --steps 1000 --adaptive none --json "$OUT/cifar10-amrm-square1000-none-linf-8_255.json"
+# Diagnosis (not a table row): why the transfer attacks differ. Classifier margins of PGD-20's first
+# fooling and last iterates and of APGD-CE-20, and how many of each the purifier brings back.
+node dist/bench/robust/transfer.js --data "$DATA" --n 64 --json "$OUT/transfer-diagnosis-linf-8_255.json"
