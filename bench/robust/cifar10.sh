@@ -41,3 +41,5 @@ $AMRM eval "${common[@]}" "${pur[@]}" --n "$N" --attack square --norm linf --eps
 # Diagnosis (not a table row): why the transfer attacks differ. Classifier margins of PGD-20's first
 # fooling and last iterates and of APGD-CE-20, and how many of each the purifier brings back.
 node dist/bench/robust/transfer.js --data "$DATA" --n 64 --json "$OUT/transfer-diagnosis-linf-8_255.json"
+# Diagnosis: how much the purifier's output and its exact gradient change with the mask draw.
+node dist/bench/robust/draw_spread.js --dataset cifar10 --data "$DATA" --n 16 --draws 4 --json "$OUT/draw-spread-cifar10.json"

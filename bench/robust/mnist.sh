@@ -25,3 +25,6 @@ done
 $AMRM eval "${common[@]}" "${pur[@]}" --attack pgd --norm linf --eps 0.1 --steps 10 --eot 4 --adaptive exact --json "$OUT/mnist-amrm-pgd10-eot4-exact-linf-0.1.json"
 # AMRM-Pure, adaptive APGD-CE-10 with exact gradients through the purifier (EOT 1), l_inf 0.1.
 $AMRM eval "${common[@]}" "${pur[@]}" --attack apgd-ce --norm linf --eps 0.1 --steps 10 --eot 1 --adaptive exact --json "$OUT/mnist-amrm-apgd-ce-10-exact-linf-0.1.json"
+# Diagnosis (not a table row): how much the purifier's output and its exact gradient change with the
+# mask draw, which bounds what EOT can add.
+node dist/bench/robust/draw_spread.js --dataset mnist --n 16 --draws 4 --json "$OUT/draw-spread-mnist.json"
