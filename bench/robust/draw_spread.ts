@@ -46,10 +46,11 @@ if (direct) {
 
   // R purifications of the same images, each under its own draw, and the classifier's predictions.
   const purified: Float32Array[] = [], preds: Int32Array[] = [];
+  const plain = classifierTarget(classifier);
   for (let r = 0; r < R; r++) {
     const x = await asyncScope(async () => (await purify(model, tensor(set.images, shape), { ...options, seed: drawSeed(options.seed, r) })).images.data());
     purified.push(x);
-    preds.push(predictions(await logitsOf(classifierTarget(classifier), x, set.n, 0), K));
+    preds.push(predictions(await logitsOf(plain, x, set.n, 0), K));
   }
   // Exact gradients of the cross-entropy through the purifier, one draw each.
   const target = purifiedTarget(classifier, { model, options }, 'exact');

@@ -28,6 +28,7 @@ import { loadPurifierFor } from './eval.js';
 import { MaeReconstruction } from '../purify/loss.js';
 import { purify, purifyConfig } from '../purify/amrm.js';
 import { classifierTarget, logitsOf, predictions } from '../attacks/target.js';
+import { pgdKeep } from '../eval/robust.js';
 import { pgd } from '../attacks/pgd.js';
 import { parseEps } from '../attacks/ball.js';
 
@@ -101,17 +102,18 @@ export async function demoCommand(args: string[]): Promise<number> {
     const [, C, H, W] = set.shape;
     const K = classifier.numClasses;
     console.log(`demo: ${set.n} ${a.dataset} test images (seed ${a.seed}), classifier ${classifier.arch}, purifier ${a.purifier}, adapter ${eng.gpu.kind}`);
-    console.log(`  attack: PGD l_inf eps ${a.eps.toFixed(4)}, ${a.attackSteps} steps, on the classifier alone (non-adaptive, last iterate)`);
+    const model = new MaeReconstruction(mae);
+    // The iterate every transfer evaluation through a purifier keeps (the last one).
+    const keep = pgdKeep({ purifier: { model, options } });
+    console.log(`  attack: PGD l_inf eps ${a.eps.toFixed(4)}, ${a.attackSteps} steps, on the classifier alone (non-adaptive, ${keep} iterate)`);
     console.log(`  purification: AMRM ${a.preset}, ${options.steps} steps, mask ratio ${options.maskRatio}, step ${options.stepSize}/255${options.halve ? ' halved after S/2' : ''}, eta ${(options.eta * 255).toFixed(0)}/255`);
     const t0 = performance.now();
     const target = classifierTarget(classifier);
     const classify = async (x: Float32Array): Promise<Int32Array> => predictions(await logitsOf(target, x, set.n, 0), K);
     const clean = await classify(set.images);
-    // The last iterate, as in every transfer evaluation (see pgdKeep in eval/robust.ts).
-    const attack = await pgd(target, set.images, set.labels, { norm: 'linf', eps: a.eps, steps: a.attackSteps, seed: a.seed, keep: 'last' });
+    const attack = await pgd(target, set.images, set.labels, { norm: 'linf', eps: a.eps, steps: a.attackSteps, seed: a.seed, keep });
     const attacked = await classify(attack.adversarial);
     const shape = [set.n, C, H, W];
-    const model = new MaeReconstruction(mae);
     const purifyHost = async (x: Float32Array): Promise<Float32Array> => asyncScope(async () => {
       const r = await purify(model, tensor(x, shape), options, {
         onProgress: (s, S) => { if (s % 25 === 0 || s === S) console.log(`    purification step ${s}/${S}`); },
@@ -150,7 +152,7 @@ export async function demoCommand(args: string[]): Promise<number> {
     writePngGrid(png, grid, [tiles.length * show, C, H, W], { cols: show, pad: 2 });
     const report = {
       dataset: a.dataset, n: set.n, seed: a.seed, classifier: a.classifier, purifier: a.purifier, adapter: eng.gpu.kind,
-      attack: { name: 'pgd', norm: 'linf', eps: a.eps, steps: a.attackSteps, adaptive: 'none', keep: 'last' },
+      attack: { name: 'pgd', norm: 'linf', eps: a.eps, steps: a.attackSteps, adaptive: 'none', keep },
       purify: options, accuracy: Object.fromEntries(rows.map(([w, p]) => [w, accuracy(p, set.labels) / set.n])), seconds,
       figure_rows: ['original', 'masked input', 'reconstruction', 'attacked', 'reconstruction of attacked', 'reconstruction of purified'],
     };
