@@ -1,5 +1,5 @@
 // The amrm engine: tensors, WGSL kernels and autograd on WebGPU.
-export { init, engine, Engine, type InitOptions, type DebugOptions } from './engine/engine.js';
+export { init, engine, flush, sync, Engine, type InitOptions, type DebugOptions } from './engine/engine.js';
 export { openGpu, type Gpu } from './engine/device.js';
 export { Runtime } from './engine/runtime.js';
 export { Tensor, scope, asyncScope, keep, empty, type DType, type Shape } from './engine/tensor.js';

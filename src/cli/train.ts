@@ -14,7 +14,7 @@ import { loadCifar } from '../data/cifar-fs.js';
 import type { ImageSet } from '../data/dataset.js';
 import { MAE } from '../models/mae.js';
 import { maeConfig, maeConfigNames } from '../models/mae_configs.js';
-import { createTrainableClassifier, trainableStateDict, TRAINABLE_CLASSIFIERS } from '../models/trainable.js';
+import { createTrainableClassifier, TRAINABLE_CLASSIFIERS } from '../models/trainable.js';
 import { evaluateClassifier } from '../eval/classifier.js';
 import { BatchLoader } from '../train/loader.js';
 import { train, type StepInfo } from '../train/trainer.js';
@@ -117,7 +117,7 @@ export async function trainCommand(args: string[]): Promise<number> {
     const model = createTrainableClassifier(a.config, { seed: a.seed, numClasses: trainSet.classes.length });
     if (model.inputShape.join() !== [C, H, W].join()) throw new Error(`${a.config} takes [${model.inputShape}] images, ${a.dataset} has [${C}, ${H}, ${W}]`);
     task = classifierTask(model);
-    saveFinal = async () => writeSafetensors(await trainableStateDict(model, { 'amrm.train.dataset': a.dataset }));
+    saveFinal = async () => writeSafetensors(await model.stateDict({ 'amrm.train.dataset': a.dataset }));
     onEpoch = async () => {
       const r = await evaluateClassifier(model, testSet, { batch: 200 });
       return { test_accuracy: r.accuracy, test_n: r.n };

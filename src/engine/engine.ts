@@ -72,3 +72,9 @@ export async function init(options: InitOptions = {}): Promise<Engine> {
   Object.assign(e.debug, options.debug);
   return e;
 }
+
+/** Submits the work recorded so far without waiting (long loops keep the queue short with it). */
+export function flush(): void { engine().runtime.submit(); }
+
+/** Waits until the GPU has finished everything recorded so far. */
+export async function sync(): Promise<void> { await engine().runtime.sync(); }

@@ -6,7 +6,7 @@ import { Tensor } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
 import { add, mul } from '../engine/ops/elementwise.js';
 import { conv2d } from '../engine/ops/conv.js';
-import { Linear } from './vit.js';
+import { Linear } from './layers.js';
 import { fmt } from '../engine/shape.js';
 import type { ChannelAffine } from './state-reader.js';
 

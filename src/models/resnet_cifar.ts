@@ -17,7 +17,7 @@ import {
   ChannelMap, Conv, linearHead, WeightStore, IMAGENET_NORMALIZATION, checkInput, normalizationMap,
   type Classifier, type Normalization,
 } from './cnn.js';
-import type { Linear } from './vit.js';
+import type { Linear } from './layers.js';
 
 export interface ResNetCifarConfig {
   /** 6n + 2: 20, 32, 44, 56, 110 (any n ≥ 1 works: 8, 14, ...). */

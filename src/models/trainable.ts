@@ -10,8 +10,7 @@
 // Initialization: convolutions kaiming-normal (fan-in, ReLU gain) as akamaster's _weights_init; the
 // CNN's linear layers PyTorch's default U(±1/sqrt(fan_in)) for weight and bias.
 import { Tensor, keep } from '../engine/tensor.js';
-import { engine } from '../engine/engine.js';
-import { tensor, zeros, fill } from '../engine/ops/creation.js';
+import { assign, tensor, zeros, fill } from '../engine/ops/creation.js';
 import { add, mul, relu, affine } from '../engine/ops/elementwise.js';
 import { conv2d } from '../engine/ops/conv.js';
 import { avgPool2d, globalAvgPool } from '../engine/ops/pool.js';
@@ -19,9 +18,9 @@ import { reshape } from '../engine/ops/layout.js';
 import { batchNorm, batchNormTrain } from '../engine/ops/batchnorm.js';
 import { noGrad } from '../engine/autograd.js';
 import { Rng } from '../engine/random.js';
-import { fmt } from '../engine/shape.js';
-import type { HostTensor, StateDict } from '../engine/io/host-tensor.js';
-import { Linear, type NamedTensor } from './vit.js';
+import type { StateDict } from '../engine/io/host-tensor.js';
+import { Linear } from './layers.js';
+import { StatefulModule, type NamedTensor, type StateEntry } from './module.js';
 import { optionAShortcut, resnetBlocks, RESNET_WIDTHS } from './resnet_cifar.js';
 import { IMAGENET_NORMALIZATION, checkInput, type Classifier, type Normalization } from './cnn.js';
 
@@ -44,13 +43,13 @@ function hostRandom(n: number, gen: () => number): Float32Array {
   return a;
 }
 
+/** The state entries of a classifier in creation order (PyTorch's), with the seeded initializers. */
 class Params {
-  readonly list: NamedTensor[] = [];
-  readonly bufs: NamedTensor[] = [];
+  readonly list: StateEntry[] = [];
   constructor(readonly rng: Rng) {}
   add(name: string, t: Tensor, buffer = false): Tensor {
-    keep(t);
-    (buffer ? this.bufs : this.list).push([name, t]);
+    keep(t); // the model owns it: no enclosing scope frees it
+    this.list.push({ key: name, tensor: t, kind: buffer ? 'buffer' : 'param' });
     t.requireGrad(!buffer);
     return t;
   }
@@ -77,13 +76,12 @@ class BatchNorm2d {
     if (!training) return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, this.eps);
     const r = batchNormTrain(x, this.weight, this.bias, this.eps);
     noGrad(() => {
-      // running ← (1 − momentum)·running + momentum·batch, copied into the running tensors' buffers
-      // (a GPU copy, so it is ordered after earlier readers of the old values).
+      // running ← (1 − momentum)·running + momentum·batch, in place.
       for (const [run, batch] of [[this.runningMean, r.mean], [this.runningVar, r.variance]] as const) {
         const a = affine(run, 1 - this.momentum);
         const b = affine(batch, this.momentum);
         const s = add(a, b);
-        engine().runtime.copy(s.buffer, run.buffer, run.size * 4);
+        assign(run, s);
         for (const t of [a, b, s, batch]) t.dispose();
       }
     });
@@ -100,19 +98,26 @@ function normalizer(n: Normalization): { scale: Tensor; shift: Tensor } {
   };
 }
 
-abstract class TrainableClassifier implements Classifier, Trainable {
+abstract class TrainableClassifier extends StatefulModule implements Classifier, Trainable {
   abstract readonly arch: string;
+  override get modelName(): string { return this.arch; }
   abstract readonly numClasses: number;
   abstract readonly inputShape: readonly [number, number, number];
   training = true;
   protected readonly p: Params;
   private readonly norm: { scale: Tensor; shift: Tensor };
   constructor(seed: number, normalization: Normalization) {
+    super();
     this.p = new Params(new Rng(seed));
     this.norm = normalizer(normalization);
   }
-  parameters(): NamedTensor[] { return this.p.list; }
-  buffers(): NamedTensor[] { return this.p.bufs; }
+  /** Parameters then buffers, in creation order within each (as the checkpoints have them). */
+  stateEntries(): StateEntry[] {
+    return [...this.p.list.filter((e) => e.kind === 'param'), ...this.p.list.filter((e) => e.kind === 'buffer')];
+  }
+  protected override stateMetadata(): Record<string, string> { return { 'amrm.classifier.arch': this.arch }; }
+  // PyTorch's BatchNorm saves num_batches_tracked; no layer here uses it.
+  protected override ignoredKey(key: string): boolean { return key.endsWith('num_batches_tracked'); }
   protected normalize(x: Tensor): Tensor {
     const xs = mul(x, this.norm.scale);
     const y = add(xs, this.norm.shift);
@@ -120,8 +125,8 @@ abstract class TrainableClassifier implements Classifier, Trainable {
     return y;
   }
   abstract forward(x: Tensor): Tensor;
-  dispose(): void {
-    for (const [, t] of [...this.p.list, ...this.p.bufs]) t.dispose();
+  override dispose(): void {
+    super.dispose();
     this.norm.scale.dispose();
     this.norm.shift.dispose();
   }
@@ -214,33 +219,7 @@ export function createTrainableClassifier(arch: string, options: { seed?: number
   throw new Error(`unknown trainable classifier '${arch}' (known: cnn-mnist, resnet<6n+2> such as resnet20)`);
 }
 
-// ---------------------------------------------------------------- state dicts
-/** Parameters and buffers on the host, in that order, with the architecture in the metadata. */
-export async function trainableStateDict(model: Trainable & { arch?: string }, metadata: Record<string, string> = {}): Promise<StateDict> {
-  const tensors = new Map<string, HostTensor>();
-  for (const [k, t] of [...model.parameters(), ...model.buffers()]) tensors.set(k, { shape: [...t.shape], dtype: 'f32', data: await t.data() });
-  return { tensors, metadata: { ...(model.arch ? { 'amrm.classifier.arch': model.arch } : {}), ...metadata } };
-}
-
-/** Copies a state dict into a trainable model's tensors (strict: same keys, same shapes). */
-export function loadTrainableState(model: Trainable, sd: StateDict | Map<string, HostTensor>, what = 'model'): void {
-  const given = sd instanceof Map ? sd : sd.tensors;
-  const entries = [...model.parameters(), ...model.buffers()];
-  const problems: string[] = [];
-  const known = new Set(entries.map(([k]) => k));
-  for (const [k, t] of entries) {
-    const h = given.get(k);
-    if (!h) problems.push(`missing '${k}' ${fmt(t.shape)}`);
-    else if (h.dtype !== 'f32' || h.shape.join() !== t.shape.join()) problems.push(`'${k}' is ${h.dtype}${fmt(h.shape)}, expected f32${fmt(t.shape)}`);
-  }
-  // num_batches_tracked (PyTorch BatchNorm) is accepted and ignored.
-  for (const k of given.keys()) if (!known.has(k) && !k.endsWith('num_batches_tracked')) problems.push(`unexpected '${k}'`);
-  if (problems.length) throw new Error(`${what}: the state dict does not fit (${problems.slice(0, 10).join('; ')}${problems.length > 10 ? `; ${problems.length - 10} more` : ''})`);
-  const rt = engine().runtime;
-  rt.submit(); // earlier recorded readers of the old values run first
-  for (const [k, t] of entries) rt.write(t.buffer, given.get(k)!.data as Float32Array);
-}
-
+// ---------------------------------------------------------------- checkpoints
 /** A trained classifier from a checkpoint written by trainableStateDict (eval mode). */
 export function loadTrainedClassifier(sd: StateDict, arch?: string): TrainableClassifier {
   const name = arch ?? sd.metadata['amrm.classifier.arch'];
@@ -248,7 +227,7 @@ export function loadTrainedClassifier(sd: StateDict, arch?: string): TrainableCl
   const out = sd.tensors.get(name === 'cnn-mnist' ? 'fc2.bias' : 'linear.bias');
   const model = createTrainableClassifier(name, { numClasses: out?.shape[0] });
   try {
-    loadTrainableState(model, sd, name);
+    model.loadStateDict(sd);
   } catch (e) {
     model.dispose();
     throw e;

@@ -1,117 +1,56 @@
-// Vision-transformer pieces with timm's structure and state-dict key names (Linear, LayerNorm, Mlp,
-// Attention with one qkv Linear, pre-norm Block), as the MAE reference builds them. Parameters are
-// engine tensors owned by the module; `parameters(prefix)` lists them under their PyTorch keys, in
-// PyTorch's state_dict order.
-import { Tensor } from '../engine/tensor.js';
-import { tensor, zeros } from '../engine/ops/creation.js';
+// Vision-transformer attention and the pre-norm block, with timm's structure and state-dict keys
+// (Attention with one qkv Linear, Block = x + attn(norm1(x)), then x + mlp(norm2(x))), as the MAE
+// reference builds them; and the forward probe through which analyses see inside attention.
+import { Tensor, keep } from '../engine/tensor.js';
 import { add } from '../engine/ops/elementwise.js';
-import { matmul, type Activation } from '../engine/ops/matmul.js';
-import { layerNorm } from '../engine/ops/layernorm.js';
 import { permute, reshape, slice } from '../engine/ops/layout.js';
 import { attention, ATTENTION_MAX_D } from '../engine/ops/attention.js';
-import type { Rng } from '../engine/random.js';
 import { fmt } from '../engine/shape.js';
+import type { Module, NamedTensor } from './module.js';
+import { LayerNorm, Linear, Mlp, type Initializer, type MlpOptions } from './layers.js';
 
-/** A parameter under its state-dict key. */
-export type NamedTensor = [string, Tensor];
-
-export interface Module {
-  /** Every parameter as [prefix + key, tensor], in PyTorch's state_dict order. */
-  parameters(prefix?: string): NamedTensor[];
-}
-
-// ---------------------------------------------------------------- initializers
-/** How new parameters get their values (the reference's init schemes). */
-export interface Initializer {
-  /** U(-a, a) with a = sqrt(6 / (fanIn + fanOut)): torch.nn.init.xavier_uniform_. */
-  xavierUniform(shape: number[], fanIn: number, fanOut: number): Tensor;
-  /** N(0, std²): torch.nn.init.normal_. */
-  normal(shape: number[], std: number): Tensor;
-  uniform(shape: number[], bound: number): Tensor;
-  constant(shape: number[], value: number): Tensor;
-}
-
-/** Random values drawn on the host from a seeded generator, in call order. */
-export function seededInit(rng: Rng): Initializer {
-  const fromHost = (shape: number[], gen: () => number): Tensor => {
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    for (let i = 0; i < data.length; i++) data[i] = gen();
-    return tensor(data, shape);
-  };
-  return {
-    xavierUniform: (shape, fanIn, fanOut) => {
-      const a = Math.sqrt(6 / (fanIn + fanOut));
-      return fromHost(shape, () => rng.uniform(-a, a));
-    },
-    normal: (shape, std) => fromHost(shape, () => std * rng.normal()),
-    uniform: (shape, bound) => fromHost(shape, () => rng.uniform(-bound, bound)),
-    constant: (shape, value) => fromHost(shape, () => value),
-  };
-}
-
-/** Zeros filled on the GPU, no host work: for a model whose weights are about to be loaded. */
-export const zeroInit: Initializer = {
-  xavierUniform: (shape) => zeros(shape),
-  normal: (shape) => zeros(shape),
-  uniform: (shape) => zeros(shape),
-  constant: (shape) => zeros(shape),
-};
-
-// ---------------------------------------------------------------- modules
-/** y = x·Wᵀ + b with W stored [out, in] as PyTorch does; an activation can be fused into the matmul. */
-export class Linear implements Module {
-  constructor(readonly weight: Tensor, readonly bias: Tensor | undefined) {}
-
-  /** The MAE reference's init: xavier_uniform weight, zero bias. */
-  static init(init: Initializer, inFeatures: number, outFeatures: number, bias = true): Linear {
-    return new Linear(init.xavierUniform([outFeatures, inFeatures], inFeatures, outFeatures), bias ? init.constant([outFeatures], 0) : undefined);
-  }
-
-  get inFeatures(): number { return this.weight.shape[1]; }
-  get outFeatures(): number { return this.weight.shape[0]; }
-
-  forward(x: Tensor, activation: Activation = 'none'): Tensor {
-    return matmul(x, this.weight, { transB: true, bias: this.bias, activation });
-  }
-
-  parameters(prefix = ''): NamedTensor[] {
-    return this.bias ? [[`${prefix}weight`, this.weight], [`${prefix}bias`, this.bias]] : [[`${prefix}weight`, this.weight]];
-  }
-}
-
-export class LayerNorm implements Module {
-  constructor(readonly weight: Tensor, readonly bias: Tensor, readonly eps: number) {}
-
-  static init(init: Initializer, dim: number, eps: number): LayerNorm {
-    return new LayerNorm(init.constant([dim], 1), init.constant([dim], 0), eps);
-  }
-
-  forward(x: Tensor): Tensor { return layerNorm(x, this.weight, this.bias, this.eps); }
-
-  parameters(prefix = ''): NamedTensor[] { return [[`${prefix}weight`, this.weight], [`${prefix}bias`, this.bias]]; }
-}
-
-/** fc2(gelu(fc1(x))), GELU exact (erf), as timm's Mlp with nn.GELU. */
-export class Mlp implements Module {
-  constructor(readonly fc1: Linear, readonly fc2: Linear) {}
-
-  static init(init: Initializer, dim: number, hidden: number): Mlp {
-    return new Mlp(Linear.init(init, dim, hidden), Linear.init(init, hidden, dim));
-  }
-
-  forward(x: Tensor): Tensor { return this.fc2.forward(this.fc1.forward(x, 'gelu')); }
-
-  parameters(prefix = ''): NamedTensor[] {
-    return [...this.fc1.parameters(`${prefix}fc1.`), ...this.fc2.parameters(`${prefix}fc2.`)];
-  }
-}
-
-export interface AttentionOut {
-  out: Tensor;
-  /** [B, H, N, N] softmax probabilities when asked for (no gradient). */
+// ---------------------------------------------------------------- the forward probe
+/** What one attention layer used in a forward pass, as a probe receives it. */
+export interface AttentionRecord {
+  /** Which stack of the model ('encoder', 'decoder'). */
+  stack: string;
+  /** The layer's index in its stack. */
+  layer: number;
+  /** Z: the block's input [B, N, D] (the residual stream). */
+  input: Tensor;
+  /** The attention's input after the block's norm, [B, N, D]: what W_Q and W_K multiply. */
+  normed: Tensor;
+  /** Per head, before the score scale: Q and K [B, H, N, d_h] (biases included). */
+  q: Tensor;
+  k: Tensor;
+  /** The score scale, d_h^(-1/2): A = softmax(scale · Q Kᵀ). */
+  scale: number;
+  /** [B, H, N, N] attention probabilities (no gradient), when the probe asks for them. */
   probs?: Tensor;
+  /** The layer, for its weights: `attention.qkWeights()`. */
+  attention: Attention;
 }
 
+/**
+ * A callback a model's forward calls once per attention layer, in order. The tensors it receives
+ * belong to the forward's scope and are freed with it: `keep()` what must outlive the forward.
+ * Recorded tensors are on the autograd tape like any other, so a probe can build a loss from them.
+ */
+export interface ForwardProbe {
+  (record: AttentionRecord): void;
+}
+
+/** A probe and whether the forward should also compute the attention probabilities for it. */
+export interface ProbeOptions {
+  probe?: ForwardProbe;
+  /** Default false: the fused attention kernel never stores the probabilities. */
+  probeProbs?: boolean;
+}
+
+/** Where in a model a block sits, for its probe records. */
+export interface BlockSite extends ProbeOptions { stack: string; layer: number; }
+
+// ---------------------------------------------------------------- attention
 /**
  * timm's Attention: one qkv Linear [3D, D] whose output splits as (3, heads, head_dim), scaled
  * dot-product attention per head (scale head_dim^-0.5), heads concatenated and projected.
@@ -131,17 +70,34 @@ export class Attention implements Module {
     return new Attention(Linear.init(init, dim, 3 * dim), Linear.init(init, dim, dim), heads);
   }
 
-  forward(x: Tensor, returnProbs = false): AttentionOut {
+  get dim(): number { return this.proj.outFeatures; }
+  get headDim(): number { return this.dim / this.heads; }
+
+  /**
+   * W_Q and W_K as PyTorch stores them, [D, D] (out, in): Q = Z·W_Qᵀ + b_Q. New tensors (slices of
+   * the qkv weight) that the caller disposes.
+   */
+  qkWeights(): { wQ: Tensor; wK: Tensor } {
+    const D = this.dim;
+    return { wQ: slice(this.qkv.weight, [0, 0], [D, D]), wK: slice(this.qkv.weight, [D, 0], [2 * D, D]) };
+  }
+
+  /** x [B, N, D] (already normalized) to [B, N, D]; `site` reports to a probe. */
+  forward(x: Tensor, site?: BlockSite & { input: Tensor }): Tensor {
     const [B, N, D] = x.shape;
     const H = this.heads, hd = D / H;
     // [B, N, 3D] -> [3, B, H, N, hd]: one copy, then q, k, v are contiguous slices of axis 0.
     const qkv = permute(reshape(this.qkv.forward(x), [B, N, 3, H, hd]), [2, 0, 3, 1, 4]);
     const part = (i: number): Tensor => reshape(slice(qkv, [i], [i + 1]), [B, H, N, hd]);
     const impl = hd % 4 === 0 && hd <= ATTENTION_MAX_D ? undefined : 'composed';
-    const r = attention(part(0), part(1), part(2), { returnProbs, impl });
+    const [q, k] = [part(0), part(1)];
+    const returnProbs = !!(site?.probe && site.probeProbs);
+    const r = attention(q, k, part(2), { returnProbs, impl });
+    if (site?.probe) {
+      site.probe({ stack: site.stack, layer: site.layer, input: site.input, normed: x, q, k, scale: 1 / Math.sqrt(hd), probs: r.probs, attention: this });
+    }
     const merged = reshape(permute(r.out, [0, 2, 1, 3]), [B, N, D]);
-    const out = this.proj.forward(merged);
-    return r.probs ? { out, probs: r.probs } : { out };
+    return this.proj.forward(merged);
   }
 
   parameters(prefix = ''): NamedTensor[] {
@@ -149,23 +105,27 @@ export class Attention implements Module {
   }
 }
 
+// ---------------------------------------------------------------- the pre-norm block
+export interface BlockOptions extends MlpOptions {
+  eps: number;
+  mlpRatio: number;
+}
+
 /** Pre-norm transformer block: x + attn(norm1(x)), then x + mlp(norm2(x)). */
 export class Block implements Module {
   constructor(readonly norm1: LayerNorm, readonly attn: Attention, readonly norm2: LayerNorm, readonly mlp: Mlp) {}
 
-  static init(init: Initializer, dim: number, heads: number, mlpRatio: number, eps: number): Block {
+  static init(init: Initializer, dim: number, heads: number, o: BlockOptions): Block {
     // Draw order follows PyTorch's module registration order (norm1, attn, norm2, mlp).
-    const norm1 = LayerNorm.init(init, dim, eps);
+    const norm1 = LayerNorm.init(init, dim, o);
     const attn = Attention.init(init, dim, heads);
-    const norm2 = LayerNorm.init(init, dim, eps);
-    return new Block(norm1, attn, norm2, Mlp.init(init, dim, Math.floor(dim * mlpRatio)));
+    const norm2 = LayerNorm.init(init, dim, o);
+    return new Block(norm1, attn, norm2, Mlp.init(init, dim, Math.floor(dim * o.mlpRatio), o));
   }
 
-  forward(x: Tensor, returnProbs = false): AttentionOut {
-    const a = this.attn.forward(this.norm1.forward(x), returnProbs);
-    const h = add(x, a.out);
-    const out = add(h, this.mlp.forward(this.norm2.forward(h)));
-    return a.probs ? { out, probs: a.probs } : { out };
+  forward(x: Tensor, site?: BlockSite): Tensor {
+    const h = add(x, this.attn.forward(this.norm1.forward(x), site && { ...site, input: x }));
+    return add(h, this.mlp.forward(this.norm2.forward(h)));
   }
 
   parameters(prefix = ''): NamedTensor[] {
@@ -174,4 +134,24 @@ export class Block implements Module {
       ...this.norm2.parameters(`${prefix}norm2.`), ...this.mlp.parameters(`${prefix}mlp.`),
     ];
   }
+}
+
+/** Runs a stack of blocks, reporting each to the probe as `stack` layer i. */
+export function runBlocks(blocks: Block[], x: Tensor, stack: string, o: ProbeOptions = {}): Tensor {
+  let h = x;
+  blocks.forEach((blk, layer) => { h = blk.forward(h, o.probe ? { stack, layer, probe: o.probe, probeProbs: o.probeProbs } : undefined); });
+  return h;
+}
+
+/**
+ * A probe that collects every layer's attention probabilities (kept, so they outlive the forward:
+ * the caller disposes them), per stack in layer order; pass `probe` with probeProbs true.
+ */
+export function attentionCollector(): { probe: ForwardProbe; maps: Record<string, Tensor[]> } {
+  const maps: Record<string, Tensor[]> = {};
+  const probe: ForwardProbe = (r) => {
+    if (!r.probs) throw new Error('attentionCollector: the forward did not compute probabilities (pass probeProbs: true)');
+    (maps[r.stack] ??= [])[r.layer] = keep(r.probs);
+  };
+  return { probe, maps };
 }

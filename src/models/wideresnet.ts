@@ -15,7 +15,7 @@ import { StateReader, type ChannelAffine } from './state-reader.js';
 import {
   ChannelMap, Conv, linearHead, WeightStore, checkInput, normalizationMap, type Classifier, type Normalization,
 } from './cnn.js';
-import type { Linear } from './vit.js';
+import type { Linear } from './layers.js';
 
 export interface WideResNetConfig {
   /** 6n + 4: 16, 28, 70, ... */

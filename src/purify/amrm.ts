@@ -11,7 +11,7 @@
 import { Tensor, asyncScope, keep, scope } from '../engine/tensor.js';
 import { grad, noGrad } from '../engine/autograd.js';
 import { Rng } from '../engine/random.js';
-import { engine } from '../engine/engine.js';
+import { sync } from '../engine/engine.js';
 import { copyData } from '../engine/ops/creation.js';
 import { addScalar, clamp, maximum, minimum, mulScalar, sign, sqrt, sub } from '../engine/ops/elementwise.js';
 import { concat, reshape } from '../engine/ops/layout.js';
@@ -170,7 +170,6 @@ async function run(model: ReconstructionModel, x0: Tensor, options: PurifyOption
   const rng = new Rng(options.seed);
   const losses: Tensor[] = [];
   const trajectory: Float32Array[] = [];
-  const rt = engine().runtime;
   const images = await asyncScope(async () => {
     // The ball's bounds: on the tape in the differentiable mode (pixels held by the ball follow x0).
     const bounds = Number.isFinite(options.eta)
@@ -190,7 +189,7 @@ async function run(model: ReconstructionModel, x0: Tensor, options: PurifyOption
       x = next;
       if (r.trajectory) trajectory.push(new Float32Array(await x.data()));
       if (refMaps) await trackAmv(x, refMaps);
-      if (!r.trajectory && !refMaps) await rt.sync(); // keeps the queue short and the progress honest
+      if (!r.trajectory && !refMaps) await sync(); // keeps the queue short and the progress honest
       r.onProgress?.(s, options.steps);
     }
     if (x !== x0) return x;

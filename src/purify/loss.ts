@@ -6,7 +6,9 @@ import { noGrad } from '../engine/autograd.js';
 import type { Rng } from '../engine/random.js';
 import { concat } from '../engine/ops/layout.js';
 import { fmt } from '../engine/shape.js';
-import type { MAE, MaskCountRule } from '../models/mae.js';
+import type { MAE } from '../models/mae.js';
+import type { MaskCountRule } from '../models/masking.js';
+import { attentionCollector } from '../models/vit.js';
 
 export interface PurifierLossOptions {
   /** Fraction of patches each mask hides. */
@@ -84,9 +86,10 @@ export class MaeReconstruction implements ReconstructionModel {
 
   attentionMaps(x: Tensor, o: { maskRatio: number; seed: number }): AttentionMaps {
     return noGrad(() => {
-      const out = this.mae.forward(x, { maskRatio: o.maskRatio, seed: o.seed, maskCount: this.options.maskCount, returnProbs: true });
+      const { probe, maps } = attentionCollector();
+      const out = this.mae.forward(x, { maskRatio: o.maskRatio, seed: o.seed, maskCount: this.options.maskCount, probe, probeProbs: true });
       for (const t of [out.loss, out.pred, out.mask]) t.dispose();
-      return out.probs!;
+      return { encoder: maps.encoder ?? [], decoder: maps.decoder ?? [] };
     });
   }
 }

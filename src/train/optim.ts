@@ -3,18 +3,11 @@
 // back (the clipping scale is computed into a small per-step buffer that the updates read), the
 // weight-decay rule, and the learning-rate schedule (linear warm-up, then cosine).
 // Mixed precision is not implemented: parameters, gradients and moments are f32 throughout.
-import { engine } from '../engine/engine.js';
-import { f32bits, grid1d } from '../engine/runtime.js';
 import { Tensor, keep } from '../engine/tensor.js';
-import { zeros } from '../engine/ops/creation.js';
+import { assign, zeros } from '../engine/ops/creation.js';
+import { adamwUpdate, clipScaleInto, sgdUpdate, sumSquaresInto, STEP_WORDS, SUMSQ_CHUNK } from '../engine/ops/optim.js';
 import { fmt } from '../engine/shape.js';
-import type { NamedTensor } from '../models/vit.js';
-import source from '../../kernels/optim.wgsl';
-
-/** Elements per invocation of the sum-of-squares pass. */
-const SUMSQ_CHUNK = 256;
-/** Step-buffer slots (kernels/optim.wgsl's S_*). */
-const S_WORDS = 8;
+import type { NamedTensor } from '../models/module.js';
 
 // ---------------------------------------------------------------- weight decay rule
 /** Names that never decay whatever their rank (the MAE reference's no_weight_decay list). */
@@ -119,7 +112,7 @@ export class Optimizer {
       return slot;
     });
     this.totalPartials = offset;
-    this.stepBuf = keep(zeros([S_WORDS]));
+    this.stepBuf = keep(zeros([STEP_WORDS]));
     this.partials = op.clipNorm !== undefined && offset > 0 ? keep(zeros([offset])) : undefined;
   }
 
@@ -134,55 +127,26 @@ export class Optimizer {
    */
   step(lr: number): void {
     if (!(lr >= 0) || !Number.isFinite(lr)) throw new Error(`optimizer.step: learning rate ${lr} must be a finite number ≥ 0`);
-    const rt = engine().runtime;
     const op = this.options;
     const t = ++this.stepCount;
-    // Submit what is recorded so far, so that this write lands after every earlier reader of the
-    // step buffer (queue writes run before work that is recorded but not yet submitted).
-    rt.submit();
     const bc1 = op.kind === 'adamw' ? 1 / (1 - op.beta1 ** t) : 1;
     const bc2 = op.kind === 'adamw' ? 1 / (1 - op.beta2 ** t) : 1;
-    rt.write(this.stepBuf.buffer, new Float32Array([lr, bc1, bc2, 1, 0, 0, 0, 0]));
+    assign(this.stepBuf, new Float32Array([lr, bc1, bc2, 1, 0, 0, 0, 0]));
     const live = this.slots.filter((s) => s.param.grad);
     for (const s of live) {
       const g = s.param.grad!;
       if (g.shape.join() !== s.param.shape.join()) throw new Error(`optimizer: gradient ${fmt(g.shape)} of '${s.name}' does not match ${fmt(s.param.shape)}`);
     }
     if (this.partials) {
-      if (live.length < this.slots.length) {
-        // Parameters without a gradient contribute zero to the norm.
-        rt.write(this.partials.buffer, new Float32Array(this.totalPartials));
-      }
-      for (const s of live) {
-        const chunks = Math.ceil(s.param.size / SUMSQ_CHUNK);
-        rt.dispatch({
-          kernel: 'optim', source, entry: 'sumsq',
-          uniforms: [s.param.size, s.partialOffset, 0, 0, 0, SUMSQ_CHUNK, 0, 0],
-          buffers: [s.param.grad!.buffer, this.partials.buffer], workgroups: grid1d(chunks, 64),
-        });
-      }
-      rt.dispatch({
-        kernel: 'optim', source, entry: 'clip_scale',
-        uniforms: [this.totalPartials, f32bits(op.clipNorm!), 0, 0, 0, 0, 0, 0],
-        buffers: [this.partials.buffer, this.stepBuf.buffer], workgroups: [1],
-      });
+      // Parameters without a gradient contribute zero to the norm.
+      if (live.length < this.slots.length) assign(this.partials, new Float32Array(this.totalPartials));
+      for (const s of live) sumSquaresInto(s.param.grad!, this.partials, s.partialOffset);
+      clipScaleInto(this.partials, this.stepBuf, op.clipNorm!);
     }
     for (const s of live) {
-      const wd = s.decay ? op.weightDecay : 0;
-      const n = s.param.size;
-      if (op.kind === 'adamw') {
-        rt.dispatch({
-          kernel: 'optim', source, entry: 'adamw',
-          uniforms: [n, f32bits(op.beta1), f32bits(op.beta2), f32bits(op.eps), f32bits(wd), 0, f32bits(1 - op.beta1), f32bits(1 - op.beta2)],
-          buffers: [s.param.buffer, s.param.grad!.buffer, s.state.buffer, this.stepBuf.buffer], workgroups: grid1d(n, 64),
-        });
-      } else {
-        rt.dispatch({
-          kernel: 'optim', source, entry: 'sgd',
-          uniforms: [n, f32bits(op.momentum), f32bits(wd), 0, 0, op.nesterov ? 1 : 0, 0, 0],
-          buffers: [s.param.buffer, s.param.grad!.buffer, s.state.buffer, this.stepBuf.buffer], workgroups: grid1d(n, 64),
-        });
-      }
+      const weightDecay = s.decay ? op.weightDecay : 0;
+      if (op.kind === 'adamw') adamwUpdate(s.param, s.param.grad!, s.state, this.stepBuf, { beta1: op.beta1, beta2: op.beta2, eps: op.eps, weightDecay });
+      else sgdUpdate(s.param, s.param.grad!, s.state, this.stepBuf, { momentum: op.momentum, weightDecay, nesterov: op.nesterov });
     }
     this.zeroGrad();
   }
@@ -206,7 +170,6 @@ export class Optimizer {
 
   /** Restores `stateDict()`'s output (strict: every parameter's state must be there, with its size). */
   loadStateDict(st: { step: number; tensors: Map<string, Float32Array | Int32Array> }): void {
-    const rt = engine().runtime;
     const problems: string[] = [];
     const suffix = this.options.kind === 'adamw' ? 'moments' : 'momentum';
     for (const s of this.slots) {
@@ -215,8 +178,7 @@ export class Optimizer {
       else if (h.length !== s.state.size || !(h instanceof Float32Array)) problems.push(`'${s.name}.${suffix}' has ${h.length} values, expected ${s.state.size} f32`);
     }
     if (problems.length) throw new Error(`optimizer.loadStateDict: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? ` (${problems.length} problems)` : ''}`);
-    rt.submit(); // earlier recorded readers of the old state run first
-    for (const s of this.slots) rt.write(s.state.buffer, st.tensors.get(`${s.name}.${suffix}`)!);
+    for (const s of this.slots) assign(s.state, st.tensors.get(`${s.name}.${suffix}`) as Float32Array);
     this.stepCount = st.step;
   }
 

@@ -5,7 +5,7 @@ import { crossEntropy } from '../engine/ops/loss.js';
 import { Rng } from '../engine/random.js';
 import type { StateDict } from '../engine/io/host-tensor.js';
 import type { MAE } from '../models/mae.js';
-import { loadTrainableState, trainableStateDict, type TrainableClassifierModel } from '../models/trainable.js';
+import type { TrainableClassifierModel } from '../models/trainable.js';
 import { mixSeed, type Batch } from './loader.js';
 import type { TrainTask } from './trainer.js';
 
@@ -14,8 +14,8 @@ export function classifierTask(model: TrainableClassifierModel): TrainTask {
     parameters: () => model.parameters(),
     setTraining: (on) => { model.training = on; },
     loss: (b: Batch): Tensor => crossEntropy(model.forward(b.x), b.y),
-    stateDict: () => trainableStateDict(model),
-    loadStateDict: (sd: StateDict) => loadTrainableState(model, sd, model.arch),
+    stateDict: () => model.stateDict(),
+    loadStateDict: (sd: StateDict) => model.loadStateDict(sd),
   };
 }
 

@@ -2,11 +2,11 @@
 // checkpoints, and callbacks for progress and per-epoch evaluation. Everything the run depends on
 // is a function of (seed, step) or saved in the checkpoint, so a resumed run repeats the loss curve
 // of an uninterrupted one.
-import { engine } from '../engine/engine.js';
+import { flush } from '../engine/engine.js';
 import { Tensor, scope } from '../engine/tensor.js';
 import { backward } from '../engine/autograd.js';
 import type { StateDict } from '../engine/io/host-tensor.js';
-import type { NamedTensor } from '../models/vit.js';
+import type { NamedTensor } from '../models/module.js';
 import { Optimizer, cosineLr, type OptimizerOptions } from './optim.js';
 import { BatchLoader, type Batch } from './loader.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type SaveOptions, type TrainState } from './checkpoint.js';
@@ -100,7 +100,6 @@ export async function train(task: TrainTask, loader: BatchLoader, options: Train
     saveCheckpoint(options.checkpointDir, { model: await task.stateDict(), optimizer: await opt.stateDict(), state }, options.saveOptions);
   };
 
-  const rt = engine().runtime;
   const t0 = performance.now();
   let sessionSteps = 0;
   const stopAt = Math.min(totalSteps, options.stopAfterStep ?? totalSteps);
@@ -115,7 +114,7 @@ export async function train(task: TrainTask, loader: BatchLoader, options: Train
         return l;
       });
       opt.step(lr);
-      rt.submit();
+      flush();
       // The next batch is gathered, augmented and uploaded while the GPU runs this step.
       data.prefetch();
       const value = (await loss.data())[0];

@@ -11,8 +11,8 @@ import { readSafetensors, writeSafetensors } from '../../src/engine/io/safetenso
 import { loadTorch } from '../../src/engine/io/torch.js';
 import type { HostTensor } from '../../src/engine/io/host-tensor.js';
 import {
-  MAE, maeStateShapes, maskFromNoise, maskFromHidden, visibleCount, sincosPosEmbed2d, type MaskPlan,
-} from '../../src/models/mae.js';
+  MAE, maeStateShapes, maskFromNoise, maskFromHidden, visibleCount, sincosPosEmbed2d, attentionCollector, type MaskPlan,
+} from '../../src/models/index.js';
 import { maeConfig, maeConfigNames, resolveMaeConfig, type MaeConfigInput } from '../../src/models/mae_configs.js';
 import { maeReference, type RefParams } from './mae_reference.js';
 
@@ -136,12 +136,14 @@ test('random init follows the reference: xavier_uniform Linear and patch weights
 test('forward equals a float64 reference MAE (loss with and without norm_pix, pred, attention probabilities)', async () => {
   const { model, P } = await randomModel(TINY, 11);
   const cfg = model.config;
-  assert.equal(model.stateEntries().map(([k, t]) => [k, [...t.shape]]), maeStateShapes(cfg));
+  assert.equal(model.stateEntries().map((e) => [e.key, [...e.tensor.shape]]), maeStateShapes(cfg));
   const img = images(TINY);
   for (const normPix of [false, true]) {
     for (const ratio of [0.5, 0.25]) {
       await asyncScope(async () => {
-        const out = model.forward(upload(img), { maskRatio: ratio, seed: 5 + ratio * 8, normPix, returnProbs: true });
+        const { probe, maps } = attentionCollector();
+        const out = model.forward(upload(img), { maskRatio: ratio, seed: 5 + ratio * 8, normPix, probe, probeProbs: true });
+        const probs = { encoder: maps.encoder, decoder: maps.decoder };
         const plan = out.plan;
         assert.is(plan.lenKeep, 6 - Math.round(ratio * 6));
         const want = maeReference(cfg, P, img, plan.idsKeep, plan.lenKeep, plan.mask, normPix);
@@ -150,13 +152,14 @@ test('forward equals a float64 reference MAE (loss with and without norm_pix, pr
         near(`${what} pred`, await out.pred.data(), want.pred.data, 1e-4);
         near(`${what} loss`, await out.loss.data(), [want.loss], 1e-4);
         assert.equal([...(await out.mask.data())], [...plan.mask]);
-        assert.is(out.probs!.encoder.length, 2);
-        assert.is(out.probs!.decoder.length, 1);
-        for (const [i, p] of out.probs!.encoder.entries()) {
+        assert.is(probs.encoder.length, 2);
+        assert.is(probs.decoder.length, 1);
+        for (const [i, p] of probs.encoder.entries()) {
           assert.equal([...p.shape], [B, 2, 1 + plan.lenKeep, 1 + plan.lenKeep]);
           near(`${what} encoder probs ${i}`, await p.data(), want.encProbs[i].data, 1e-4);
         }
-        near(`${what} decoder probs`, await out.probs!.decoder[0].data(), want.decProbs[0].data, 1e-4);
+        near(`${what} decoder probs`, await probs.decoder[0].data(), want.decProbs[0].data, 1e-4);
+        [...probs.encoder, ...probs.decoder].forEach((t) => t.dispose());
       });
     }
   }
@@ -211,7 +214,7 @@ test('parameter gradients (tokens, biases) equal finite differences', async () =
   await asyncScope(async () => {
     const out = model.forward(upload(img), { mask: [...plan.mask], normPix: true });
     backward(out.loss);
-    const byKey = new Map(model.stateEntries());
+    const byKey = new Map(model.stateEntries().map((e) => [e.key, e.tensor]));
     for (const key of ['cls_token', 'mask_token', 'patch_embed.proj.bias', 'blocks.1.attn.qkv.bias', 'decoder_blocks.0.norm1.weight', 'decoder_pred.bias']) {
       const g = byKey.get(key)!.grad;
       assert.ok(g, `${key} has a gradient`);
@@ -227,7 +230,7 @@ test('parameter gradients (tokens, biases) equal finite differences', async () =
       }
       near(`d loss / d ${key}`, got, fd, 1e-4);
     }
-    for (const [k, t] of model.stateEntries()) if (k.endsWith('pos_embed')) assert.is(t.grad, undefined, `${k} is fixed`);
+    for (const { key: k, tensor: t } of model.stateEntries()) if (k.endsWith('pos_embed')) assert.is(t.grad, undefined, `${k} is fixed`);
   });
   model.dispose();
 });
@@ -277,16 +280,18 @@ test('zip-format PyTorch fixture loads and matches the stored PyTorch outputs', 
   const shape = [io.batch, c.c, c.img[0], c.img[1]];
   for (const normPix of [false, true]) {
     await asyncScope(async () => {
-      const out = model.forward(tensor(io.imgs, shape), { noise: io.noise, maskRatio: io.mask_ratio, maskCount: 'reference', normPix, returnProbs: true });
+      const { probe, maps } = attentionCollector();
+      const out = model.forward(tensor(io.imgs, shape), { noise: io.noise, maskRatio: io.mask_ratio, maskCount: 'reference', normPix, probe, probeProbs: true });
       assert.equal([...out.plan.idsRestore], io.ids_restore, 'ids_restore');
       assert.equal([...(await out.mask.data())], io.mask, 'mask');
       assert.equal([...out.pred.shape], io.pred_shape);
       near('pred', await out.pred.data(), io.pred, 1e-4);
       near(`loss (normPix ${normPix})`, await out.loss.data(), [normPix ? io.loss_norm_pix : io.loss], 1e-4);
-      assert.equal([...out.probs!.encoder[0].shape], io.enc_probs0_shape);
-      near('encoder block 0 attention', await out.probs!.encoder[0].data(), io.enc_probs0, 1e-4);
-      assert.equal([...out.probs!.decoder[0].shape], io.dec_probs0_shape);
-      near('decoder block 0 attention', await out.probs!.decoder[0].data(), io.dec_probs0, 1e-4);
+      assert.equal([...maps.encoder[0].shape], io.enc_probs0_shape);
+      near('encoder block 0 attention', await maps.encoder[0].data(), io.enc_probs0, 1e-4);
+      assert.equal([...maps.decoder[0].shape], io.dec_probs0_shape);
+      near('decoder block 0 attention', await maps.decoder[0].data(), io.dec_probs0, 1e-4);
+      [...maps.encoder, ...maps.decoder].forEach((t) => t.dispose());
     });
   }
   // The positional tables may be left out of a checkpoint (they are fixed), nothing else may.
@@ -300,13 +305,13 @@ test('clear errors: checkpoint keys and shapes, image shape, mask', async () => 
   const sd = await model.stateDict();
   const missing = new Map(sd.tensors);
   missing.delete('blocks.1.mlp.fc2.weight');
-  assert.throws(() => model.loadStateDict(missing), /1 problem .*missing key 'blocks\.1\.mlp\.fc2\.weight' \[16, 64\]/);
+  assert.throws(() => model.loadStateDict(missing), /mae: the state dict does not fit the model[\s\S]*missing \(1\): blocks\.1\.mlp\.fc2\.weight \[16, 64\]/);
   const wrong = new Map(sd.tensors);
   wrong.set('decoder_pred.weight', { shape: [27, 12], dtype: 'f32', data: new Float32Array(27 * 12) });
   wrong.set('extra.weight', { shape: [1], dtype: 'f32', data: new Float32Array(1) });
-  assert.throws(() => model.loadStateDict(wrong), /2 problems .*'decoder_pred\.weight' has shape \[27, 12\], the model expects \[48, 12\]; unexpected key 'extra\.weight'/);
+  assert.throws(() => model.loadStateDict(wrong), /wrong shape or dtype \(1\): decoder_pred\.weight: expected f32\[48, 12\], got f32\[27, 12\][\s\S]*unexpected \(1\): extra\.weight/);
   // Not strict: the unexpected key is ignored, the shape mismatch is still an error.
-  assert.throws(() => model.loadStateDict(wrong, { strict: false }), /decoder_pred\.weight' has shape/);
+  assert.throws(() => model.loadStateDict(wrong, { strict: false }), /decoder_pred\.weight: expected f32\[48, 12\], got f32\[27, 12\]/);
   wrong.delete('decoder_pred.weight');
   model.loadStateDict(wrong, { strict: false });
   assert.throws(() => MAE.load(sd.tensors), /no configuration given/);
@@ -341,9 +346,11 @@ test('mae-tiny-c32: forward and backward run, and the pool returns to its baseli
   for (let step = 0; step < 2; step++) {
     await asyncScope(async () => {
       const x = upload(img).requireGrad();
-      const out = model.forward(x, { maskRatio: 0.25, returnProbs: step === 0 });
+      const { probe, maps } = attentionCollector();
+      const out = model.forward(x, { maskRatio: 0.25, probe: step === 0 ? probe : undefined, probeProbs: true });
       assert.equal([...out.pred.shape], [2, 64, 48]);
-      if (step === 0) assert.equal([...out.probs!.decoder[1].shape], [2, 2, 65, 65]);
+      if (step === 0) assert.equal([...maps.decoder[1].shape], [2, 2, 65, 65]);
+      [...(maps.encoder ?? []), ...(maps.decoder ?? [])].forEach((t) => t.dispose());
       backward(out.loss);
       const loss = (await out.loss.data())[0];
       const g = await x.grad!.data();

@@ -8,6 +8,7 @@ import { sum } from '../../src/engine/ops/reduce.js';
 import { grad } from '../../src/engine/autograd.js';
 import { engine } from '../../src/engine/engine.js';
 import { MAE } from '../../src/models/mae.js';
+import { attentionCollector } from '../../src/models/vit.js';
 import { MaeReconstruction, type ReconstructionModel } from '../../src/purify/loss.js';
 import { AMV_PROBE_SEED_OFFSET, purify, purifyConfig, purifyDifferentiable, stepSizeAt, type PurifyOptions } from '../../src/purify/amrm.js';
 import { PURIFY_PRESETS, purifyPreset } from '../../src/purify/presets.js';
@@ -147,8 +148,12 @@ test('AMV trajectory: per step and layer, the mean over heads and images of ‖A
     assert.ok([...amv.encoder[0], ...amv.decoder[0]].every((v) => v === 0), 'x_0 against itself under the same mask');
     // Host float64 check of step 2 and of the clean reference at step 0, from the model's own maps.
     const maps = async (img: Float32Array): Promise<Float32Array[]> => asyncScope(async () => {
-      const out = mae.forward(tensor(img, [B, 3, 8, 8]), { maskRatio: o.maskRatio, seed: o.seed + AMV_PROBE_SEED_OFFSET, returnProbs: true });
-      return Promise.all([...out.probs!.encoder, ...out.probs!.decoder].map((t) => t.data()));
+      const { probe, maps } = attentionCollector();
+      mae.forward(tensor(img, [B, 3, 8, 8]), { maskRatio: o.maskRatio, seed: o.seed + AMV_PROBE_SEED_OFFSET, probe, probeProbs: true });
+      const all = [...maps.encoder, ...maps.decoder];
+      const data = await Promise.all(all.map((t) => t.data()));
+      all.forEach((t) => t.dispose());
+      return data;
     });
     const amvHost = (a: Float32Array[], b: Float32Array[], n: number[]): number[] => a.map((m, l) => {
       const per = n[l] * n[l], maps = m.length / per;

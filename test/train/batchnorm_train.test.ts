@@ -7,7 +7,7 @@ import { asyncScope, scope } from '../../src/engine/tensor.js';
 import { tensor } from '../../src/engine/ops/creation.js';
 import { crossEntropy } from '../../src/engine/ops/loss.js';
 import { backward, noGrad } from '../../src/engine/autograd.js';
-import { ResNetTrainable, CnnMnist, trainableStateDict, loadTrainedClassifier } from '../../src/models/trainable.js';
+import { ResNetTrainable, CnnMnist, loadTrainedClassifier } from '../../src/models/trainable.js';
 import { ResNetCifar } from '../../src/models/resnet_cifar.js';
 
 await setup();
@@ -69,7 +69,7 @@ test('trainable ResNet-8: a training step updates running statistics; its checkp
     for (const [, p] of model.parameters()) { p.grad?.dispose(); p.grad = undefined; }
     model.training = false;
     const mine = await noGrad(() => model.forward(xt)).data();
-    const sd = await trainableStateDict(model);
+    const sd = await model.stateDict();
     assert.is(sd.metadata['amrm.classifier.arch'], 'resnet8');
     const inf = new ResNetCifar({ depth: 8 }, sd);
     const theirs = await noGrad(() => inf.forward(xt)).data();
@@ -88,7 +88,7 @@ test('cnn-mnist: logits shape, state dict round trip', async () => {
     const xt = tensor(Float32Array.from(rand(rng, [3, 1, 28, 28], { lo: 0, hi: 1 }).data), [3, 1, 28, 28]);
     const y = model.forward(xt);
     assert.equal([...y.shape], [3, 10]);
-    const sd = await trainableStateDict(model);
+    const sd = await model.stateDict();
     assert.equal([...sd.tensors.keys()], ['conv1.weight', 'conv1.bias', 'conv2.weight', 'conv2.bias', 'fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias']);
     const back = loadTrainedClassifier(sd);
     assert.ok(normRelErr(await back.forward(xt).data(), await y.data()) < 1e-6);

@@ -4,7 +4,7 @@ import { setup, rand, Rng, upload, normRelErr } from '../harness.js';
 import { asyncScope, keep } from '../../src/engine/tensor.js';
 import { Optimizer, cosineLr, decays, type OptimizerOptions } from '../../src/train/optim.js';
 import { refStep, refClipScale, type RefHyper, type RefParam } from '../../src/train/reference.js';
-import type { NamedTensor } from '../../src/models/vit.js';
+import type { NamedTensor } from '../../src/models/module.js';
 
 await setup();
 const rng = new Rng(5150);

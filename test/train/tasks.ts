@@ -8,7 +8,9 @@ import { mean } from '../../src/engine/ops/reduce.js';
 import { reshape } from '../../src/engine/ops/layout.js';
 import { Rng } from '../../src/engine/random.js';
 import type { StateDict, HostTensor } from '../../src/engine/io/host-tensor.js';
-import { Block, Linear, seededInit, type NamedTensor } from '../../src/models/vit.js';
+import { Block } from '../../src/models/vit.js';
+import { Linear, seededInit } from '../../src/models/layers.js';
+import type { NamedTensor } from '../../src/models/module.js';
 import type { ImageSet } from '../../src/data/dataset.js';
 import type { TrainTask } from '../../src/train/trainer.js';
 
@@ -66,13 +68,13 @@ export function mlpTask(dim: number, hidden: number, classes: number, seed: numb
 export function vitTask(tokens: number, f: number, width: number, classes: number, seed: number): { task: TrainTask; dispose: () => void } {
   const init = seededInit(new Rng(seed));
   const embed = Linear.init(init, f, width);
-  const blocks = [Block.init(init, width, 2, 2, 1e-6), Block.init(init, width, 2, 2, 1e-6)];
+  const blocks = [Block.init(init, width, 2, { mlpRatio: 2, eps: 1e-6 }), Block.init(init, width, 2, { mlpRatio: 2, eps: 1e-6 })];
   const head = Linear.init(init, width, classes);
   const params = [...embed.parameters('embed.'), ...blocks.flatMap((b, i) => b.parameters(`blocks.${i}.`)), ...head.parameters('head.')];
   const task = namedTask(params, (x) => {
     const n = x.shape[0];
     let h = embed.forward(reshape(x, [n, tokens, f]));
-    for (const b of blocks) h = b.forward(h).out;
+    for (const b of blocks) h = b.forward(h);
     return head.forward(mean(h, 1));
   });
   return { task, dispose: () => params.forEach(([, t]) => t.dispose()) };

@@ -44,3 +44,27 @@ export function copyData(x: Tensor): Tensor {
   engine().runtime.copy(x.buffer, t.buffer, x.size * 4);
   return t;
 }
+
+/**
+ * Overwrites dst's data in place with src's (a tensor of the same shape and dtype) or with host
+ * data of dst's size; no autograd. The write is a GPU copy recorded after everything recorded so
+ * far, so work already recorded that reads dst's old values still sees them: a direct queue write
+ * would land before that work runs. Every in-place weight, statistic or optimizer-state update goes
+ * through here.
+ */
+export function assign(dst: Tensor, src: Tensor | Float32Array | Int32Array): void {
+  if (src instanceof Tensor) {
+    if (src.dtype !== dst.dtype || src.shape.length !== dst.shape.length || src.shape.some((d, i) => d !== dst.shape[i])) {
+      throw new Error(`assign: source ${src.dtype} ${fmt(src.shape)} does not match destination ${dst.dtype} ${fmt(dst.shape)}`);
+    }
+    if (src !== dst && dst.size) engine().runtime.copy(src.buffer, dst.buffer, dst.size * 4);
+    return;
+  }
+  const dt: DType = src instanceof Int32Array ? 'i32' : 'f32';
+  if (dt !== dst.dtype || src.length !== dst.size) {
+    throw new Error(`assign: host data of ${src.length} ${dt} values does not fill destination ${dst.dtype} ${fmt(dst.shape)} (${dst.size} elements)`);
+  }
+  const staged = tensor(src, dst.shape, dt);
+  assign(dst, staged);
+  staged.dispose(); // its buffer is reused only after the copy is submitted
+}
