@@ -30,6 +30,9 @@ commands:
                                      shipped models by default; 'amrm demo --help' for the options)
   purify --purifier FILE --preset NAME --input A.png [B.png ...] --out DIR
                                      AMRM purification of PNG images
+  theorem [--dataset mnist|cifar10] [--data DIR] [--purifier FILE] [--n 16] [--eps LIST] --json OUT
+                                     Theorems 3.1/3.2, the first-order attention shift and the AMV oracle
+                                     measured on real test images ('amrm theorem --help' for the options)
   train mae|classifier --dataset mnist|cifar10 --config NAME --epochs E --out DIR [--resume] ...
                                      training with the engine ('amrm train' alone lists every option)
 `;
@@ -64,6 +67,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   purify: async () => (await import('./purify.js')).purifyCommand,
   merge: async () => (await import('./merge.js')).mergeCommand,
   demo: async () => (await import('./demo.js')).demoCommand,
+  theorem: async () => (await import('./theorem.js')).theoremCommand,
   train: async () => (await import('./train.js')).trainCommand,
   bench: async () => (await import('./bench.js')).benchCommand,
 };
