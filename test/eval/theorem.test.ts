@@ -1,0 +1,254 @@
+// The attention workbench on the engine: the forward probe reports what the forward used, the exact
+// first-order attention shift matches a finite difference of A (error shrinking with the step), the
+// AMV oracle's objective is zero at the clean image, has the gradient its finite difference says,
+// and descends; and `amrm theorem` runs end to end on real MNIST digits with the shipped models.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setup, quiet, Rng } from '../harness.js';
+import { asyncScope } from '../../src/engine/tensor.js';
+import { tensor } from '../../src/engine/ops/creation.js';
+import { grad, noGrad } from '../../src/engine/autograd.js';
+import { MAE } from '../../src/models/mae.js';
+import type { AttentionRecord } from '../../src/models/vit.js';
+import { captureForward, firstOrderShift, qkWeights, type CapturedLayer } from '../../src/eval/attention_capture.js';
+import { AmvOracle } from '../../src/purify/amv_oracle.js';
+import { theoremCommand } from '../../src/cli/theorem.js';
+import { scratch } from '../data/fixtures.js';
+
+await setup();
+const test = suite('eval: attention workbench');
+
+const CFG = { imgSize: 8, patchSize: 4, inChans: 3, embedDim: 16, depth: 2, numHeads: 2, decoderEmbedDim: 16, decoderDepth: 1, decoderNumHeads: 2, mlpRatio: 2 };
+const B = 2;
+
+function randomImages(rng: Rng, n: number): Float32Array {
+  return Float32Array.from({ length: n * 3 * 8 * 8 }, () => rng.uniform(0.1, 0.9));
+}
+
+/** Row softmax of scale·Q Kᵀ per head in float64: Q, K [H, N, d] of one image. */
+function attentionF64(Q: ArrayLike<number>, K: ArrayLike<number>, H: number, N: number, d: number, scale: number): Float64Array {
+  const A = new Float64Array(H * N * N);
+  for (let h = 0; h < H; h++) {
+    for (let i = 0; i < N; i++) {
+      const row = new Float64Array(N);
+      for (let j = 0; j < N; j++) {
+        let s = 0;
+        for (let c = 0; c < d; c++) s += Q[(h * N + i) * d + c] * K[(h * N + j) * d + c];
+        row[j] = s * scale;
+      }
+      const mx = Math.max(...row);
+      let z = 0;
+      for (let j = 0; j < N; j++) { row[j] = Math.exp(row[j] - mx); z += row[j]; }
+      for (let j = 0; j < N; j++) A[(h * N + i) * N + j] = row[j] / z;
+    }
+  }
+  return A;
+}
+
+/** Q or K [B, H, N, d] = Z W[rows]ᵀ + b[rows] in float64, from the qkv Linear (rows: the q or k third). */
+function projectF64(Z: ArrayLike<number>, W: ArrayLike<number>, bias: ArrayLike<number>, part: number, Bn: number, N: number, D: number, H: number): Float64Array {
+  const d = D / H;
+  const out = new Float64Array(Bn * H * N * d);
+  for (let b = 0; b < Bn; b++) {
+    for (let n = 0; n < N; n++) {
+      for (let o = 0; o < D; o++) {
+        const r = part * D + o;
+        let s = bias[r];
+        for (let c = 0; c < D; c++) s += Z[(b * N + n) * D + c] * W[r * D + c];
+        const h = Math.floor(o / d);
+        out[((b * H + h) * N + n) * d + (o % d)] = s;
+      }
+    }
+  }
+  return out;
+}
+
+test('the probe reports what the forward used: layer input, normalized input, Q, K, scale, probabilities', async () => {
+  const rng = new Rng(41);
+  const mae = MAE.create(CFG, { seed: 2 });
+  await asyncScope(async () => {
+    const seen: { r: AttentionRecord; z: Float32Array; normed: Float32Array; q: Float32Array; k: Float32Array; p: Float32Array }[] = [];
+    const reads: Promise<void>[] = [];
+    const x = tensor(randomImages(rng, B), [B, 3, 8, 8]);
+    const out = noGrad(() => mae.forward(x, {
+      maskRatio: 0.5, seed: 3, probeProbs: true,
+      probe: (r) => { reads.push(Promise.all([r.input.data(), r.normed.data(), r.q.data(), r.k.data(), r.probs!.data()]).then(([z, normed, q, k, p]) => { seen.push({ r, z, normed, q, k, p }); })); },
+    }));
+    await Promise.all(reads);
+    assert.equal(seen.map((s) => `${s.r.stack}${s.r.layer}`).sort(), ['decoder0', 'encoder0', 'encoder1']);
+    const sd = await mae.stateDict();
+    for (const s of seen) {
+      const { stack, layer } = s.r;
+      const blockKey = stack === 'encoder' ? `blocks.${layer}` : `decoder_blocks.${layer}`;
+      const [Bn, H, N, d] = s.r.q.shape;
+      const D = H * d;
+      assert.is(s.r.scale, 1 / Math.sqrt(d));
+      assert.is(Bn, B);
+      assert.is(N, stack === 'encoder' ? 1 + out.plan.lenKeep : 1 + mae.numPatches);
+      // normed = LayerNorm(input) with norm1's affine.
+      const g = sd.tensors.get(`${blockKey}.norm1.weight`)!.data, be = sd.tensors.get(`${blockKey}.norm1.bias`)!.data;
+      let err = 0;
+      for (let row = 0; row < Bn * N; row++) {
+        const zr = s.z.subarray(row * D, (row + 1) * D);
+        const mu = zr.reduce((a, v) => a + v, 0) / D;
+        const va = zr.reduce((a, v) => a + (v - mu) ** 2, 0) / D;
+        for (let c = 0; c < D; c++) err = Math.max(err, Math.abs((zr[c] - mu) / Math.sqrt(va + 1e-6) * g[c] + be[c] - s.normed[row * D + c]));
+      }
+      assert.ok(err < 1e-4, `${stack}${layer}: normed is LayerNorm(input), max error ${err}`);
+      const W = sd.tensors.get(`${blockKey}.attn.qkv.weight`)!.data, bias = sd.tensors.get(`${blockKey}.attn.qkv.bias`)!.data;
+      const q = projectF64(s.normed, W, bias, 0, Bn, N, D, H), k = projectF64(s.normed, W, bias, 1, Bn, N, D, H);
+      const qErr = Math.max(...Array.from(q, (v, i) => Math.abs(v - s.q[i])));
+      const kErr = Math.max(...Array.from(k, (v, i) => Math.abs(v - s.k[i])));
+      assert.ok(qErr < 1e-4 && kErr < 1e-4, `${stack}${layer}: Q, K = normed·Wᵀ + b (errors ${qErr}, ${kErr})`);
+      for (let b = 0; b < Bn; b++) {
+        const per = H * N * d;
+        const A = attentionF64(s.q.subarray(b * per, (b + 1) * per), s.k.subarray(b * per, (b + 1) * per), H, N, d, s.r.scale);
+        const pErr = Math.max(...Array.from(A, (v, i) => Math.abs(v - s.p[b * H * N * N + i])));
+        assert.ok(pErr < 1e-5, `${stack}${layer} image ${b}: probabilities = softmax(scale·Q Kᵀ), max error ${pErr}`);
+      }
+      // The reported W_Q, W_K are the qkv weight's first two thirds.
+      const w = await asyncScope(async () => { const t = s.r.attention.qkWeights(); return { wQ: await t.wQ.data(), wK: await t.wK.data() }; });
+      assert.equal(Array.from(w.wQ), Array.from(W.subarray(0, D * D)));
+      assert.equal(Array.from(w.wK), Array.from(W.subarray(D * D, 2 * D * D)));
+    }
+  });
+  mae.dispose();
+});
+
+test('the exact first-order attention shift matches a finite difference of A, the error shrinking with the step', async () => {
+  const rng = new Rng(7);
+  const mae = MAE.create(CFG, { seed: 5 });
+  const mask = mae.maskPlan(B, { maskRatio: 0.5, seed: 1 }).mask;
+  const cap = await captureForward(mae, randomImages(rng, B), B, mask);
+  const weights = await qkWeights(mae);
+  const sd = await mae.stateDict();
+  for (const [li, clean] of cap.layers.entries()) {
+    const { batch: Bn, heads: H, tokens: N, headDim: d, dim: D } = clean;
+    const key = clean.stack === 'encoder' ? `blocks.${clean.layer}` : `decoder_blocks.${clean.layer}`;
+    const W = sd.tensors.get(`${key}.attn.qkv.weight`)!.data, bias = sd.tensors.get(`${key}.attn.qkv.bias`)!.data;
+    const u = Float64Array.from(clean.normed, () => rng.normal());
+    const errs: number[] = [];
+    for (const h of [1e-1, 1e-2, 1e-3]) {
+      const shifted: CapturedLayer = { ...clean, normed: Float32Array.from(clean.normed, (v, i) => v + h * u[i]) };
+      const { dA } = await firstOrderShift(clean, shifted, weights[li]);
+      // A at the shifted input, from scratch in float64 (not from the kernel's formula).
+      const Q = projectF64(shifted.normed, W, bias, 0, Bn, N, D, H), K = projectF64(shifted.normed, W, bias, 1, Bn, N, D, H);
+      const Q0 = projectF64(clean.normed, W, bias, 0, Bn, N, D, H), K0 = projectF64(clean.normed, W, bias, 1, Bn, N, D, H);
+      let num = 0, den = 0;
+      for (let b = 0; b < Bn; b++) {
+        const per = H * N * d;
+        const A1 = attentionF64(Q.subarray(b * per, (b + 1) * per), K.subarray(b * per, (b + 1) * per), H, N, d, clean.scale);
+        const A0 = attentionF64(Q0.subarray(b * per, (b + 1) * per), K0.subarray(b * per, (b + 1) * per), H, N, d, clean.scale);
+        for (let i = 0; i < A1.length; i++) {
+          const actual = A1[i] - A0[i];
+          num += (dA[b * H * N * N + i] - actual) ** 2;
+          den += actual ** 2;
+        }
+      }
+      errs.push(Math.sqrt(num / den));
+    }
+    // First order: the relative error falls about 10× per 10× smaller step (until float32 rounding).
+    assert.ok(errs[0] < 0.3, `${clean.stack}${clean.layer}: relative error ${errs[0]} at h 0.1`);
+    assert.ok(errs[1] < errs[0] / 4, `${clean.stack}${clean.layer}: error ${errs[0]} → ${errs[1]} from h 0.1 to 0.01`);
+    assert.ok(errs[2] < errs[1] / 3 || errs[2] < 2e-3, `${clean.stack}${clean.layer}: error ${errs[1]} → ${errs[2]} from h 0.01 to 0.001`);
+  }
+  mae.dispose();
+});
+
+test('the AMV oracle: zero at the clean image, its gradient matches a finite difference, and sign descent lowers it', async () => {
+  const rng = new Rng(13);
+  const mae = MAE.create(CFG, { seed: 8 });
+  const clean = randomImages(rng, B);
+  const x0 = Float32Array.from(clean, (v) => v + rng.uniform(-0.05, 0.05));
+  const mask = mae.maskPlan(B, { maskRatio: 0.5, seed: 4 }).mask;
+  const shape = [B, 3, 8, 8];
+  const lossAt = (x: Float32Array): Promise<number> => asyncScope(async () => {
+    const oracle = new AmvOracle(mae, tensor(clean, shape));
+    return (await noGrad(() => oracle.reconstructionLoss(tensor(x, shape), { maskRatio: 0.5, masks: 1, rng: new Rng(0), mask })).data())[0];
+  });
+  // (Exactly zero up to the fused kernel's and the composed softmax's rounding of the same maps.)
+  const atClean = await lossAt(clean);
+  assert.ok(atClean < 1e-9, `the clean image has no attention variation to itself: ${atClean}`);
+  const g = await asyncScope(async () => {
+    const oracle = new AmvOracle(mae, tensor(clean, shape));
+    const x = tensor(x0, shape).requireGrad();
+    const [gx] = grad(oracle.reconstructionLoss(x, { maskRatio: 0.5, masks: 1, rng: new Rng(0), mask }), [x]);
+    return gx.data();
+  });
+  const v = Float32Array.from(x0, () => rng.normal());
+  const h = 1e-3;
+  const fd = (await lossAt(Float32Array.from(x0, (a, i) => a + h * v[i])) - await lossAt(Float32Array.from(x0, (a, i) => a - h * v[i]))) / (2 * h);
+  const analytic = g.reduce((s, gi, i) => s + gi * v[i], 0);
+  assert.ok(Math.abs(fd - analytic) < 0.05 * Math.abs(analytic) + 1e-6, `directional derivative: autograd ${analytic}, finite difference ${fd}`);
+  // Sign descent with the mask fixed: the objective falls.
+  let x = x0;
+  const start = await lossAt(x);
+  for (let s = 0; s < 8; s++) {
+    const gs = await asyncScope(async () => {
+      const oracle = new AmvOracle(mae, tensor(clean, shape));
+      const xt = tensor(x, shape).requireGrad();
+      return (await grad(oracle.reconstructionLoss(xt, { maskRatio: 0.5, masks: 1, rng: new Rng(0), mask }), [xt])[0].data());
+    });
+    x = Float32Array.from(x, (a, i) => Math.min(1, Math.max(0, a - (1 / 255) * Math.sign(gs[i]))));
+  }
+  const end = await lossAt(x);
+  assert.ok(end < 0.7 * start, `8 sign steps of 1/255: objective ${start} → ${end}`);
+  mae.dispose();
+});
+
+test('amrm theorem on MNIST test digits with the shipped models: report, plots, conventions; usage errors', async () => {
+  const s = scratch('theorem');
+  try {
+    const json = join(s.dir, 'mnist.json');
+    const rc = await quiet(() => theoremCommand(['--n', '3', '--eps', '2/255,8/255', '--attack-steps', '2', '--purify-steps', '3', '--pairs', '64', '--features', '16', '--json', json]));
+    assert.is(rc, 0);
+    const r = JSON.parse(readFileSync(json, 'utf8'));
+    assert.is(r.images, 3);
+    assert.equal(r.budgets.map((b: { eps: number }) => b.eps), [2 / 255, 8 / 255]);
+    assert.match(r.conventions, /d_h\^\(-1\/4\)/);
+    for (const b of r.budgets) {
+      assert.equal(b.layers.map((l: { stack: string; layer: number }) => `${l.stack}${l.layer}`), ['encoder0', 'encoder1', 'encoder2', 'encoder3', 'decoder0', 'decoder1']);
+      for (const l of b.layers) {
+        assert.is(l.heads.length, l.stack === 'encoder' ? 3 : 2);
+        for (const h of l.heads) {
+          assert.ok(h.bound.attack.pairs === 3 * 64 && h.bound.noise.pairs === 3 * 64, 'pairs per image and head');
+          assert.ok(h.bound.attack.holds >= 0 && h.bound.attack.holds <= 1);
+          assert.ok(h.ratio.median > 0.5 && h.ratio.median < 2, `a small shift is close to first order: ratio ${h.ratio.median}`);
+        }
+      }
+      assert.is(b.theorem32.La.length, 3);
+      assert.is(b.theorem32.amv2[0].length, 2, 'two decoder layers');
+      assert.ok(Math.abs(b.perturbation.noise - b.perturbation.attack) < 1e-6, 'the noise control has the attack\'s norm');
+    }
+    assert.is(r.oracle.eps, 8 / 255);
+    assert.is(r.oracle.oracleObjective.length, 3);
+    assert.ok(r.oracle.amv.oracle < r.oracle.amv.attacked, `the oracle removes attention variation: ${r.oracle.amv.attacked} → ${r.oracle.amv.oracle}`);
+    for (const k of ['shift', 'bound', 'theorem32']) {
+      const svg = readFileSync(join(s.dir, `mnist-${k}.svg`), 'utf8');
+      assert.match(svg, /^<svg/);
+      assert.match(svg, /enc0|L_rec/);
+    }
+    // Bad flags: a clear message and nothing written.
+    for (const [args, msg] of [
+      [['--eps', '-1/255', '--json', join(s.dir, 'bad.json')], /--eps .*'-1\/255'/],
+      [['--norm', 'l1', '--json', join(s.dir, 'bad.json')], /--norm must be linf or l2/],
+      [['--json', join(s.dir, 'bad.txt')], /--json must name a \.json file/],
+      [['--eps', '8/255', '--oracle-eps', '4/255', '--json', join(s.dir, 'bad.json')], /--oracle-eps 4\/255 must be one of the --eps budgets/],
+    ] as [string[], RegExp][]) {
+      let printed = '';
+      const err = console.error;
+      console.error = (...m: unknown[]) => { printed += m.join(' ') + '\n'; };
+      try { assert.is(await theoremCommand(args), 2); } finally { console.error = err; }
+      assert.match(printed, msg);
+    }
+    try {
+      await quiet(() => theoremCommand(['--json', join(s.dir, 'no-such-folder', 'x.json')]));
+      assert.unreachable('a missing output folder is refused');
+    } catch (e) { assert.match((e as Error).message, /output folder .* does not exist/); }
+    assert.not.ok(existsSync(join(s.dir, 'bad.json')), 'nothing written on a usage error');
+  } finally { s.cleanup(); }
+});
+
+test.run();
