@@ -199,7 +199,7 @@ export async function theoremAnalysis(mae: MAE, classifier: Classifier, x: Float
   const budgets: BudgetReport[] = [];
   let oracle: OracleReport | undefined;
   for (const eps of o.budgets) {
-    log(`budget ${o.norm} ${eps.toFixed(5)} (${(eps * 255).toFixed(2)}/255): PGD-${o.attackSteps} ${o.adaptive === 'exact' ? 'through the purifier (exact gradients)' : 'on the classifier alone'}`);
+    log(`budget ${o.norm} ${eps.toFixed(5)}${o.norm === 'linf' ? ` (${(eps * 255).toFixed(2)}/255)` : ''}: PGD-${o.attackSteps} ${o.adaptive === 'exact' ? 'through the purifier (exact gradients)' : 'on the classifier alone'}`);
     const attack = await pgd(attackTarget, x, y, { norm: o.norm, eps, steps: o.attackSteps, seed: o.seed, keep: 'last' });
     const xAdv = attack.adversarial;
     const xNoise = noiseLike(x, xAdv, n, o.norm, new Rng(o.seed + 17));

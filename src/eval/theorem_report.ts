@@ -6,12 +6,15 @@ import type { TheoremReport } from './theorem.js';
 const f = (v: number, digits = 3): string => (Number.isFinite(v) ? v.toPrecision(digits) : String(v));
 const pct = (v: number): string => `${(100 * v).toFixed(1)}%`;
 const layerName = (stack: string, layer: number): string => `${stack === 'encoder' ? 'enc' : 'dec'}${layer}`;
+/** Budgets are shown in /255 for l_inf (pixel steps) and as they are for l_2. */
+const budgetUnit = (norm: string): { scale: number; unit: string } => (norm === 'linf' ? { scale: 255, unit: ' (×1/255)' } : { scale: 1, unit: '' });
+const budgetText = (eps: number, norm: string): string => (norm === 'linf' ? `${f(eps, 4)} (${f(eps * 255, 3)}/255)` : f(eps, 4));
 
 /** The summary table, one block per budget, and the oracle's rows. */
 export function theoremSummary(r: TheoremReport, norm: string): string {
   const out: string[] = [];
   for (const b of r.budgets) {
-    out.push(`\n${norm} eps ${f(b.eps, 4)} (${f(b.eps * 255, 3)}/255): classifier accuracy clean ${pct(b.accuracy.clean)}, attacked ${pct(b.accuracy.attacked)}, noise ${pct(b.accuracy.noise)}; median perturbation attack ${f(b.perturbation.attack)}, noise ${f(b.perturbation.noise)}`);
+    out.push(`\n${norm} eps ${budgetText(b.eps, norm)}: classifier accuracy clean ${pct(b.accuracy.clean)}, attacked ${pct(b.accuracy.attacked)}, noise ${pct(b.accuracy.noise)}; median perturbation attack ${f(b.perturbation.attack)}, noise ${f(b.perturbation.noise)}`);
     out.push('  layer head  ‖ΔA‖_F  ‖dA‖_F  ratio(med)  cos(med)  Thm3.1 holds: attack  noise   LHS/RHS med: attack  noise');
     for (const l of b.layers) {
       for (const h of l.heads) {
@@ -36,8 +39,8 @@ export function theoremSummary(r: TheoremReport, norm: string): string {
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf'];
 
 /** Per layer (heads averaged), one series of `pick` against the budget in /255. */
-function perLayer(r: TheoremReport, pick: (h: TheoremReport['budgets'][number]['layers'][number]['heads'][number]) => number, suffix = '', dashed = false): Series[] {
-  const x = r.budgets.map((b) => b.eps * 255);
+function perLayer(r: TheoremReport, scale: number, pick: (h: TheoremReport['budgets'][number]['layers'][number]['heads'][number]) => number, suffix = '', dashed = false): Series[] {
+  const x = r.budgets.map((b) => b.eps * scale);
   return r.budgets[0]?.layers.map((l, i) => ({
     label: `${layerName(l.stack, l.layer)}${suffix}`, x, dashed, color: COLORS[i % COLORS.length],
     y: r.budgets.map((b) => { const hs = b.layers[i].heads.map(pick).filter(Number.isFinite); return hs.length ? hs.reduce((s, v) => s + v, 0) / hs.length : NaN; }),
@@ -46,18 +49,19 @@ function perLayer(r: TheoremReport, pick: (h: TheoremReport['budgets'][number]['
 
 /** The SVG plots: the first-order shift, Theorem 3.1's bound, Theorem 3.2's quantities, all against the budget. */
 export function theoremSvgs(r: TheoremReport, norm: string): { shift: string; bound: string; theorem32: string } {
-  const xLabel = `attack budget ${norm} (×1/255)`;
-  const xTicks = r.budgets.map((b) => b.eps * 255);
+  const { scale, unit } = budgetUnit(norm);
+  const xLabel = `attack budget ${norm}${unit}`;
+  const xTicks = r.budgets.map((b) => b.eps * scale);
   const plot = (title: string, yLabel: string, series: Series[], logY = false): LinePlot => ({ title, xLabel, yLabel, series, xTicks, logY });
   const shift = linePlotsSvg([
-    plot('‖dA‖_F / ‖A_adv − A‖_F (median over images)', 'ratio', perLayer(r, (h) => h.ratio.median)),
-    plot('cos(dA, A_adv − A) (median over images)', 'cosine', perLayer(r, (h) => h.cosine.median)),
+    plot('‖dA‖_F / ‖A_adv − A‖_F (median over images)', 'ratio', perLayer(r, scale, (h) => h.ratio.median)),
+    plot('cos(dA, A_adv − A) (median over images)', 'cosine', perLayer(r, scale, (h) => h.cosine.median)),
   ], 2, { title: 'Exact first-order attention shift against the actual one (heads averaged)' });
   const bound = linePlotsSvg([
-    plot('pairs where LHS ≥ RHS', 'fraction', [...perLayer(r, (h) => h.bound.attack.holds, ' attack'), ...perLayer(r, (h) => h.bound.noise.holds, ' noise', true)]),
-    plot('median LHS / RHS', 'ratio', [...perLayer(r, (h) => h.bound.attack.ratio.median, ' attack'), ...perLayer(r, (h) => h.bound.noise.ratio.median, ' noise', true)], true),
+    plot('pairs where LHS ≥ RHS', 'fraction', [...perLayer(r, scale, (h) => h.bound.attack.holds, ' attack'), ...perLayer(r, scale, (h) => h.bound.noise.holds, ' noise', true)]),
+    plot('median LHS / RHS', 'ratio', [...perLayer(r, scale, (h) => h.bound.attack.ratio.median, ' attack'), ...perLayer(r, scale, (h) => h.bound.noise.ratio.median, ' noise', true)], true),
   ], 2, { title: 'Theorem 3.1 per query-key pair: attacked (solid) and random noise of the same norm (dashed)' });
-  const x = r.budgets.map((b) => b.eps * 255);
+  const x = r.budgets.map((b) => b.eps * scale);
   const t32 = r.budgets.map((b) => b.theorem32);
   const theorem32 = linePlotsSvg([
     plot('reconstruction loss (mean over images)', 'L_rec', [
