@@ -18,8 +18,7 @@ import { tensor } from '../engine/ops/creation.js';
 import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
 import { subset, type ImageSet } from '../data/dataset.js';
 import { sampleIndices } from '../data/sample.js';
-import { writePngGrid } from '../data/png.js';
-import { reconstructionView, stageGrid, type ReconstructionView } from '../eval/mae_figure.js';
+import { figure1 } from '../eval/figures.js';
 import { createClassifier } from '../models/classifiers.js';
 import type { MAE } from '../models/mae.js';
 import { loadPurifierFor } from './eval.js';
@@ -68,7 +67,8 @@ export async function demoCommand(args: string[]): Promise<number> {
   checkModelFiles({ classifier: a.classifier, purifier: a.purifier });
   const all: ImageSet = loadTestSet(a.dataset, a.data);
   if (a.n > all.n) throw new Error(`--n ${a.n} is more than the ${all.n} test images`);
-  const set = subset(all, sampleIndices(all.n, a.n, a.seed));
+  const indices = sampleIndices(all.n, a.n, a.seed);
+  const set = subset(all, indices);
   const eng = await init();
   const classifier = createClassifier(undefined, loadStateDictFile(a.classifier));
   let mae: MAE;
@@ -118,27 +118,29 @@ export async function demoCommand(args: string[]): Promise<number> {
       console.log(`  ${what.padEnd(22)} ${(100 * k / set.n).toFixed(1).padStart(5)}%  (${k}/${set.n})`);
     }
     console.log(`  ${seconds.toFixed(1)} s in all`);
-    // The figure: the same mask for every row, so the reconstructions differ only by their input.
+    // The figure (figures.ts's Figure 1): per image a row, the same mask in every column, so the
+    // reconstructions differ only by their input; each caption classifies the image shown.
     const show = Math.min(set.n, 8);
     const per = C * H * W;
     const pick = (x: Float32Array): Float32Array => x.subarray(0, show * per);
-    const orig = await reconstructionView(mae, pick(set.images), show, { maskRatio: options.maskRatio, seed: a.seed });
-    const again = (x: Float32Array): Promise<ReconstructionView> => reconstructionView(mae, pick(x), show, { maskRatio: options.maskRatio, seed: a.seed, mask: orig.mask });
-    const adv = await again(attack.adversarial);
-    const pur = await again(purifiedAttacked);
-    const tiles = [pick(set.images), orig.masked, orig.rec, pick(attack.adversarial), adv.rec, pur.rec];
-    const grid = stageGrid(tiles, show, per);
+    const fig = await figure1({
+      classifier, mae, images: pick(set.images), labels: set.labels.subarray(0, show), indices: Array.from(indices.subarray(0, show)),
+      classes: set.classes, attacked: pick(attack.adversarial), purified: pick(purifiedAttacked), maskRatio: options.maskRatio, maskSeed: a.seed,
+      title: `${a.dataset === 'mnist' ? 'MNIST' : 'CIFAR-10'} test images: PGD-${a.attackSteps} l_inf ${a.eps.toFixed(4)} on ${classifier.arch}, AMRM ${a.preset} (S ${options.steps})`,
+    });
     mkdirSync(a.out, { recursive: true });
     const png = join(a.out, 'figure1.png');
-    writePngGrid(png, grid, [tiles.length * show, C, H, W], { cols: show, pad: 2 });
+    writeAtomic(png, fig.png);
     const report = {
       dataset: a.dataset, n: set.n, seed: a.seed, classifier: a.classifier, purifier: a.purifier, adapter: eng.gpu.kind,
       attack: { name: 'pgd', norm: 'linf', eps: a.eps, steps: a.attackSteps, adaptive: 'none', keep },
       purify: options, accuracy: Object.fromEntries(rows.map(([w, p]) => [w, accuracy(p, set.labels) / set.n])), seconds,
       figure_rows: ['original', 'masked input', 'reconstruction', 'attacked', 'reconstruction of attacked', 'reconstruction of purified'],
+      // figure1.png: one row per image (the first `show`), one column per figure_rows stage.
+      figure: { images: show, columns: fig.data.columns, captions_classify: fig.data.captions_classify, width: fig.layout.width, height: fig.layout.height },
     };
     writeAtomic(join(a.out, 'demo.json'), JSON.stringify(report, null, 2) + '\n');
-    console.log(`wrote ${png} (rows: ${report.figure_rows.join(', ')}) and ${join(a.out, 'demo.json')}`);
+    console.log(`wrote ${png} (columns: ${report.figure_rows.join(', ')}) and ${join(a.out, 'demo.json')}`);
     return 0;
   } finally {
     classifier.dispose();

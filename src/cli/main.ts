@@ -28,6 +28,9 @@ commands:
                                      attack real test images, purify them, print clean / attacked /
                                      purified accuracy, write a Figure-1 style PNG (MNIST and the
                                      shipped models by default; 'amrm demo --help' for the options)
+  figures [--dataset mnist|cifar10] [--data DIR] [--only fig1,fig3,fig4] --out DIR ...
+                                     the paper's Figures 1, 3 and 4 (labeled PNGs, SVG plots, JSON of
+                                     every number) on the shipped models ('amrm figures --help')
   purify --purifier FILE --preset NAME --input A.png [B.png ...] --out DIR
                                      AMRM purification of PNG images
   theorem [--dataset mnist|cifar10] [--data DIR] [--purifier FILE] [--n 16] [--eps LIST] --json OUT
@@ -67,6 +70,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   purify: async () => (await import('./purify.js')).purifyCommand,
   merge: async () => (await import('./merge.js')).mergeCommand,
   demo: async () => (await import('./demo.js')).demoCommand,
+  figures: async () => (await import('./figures.js')).figuresCommand,
   theorem: async () => (await import('./theorem.js')).theoremCommand,
   train: async () => (await import('./train.js')).trainCommand,
   bench: async () => (await import('./bench.js')).benchCommand,

@@ -152,22 +152,26 @@ export function gridFigureSvg(fig: GridFigure): { svg: string; layout: FigureLay
   const capLines = captions.map((row) => row.map((t) => (t ? wrap(t, cellW + GAP_X - 2, SIZES.caption) : [])));
   const rowLines = (fig.rowTitles ?? []).map((t) => wrap(t, Math.max(140, longestWord(t, SIZES.row)), SIZES.row));
   const rowTitleW = fig.rowTitles ? Math.max(0, ...rowLines.flat().map((l) => textWidth(l, SIZES.row))) + 10 : 0;
-  const titleH = fig.title ? LINE(SIZES.title) + 8 : 0;
   const colBandH = Math.max(...colLines.map((l) => l.length)) * LINE(SIZES.column) + 6;
   const capRowH = capLines.map((row) => Math.max(0, ...row.map((l) => l.length)) * LINE(SIZES.caption));
   const capBand = (r: number): number => (capRowH[r] ? capRowH[r] + 4 : 0);
 
-  const x0 = MARGIN + rowTitleW, y0 = MARGIN + titleH + colBandH;
+  const x0 = MARGIN + rowTitleW;
   const colX = (c: number): number => x0 + c * (cellW + GAP_X);
-  const rowY: number[] = [];
-  let y = y0;
-  for (let r = 0; r < fig.rows.length; r++) { rowY.push(y); y += tileH + capBand(r) + GAP_Y; }
-  const gridRight = colX(nCols - 1) + cellW, gridBottom = y - GAP_Y;
   const cbar = fig.colorbar;
   if (cbar && !(Number.isFinite(cbar.lo) && Number.isFinite(cbar.hi) && cbar.hi > cbar.lo)) throw new Error(`gridFigure: colorbar lo ${cbar.lo} / hi ${cbar.hi} must be finite with hi > lo`);
   const cbarLabels = cbar ? [fmt(cbar.hi), fmt(cbar.lo)] : [];
   const cbarW = cbar ? 16 + 14 + 6 + Math.max(...cbarLabels.map((l) => textWidth(l, SIZES.note)), cbar.label ? textWidth(cbar.label, SIZES.note) - 30 : 0) : 0;
+  const gridRight = colX(nCols - 1) + cellW;
   const width = Math.ceil(gridRight + cbarW + MARGIN);
+  // A title wider than the figure wraps onto more lines (never clipped).
+  const titleLines = fig.title ? wrap(fig.title, Math.max(60, width - 2 * MARGIN), SIZES.title) : [];
+  const titleH = titleLines.length ? titleLines.length * LINE(SIZES.title) + 8 : 0;
+  const y0 = MARGIN + titleH + colBandH;
+  const rowY: number[] = [];
+  let y = y0;
+  for (let r = 0; r < fig.rows.length; r++) { rowY.push(y); y += tileH + capBand(r) + GAP_Y; }
+  const gridBottom = y - GAP_Y;
   const noteLines = fig.note ? wrap(fig.note, Math.max(60, width - 2 * MARGIN), SIZES.note) : [];
   const noteY = gridBottom + 6 + SIZES.note;
   const height = Math.ceil(gridBottom + (noteLines.length ? 6 + noteLines.length * LINE(SIZES.note) : 0) + MARGIN);
@@ -183,7 +187,7 @@ export function gridFigureSvg(fig: GridFigure): { svg: string; layout: FigureLay
     `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FONT_FAMILY}, Verdana, sans-serif">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
   ];
-  if (fig.title) out.push(textBlock([fig.title], Math.round(width / 2), MARGIN + SIZES.title, SIZES.title, { bold: true, full: fig.title, cls: 'title' }));
+  if (fig.title) out.push(textBlock(titleLines, Math.round(width / 2), MARGIN + SIZES.title, SIZES.title, { bold: true, full: fig.title, cls: 'title' }));
   fig.columnTitles.forEach((t, c) => {
     const lines = colLines[c];
     const top = y0 - 6 - lines.length * LINE(SIZES.column) + SIZES.column;

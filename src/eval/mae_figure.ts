@@ -42,7 +42,8 @@ export function stageGrid(stages: Float32Array[], n: number, per: number): Float
 
 const clamp01 = (v: number): number => Math.min(1, Math.max(0, v));
 
-function maskedView(x: Float32Array, mask: Float32Array, C: number, H: number, W: number, p: number): Float32Array {
+/** Images x [n, C, H, W] with the hidden patches of mask [n, L] (1 = hidden) mid-grey (a copy). */
+export function maskedView(x: Float32Array, mask: Float32Array, C: number, H: number, W: number, p: number): Float32Array {
   return forHidden(Float32Array.from(x), mask, C, H, W, p, (out, from, to) => out.fill(0.5, from, to));
 }
 

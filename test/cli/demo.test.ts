@@ -21,9 +21,13 @@ async function runDemo(args: string[], C: number, H: number, W: number) {
     assert.is(rc, 0);
     const report = JSON.parse(readFileSync(join(s.dir, 'demo.json'), 'utf8'));
     const png = readPng(join(s.dir, 'figure1.png'));
-    // Six rows (original, masked, reconstruction, attacked, and two reconstructions) of n tiles, 2-pixel padding.
+    // The labeled Figure 1 of `amrm figures` (RGB): one row per image (at most 8), one column per stage.
     const n = Math.min(report.n, 8);
-    assert.equal(png.shape, [C, 6 * H + 7 * 2, n * W + (n + 1) * 2], 'figure: 6 rows of n tiles');
+    assert.is(report.figure.images, n);
+    assert.equal(report.figure.columns, report.figure_rows, 'figure: the six stages as columns');
+    assert.equal(png.shape, [3, report.figure.height, report.figure.width], 'figure: the PNG has the layout\'s size');
+    assert.ok(report.figure.width > 6 * W && report.figure.height > n * H, 'figure: room for 6 columns of n upscaled tiles');
+    assert.ok(C === 1 || C === 3);
     return report;
   } finally { s.cleanup(); }
 }

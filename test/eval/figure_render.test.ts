@@ -66,6 +66,20 @@ test('grid figure: PNG size is the layout size, every tile lands pixel-exact at 
   assert.equal([0, 1, 2].map((ch) => px(img, c0.x + 5, c0.y - 1, ch)), [255, 255, 255]);
 });
 
+test('grid figure: a title wider than the grid wraps onto more lines and pushes the grid down, never past the edge', () => {
+  const fig = sampleFigure();
+  const short = gridFigureSvg(fig).layout;
+  const long = 'Figure 1: a title much longer than the three small columns of this grid can hold on one line';
+  const { svg, layout } = gridFigureSvg({ ...fig, title: long });
+  assert.is(layout.width, short.width, 'the title does not widen the figure');
+  assert.ok(layout.rows[0].y > short.rows[0].y, 'the grid moves down by the extra title lines');
+  const spans = [...svg.matchAll(/<text class="title"[^>]*>(.*?)<\/text>/g)][0][1];
+  const lines = [...spans.matchAll(/<tspan[^>]*>([^<]*)<\/tspan>/g)].map((m) => m[1]);
+  assert.ok(lines.length >= 2, 'wrapped');
+  assert.is(lines.join(' '), long);
+  for (const l of lines) assert.ok(l.length * 0.62 * 16 <= layout.width - 20 || !l.includes(' '), `line '${l}' fits`);
+});
+
 test('grid figure: titles and captions escaped in the SVG and recorded in the layout; right and wrong differ in colour and mark', () => {
   const fig = sampleFigure();
   const { svg, layout } = gridFigureSvg(fig);
