@@ -7,7 +7,7 @@ fn linear(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 64u; }
 
 // ---------------------------------------------------------------- unary (with scalar parameters)
 // OP: 0 neg, 1 abs, 2 sign, 3 exp, 4 log, 5 sqrt, 6 rsqrt, 7 tanh, 8 sigmoid, 9 relu, 10 gelu (erf),
-//     11 pow(x, a), 12 clamp(x, a, b), 13 a*x + b
+//     11 pow(x, a), 12 clamp(x, a, b), 13 a*x + b, 14 gelu (tanh form), 15 silu
 override OP: u32 = 0u;
 
 struct UnaryParams { n: u32, a: f32, b: f32, pad: u32 }
@@ -16,7 +16,8 @@ struct UnaryParams { n: u32, a: f32, b: f32, pad: u32 }
 const SQRT1_2: f32 = 0.70710678118654752;
 const INV_SQRT_2PI: f32 = 0.39894228040143268;
 
-// erfc_pos / erfc_any come from kernels/erf.wgsl, prepended by the op.
+// erfc_pos / erfc_any come from kernels/erf.wgsl, sigmoid_pair / gelu_tanh_f / gelu_tanh_df from
+// kernels/gelu_tanh.wgsl, prepended by the op.
 
 // IEEE results where WGSL leaves them undefined (log, sqrt of negatives and zero), so every adapter
 // agrees with the reference and the NaN check sees them. Built at run time: constants may not be NaN.
@@ -64,6 +65,8 @@ fn unary_f(x: f32) -> f32 {
     case 11u: { return pow_real(x, U.a); }
     case 12u: { return clamp(x, U.a, U.b); }
     case 13u: { return U.a * x + U.b; }
+    case 14u: { return gelu_tanh_f(x); }
+    case 15u: { return x * sigmoid_pair(x).x; }
     default: { return x; }
   }
 }
@@ -104,6 +107,12 @@ fn unary_df(x: f32, y: f32) -> f32 {
     case 11u: { return U.a * pow_real(x, U.a - 1.0); }
     case 12u: { return select(0.0, 1.0, x >= U.a && x <= U.b); }
     case 13u: { return U.a; }
+    case 14u: { return gelu_tanh_df(x); }
+    case 15u: {
+      // s·(1 + x·(1 - s)) with 1 - s from exp(-|x|): no cancellation, no overflow.
+      let s = sigmoid_pair(x);
+      return s.x + x * s.x * s.y;
+    }
     default: { return 1.0; }
   }
 }

@@ -26,7 +26,7 @@ override VEC_C: bool = true;
 // K is not a multiple of 4.
 override HAS_TAIL: bool = false;
 override HAS_BIAS: bool = false;
-// 0 none, 1 relu, 2 gelu (exact erf form).
+// 0 none, 1 relu, 2 gelu (exact erf form), 3 gelu (tanh form).
 override ACT: u32 = 0u;
 
 struct Params {
@@ -69,7 +69,8 @@ fn b_k4(base: u32, kstep: u32, k: u32, K: u32) -> vec4f {
   return v;
 }
 
-// erfc_pos / erfc_any come from kernels/erf.wgsl, prepended by the op.
+// erfc_pos / erfc_any come from kernels/erf.wgsl and gelu_tanh_f from kernels/gelu_tanh.wgsl,
+// prepended by the op.
 
 @compute @workgroup_size(WG)
 fn matmul(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -186,6 +187,7 @@ fn matmul(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
       if (HAS_BIAS) { v += bias_col[j]; }
       if (ACT == 1u) { v = max(v, 0.0); }
       if (ACT == 2u) { v = 0.5 * v * erfc_any(-v * 0.70710678118654752); }
+      if (ACT == 3u) { v = gelu_tanh_f(v); }
       row[j] = v;
     }
     if (VEC_C) {

@@ -5,6 +5,7 @@ import { matmul, setMatmulTiling, type MatmulOptions } from '../../src/engine/op
 import { unrollLoops, specializeBranches, scalarizeArrays } from '../../src/engine/wgsl.js';
 import * as R from '../../src/engine/reference/matmul.js';
 import { asyncScope } from '../../src/engine/tensor.js';
+import { backward } from '../../src/engine/autograd.js';
 
 await setup();
 const rng = new Rng(4321);
@@ -65,10 +66,10 @@ for (const t of TRANS) {
   });
 }
 
-test('forward with bias and relu / gelu epilogues', async () => {
+test('forward with bias and relu / gelu / gelu_tanh epilogues', async () => {
   await withTiling(small, async () => {
     for (const [k, t] of TRANS.entries()) {
-      for (const activation of ['none', 'relu', 'gelu'] as const) {
+      for (const activation of ['none', 'relu', 'gelu', 'gelu_tanh'] as const) {
         const [M, K, N] = ([[3, 5, 7], [65, 17, 33], [20, 16, 12]] as const)[(k + activation.length) % 3];
         const [sa, sb] = shapes([], [], M, K, N, t);
         await forward(`matmul ${tag(t)} bias ${activation}`, sa, sb, { ...t, activation, withBias: N });
@@ -76,8 +77,10 @@ test('forward with bias and relu / gelu epilogues', async () => {
     }
     // An activation without a bias.
     await forward('matmul gelu', [9, 6], [6, 5], { activation: 'gelu' });
+    await forward('matmul gelu_tanh', [9, 6], [6, 5], { activation: 'gelu_tanh' });
   });
   await forward('matmul bias gelu', [70, 36], [36, 24], { activation: 'gelu', withBias: 24 });
+  await forward('matmul bias gelu_tanh', [70, 36], [36, 24], { activation: 'gelu_tanh', withBias: 24 });
   await forward('matmul TT bias relu', [33, 65], [17, 33], { transA: true, transB: true, activation: 'relu', withBias: 17 });
 });
 
@@ -106,11 +109,42 @@ test('backward: gradients to a, b and bias by finite differences', async () => {
       gpu: (a, b, bias) => matmul(a, b, { ...t, bias }), ref: (a, b, bias) => R.matmul(a, b, bias, t),
     }, rng);
   }
-  for (const activation of ['relu', 'gelu'] as const) {
+  for (const activation of ['relu', 'gelu', 'gelu_tanh'] as const) {
     await checkGrad({
       name: `matmul ${activation}`, inputs: [rand(rng, [4, 3]), rand(rng, [3, 5]), rand(rng, [5])],
       gpu: (a, b, bias) => matmul(a, b, { bias, activation }), ref: (a, b, bias) => R.matmul(a, b, bias, { activation }),
     }, rng);
+  }
+});
+
+test('gelu_tanh epilogue: finite and accurate for pre-activations far out, fused and with gradients', async () => {
+  // a·b + bias with b = 1 and bias = 0 puts the values of a, exactly, in front of the activation.
+  const xs: number[] = [];
+  for (let x = -20; x <= 20; x += 0.05) xs.push(Math.fround(x));
+  xs.push(-3e38, -1e30, -1e4, 1e4, 1e30, 3e38);
+  const M = xs.length, N = 4;
+  const a = { shape: [M, 1], data: Float64Array.from(xs) };
+  const b = { shape: [1, N], data: new Float64Array(N).fill(1) }, bias = { shape: [N], data: new Float64Array(N) };
+  const want = R.matmul(a, b, bias, { activation: 'gelu_tanh' });
+  for (const tracked of [false, true]) {
+    await withTiling(small, () => asyncScope(async () => {
+      const ta = upload(a);
+      if (tracked) ta.requireGrad(); // the epilogue then runs as geluTanh after the matmul
+      const y = matmul(ta, upload(b), { bias: upload(bias), activation: 'gelu_tanh' });
+      const got = await y.read();
+      for (let i = 0; i < want.data.length; i++) {
+        const w = want.data[i];
+        assert.ok(Number.isFinite(got[i]) && Math.abs(got[i] - w) <= 1e-5 * Math.max(1, Math.abs(w)),
+          `gelu_tanh epilogue${tracked ? ' (tracked)' : ''} at ${xs[Math.floor(i / N)]}: ${got[i]}, want ${w}`);
+      }
+      if (tracked) {
+        backward(y, upload({ shape: [M, N], data: new Float64Array(M * N).fill(1) }));
+        const g = await ta.grad!.read();
+        assert.ok(g.every(Number.isFinite), 'gelu_tanh epilogue: a non-finite gradient');
+        // Far out the derivative is 0 or 1 per column, N columns.
+        assert.equal([g[M - 6], g[M - 1]], [0, N]);
+      }
+    }));
   }
 });
 

@@ -8,10 +8,14 @@ import { sumTo } from './reduce.js';
 import { fill } from './creation.js';
 import elementwiseWgsl from '../../../kernels/elementwise.wgsl';
 import erfWgsl from '../../../kernels/erf.wgsl';
+import geluTanhWgsl from '../../../kernels/gelu_tanh.wgsl';
 
-const source = erfWgsl + elementwiseWgsl;
+const source = erfWgsl + geluTanhWgsl + elementwiseWgsl;
 
-const UNARY = { neg: 0, abs: 1, sign: 2, exp: 3, log: 4, sqrt: 5, rsqrt: 6, tanh: 7, sigmoid: 8, relu: 9, gelu: 10, pow: 11, clamp: 12, affine: 13 } as const;
+const UNARY = {
+  neg: 0, abs: 1, sign: 2, exp: 3, log: 4, sqrt: 5, rsqrt: 6, tanh: 7, sigmoid: 8, relu: 9, gelu: 10, pow: 11, clamp: 12, affine: 13,
+  gelu_tanh: 14, silu: 15,
+} as const;
 type UnaryName = keyof typeof UNARY;
 
 function unaryLaunch(entry: 'unary' | 'unary_grad', op: UnaryName, buffers: GPUBuffer[], n: number, a: number, b: number): void {
@@ -45,6 +49,18 @@ export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x);
 export const relu = (x: Tensor): Tensor => unary('relu', x);
 /** GELU in its exact erf form: x/2 · (1 + erf(x/√2)). */
 export const gelu = (x: Tensor): Tensor => unary('gelu', x);
+/**
+ * GELU in its tanh form, PyTorch's nn.GELU(approximate="tanh"): x/2 · (1 + tanh(√(2/π)·(x + 0.044715·x³))),
+ * the activation of DiT's (MaskDiT's) MLP blocks. Computed as x·sigmoid(2u), which is the same
+ * function without the cancellation of 1 + tanh for negative x; finite output and gradient for
+ * every finite x.
+ */
+export const geluTanh = (x: Tensor): Tensor => unary('gelu_tanh', x);
+/**
+ * SiLU (swish): x·sigmoid(x), which DiT's adaLN applies to the conditioning embedding before the
+ * modulation projection. The sigmoid is taken from exp(-|x|), so it never overflows.
+ */
+export const silu = (x: Tensor): Tensor => unary('silu', x);
 /** x to a scalar power; negative bases work for integer exponents. */
 export const powScalar = (x: Tensor, p: number): Tensor => unary('pow', x, p);
 /** a·x + b with scalars a, b (scaling and shifting without a broadcast operand). */

@@ -1,19 +1,21 @@
 // Batched matmul with optional transposes, broadcast batch dimensions and a fused epilogue (bias,
-// relu or gelu), and its backward.
+// relu, gelu or tanh-form gelu), and its backward.
 import { engine } from '../engine.js';
 import { empty, Tensor, sizeOf, type Shape } from '../tensor.js';
 import { record, isGradEnabled, noGrad } from '../autograd.js';
 import { checkF32, collapse, broadcastStrides, fmt } from '../shape.js';
 import { sumTo } from './reduce.js';
 import { reshape } from './layout.js';
-import { broadcastTo, gelu, relu } from './elementwise.js';
+import { broadcastTo, gelu, geluTanh, relu } from './elementwise.js';
 import { unrollLoops, specializeBranches } from '../wgsl.js';
 import matmulWgsl from '../../../kernels/matmul.wgsl';
 import erfWgsl from '../../../kernels/erf.wgsl';
+import geluTanhWgsl from '../../../kernels/gelu_tanh.wgsl';
 
-const source = erfWgsl + matmulWgsl;
+const source = erfWgsl + geluTanhWgsl + matmulWgsl;
 
-export type Activation = 'none' | 'relu' | 'gelu';
+/** 'gelu' is the exact erf form, 'gelu_tanh' PyTorch's approximate="tanh" (the same as `geluTanh`). */
+export type Activation = 'none' | 'relu' | 'gelu' | 'gelu_tanh';
 export interface MatmulOptions {
   /** `a` is stored [..., K, M] and used transposed. */
   transA?: boolean;
@@ -24,7 +26,7 @@ export interface MatmulOptions {
   activation?: Activation;
 }
 
-const ACT = { none: 0, relu: 1, gelu: 2 } as const;
+const ACT = { none: 0, relu: 1, gelu: 2, gelu_tanh: 3 } as const;
 
 /**
  * Register blocking per adapter kind: the outputs per invocation (tm × tn), the workgroup size, and
@@ -99,7 +101,7 @@ function plan(a: Tensor, b: Tensor, o: MatmulOptions): Plan {
     if (o.bias.rank !== 1 || o.bias.shape[0] !== N) throw new Error(`matmul: bias ${fmt(o.bias.shape)} must have shape [${N}] (N of ${t})`);
   }
   const act = o.activation ?? 'none';
-  if (!(act in ACT)) throw new Error(`matmul: unknown activation '${act}' (none, relu or gelu)`);
+  if (!(act in ACT)) throw new Error(`matmul: unknown activation '${act}' (none, relu, gelu or gelu_tanh)`);
   return { M, N, K, batch, outShape: [...batch, M, N], aBatch, bBatch };
 }
 
@@ -170,7 +172,7 @@ export function matmul(a: Tensor, b: Tensor, o: MatmulOptions = {}): Tensor {
   const tracked = isGradEnabled() && (a.requiresGrad || b.requiresGrad || !!bias?.requiresGrad);
   if (tracked && act !== 'none') {
     const z = matmul(a, b, { transA: o.transA, transB: o.transB, bias });
-    const y = act === 'gelu' ? gelu(z) : relu(z);
+    const y = act === 'gelu' ? gelu(z) : act === 'gelu_tanh' ? geluTanh(z) : relu(z);
     z.dispose(); // y's node keeps z's data and graph alive
     return y;
   }

@@ -26,6 +26,19 @@ export function erfc(x: number): number { return x >= 3 ? erfcLarge(x) : 1 - erf
 
 export const gelu = (x: number): number => 0.5 * x * erfc(-x / Math.SQRT2);
 
+/**
+ * GELU in its tanh form (PyTorch's approximate="tanh", DiT's MLP): x/2 · (1 + tanh(u)) with
+ * u = √(2/π)·(x + 0.044715·x³), evaluated as x / (1 + exp(-2u)), the same function, because even in
+ * float64 1 + tanh(u) loses digits to cancellation for x below about -4.
+ */
+export const geluTanh = (x: number): number => {
+  const u = Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x);
+  return x / (1 + Math.exp(-2 * u));
+};
+
+/** SiLU, x·sigmoid(x) (DiT's adaLN conditioning). */
+export const silu = (x: number): number => x / (1 + Math.exp(-x));
+
 const powReal = (x: number, p: number): number => Math.pow(x, p);
 
 export const unaryRef = {
@@ -40,6 +53,8 @@ export const unaryRef = {
   sigmoid: (x: number) => 1 / (1 + Math.exp(-x)),
   relu: (x: number) => Math.max(x, 0),
   gelu,
+  geluTanh,
+  silu,
 };
 
 export const unary = (name: keyof typeof unaryRef, a: Arr): Arr => map(a, unaryRef[name]);

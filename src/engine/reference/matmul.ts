@@ -1,8 +1,8 @@
-// float64 reference of the batched matmul with its fused epilogue (bias, relu or gelu).
+// float64 reference of the batched matmul with its fused epilogue (bias, relu, gelu or tanh-form gelu).
 import { type Arr, arr, bshape, strides } from './core.js';
-import { gelu } from './elementwise.js';
+import { gelu, geluTanh } from './elementwise.js';
 
-export interface MatmulRefOptions { transA?: boolean; transB?: boolean; activation?: 'none' | 'relu' | 'gelu'; }
+export interface MatmulRefOptions { transA?: boolean; transB?: boolean; activation?: 'none' | 'relu' | 'gelu' | 'gelu_tanh'; }
 
 /** act(op(a) · op(b) + bias) with NumPy batch broadcasting; bias is [N] or absent. */
 export function matmul(a: Arr, b: Arr, bias?: Arr, o: MatmulRefOptions = {}): Arr {
@@ -39,7 +39,7 @@ export function matmul(a: Arr, b: Arr, bias?: Arr, o: MatmulRefOptions = {}): Ar
           s += av * bv;
         }
         if (bias) s += bias.data[n];
-        out.data[(z * M + m) * N + n] = act === 'relu' ? Math.max(s, 0) : act === 'gelu' ? gelu(s) : s;
+        out.data[(z * M + m) * N + n] = act === 'relu' ? Math.max(s, 0) : act === 'gelu' ? gelu(s) : act === 'gelu_tanh' ? geluTanh(s) : s;
       }
     }
   }
