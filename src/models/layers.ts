@@ -134,11 +134,13 @@ export class PatchEmbed implements Module {
 
   /**
    * xavier_uniform on the weight viewed as [D, C·p·p]; the bias keeps PyTorch's Conv2d default,
-   * U(±1/sqrt(fan_in)) (the MAE reference's _init_weights does not touch convolutions).
+   * U(±1/sqrt(fan_in)) (the MAE reference's _init_weights does not touch convolutions), or is zero
+   * (`zeroBias`, as DiT's initialize_weights sets it).
    */
-  static init(init: Initializer, inChans: number, dim: number, p: number): PatchEmbed {
+  static init(init: Initializer, inChans: number, dim: number, p: number, o: { zeroBias?: boolean } = {}): PatchEmbed {
     const fanIn = inChans * p * p;
-    return new PatchEmbed(init.xavierUniform([dim, inChans, p, p], fanIn, dim), init.uniform([dim], 1 / Math.sqrt(fanIn)), p);
+    const bias = o.zeroBias ? init.constant([dim], 0) : init.uniform([dim], 1 / Math.sqrt(fanIn));
+    return new PatchEmbed(init.xavierUniform([dim, inChans, p, p], fanIn, dim), bias, p);
   }
 
   get dim(): number { return this.weight.shape[0]; }

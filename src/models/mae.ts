@@ -20,24 +20,11 @@ import { entries, StatefulModule, type StateEntry } from './module.js';
 import { LayerNorm, Linear, PatchEmbed, seededInit, zeroInit } from './layers.js';
 import { Block, runBlocks, type ProbeOptions } from './vit.js';
 import { sincosPosEmbed2d } from './pos_embed.js';
-import {
-  checkPlan, keepVisible, maskFromHidden, maskFromNoise, restoreWithMaskTokens, visibleCount, type MaskCountRule, type MaskPlan,
-} from './masking.js';
+import { checkPlan, keepVisible, planMasks, restoreWithMaskTokens, type MaskPlan, type MaskSource } from './masking.js';
 import { MAE_CONFIGS, maeConfig, resolveMaeConfig, type MaeConfig, type MaeConfigInput } from './mae_configs.js';
 
 // ---------------------------------------------------------------- the model
-export interface MaeForwardOptions extends ProbeOptions {
-  /** Fraction of patches hidden (default 0.75, the reference's forward default). */
-  maskRatio?: number;
-  maskCount?: MaskCountRule;
-  /** The masking noise comes from this generator (fresh masks per call); default the model's own. */
-  rng?: Rng;
-  /** Or from a new generator with this seed. */
-  seed?: number;
-  /** Or this noise [B, L] (the reference's torch.rand(N, L)). */
-  noise?: ArrayLike<number>;
-  /** Or this mask [B, L] (1 = hidden), which overrides everything above. */
-  mask?: ArrayLike<number>;
+export interface MaeForwardOptions extends ProbeOptions, MaskSource {
   /** Loss on per-patch normalized targets (default: the config's normPixLoss). */
   normPix?: boolean;
   lossImpl?: PatchLossImpl;
@@ -187,15 +174,9 @@ export class MAE extends StatefulModule {
 
   // ---------------------------------------------------------------- forward
   /** Which patches stay visible for a batch, from the options (see MaeForwardOptions). */
-  maskPlan(batch: number, o: MaeForwardOptions = {}): MaskPlan {
-    const L = this.numPatches;
-    if (o.mask) return maskFromHidden(o.mask, batch, L);
-    const lenKeep = visibleCount(L, o.maskRatio ?? 0.75, o.maskCount);
-    if (o.noise) return maskFromNoise(o.noise, batch, L, lenKeep);
-    const rng = o.rng ?? (o.seed !== undefined ? new Rng(o.seed) : this.maskRng);
-    const noise = new Float64Array(batch * L);
-    for (let i = 0; i < noise.length; i++) noise[i] = rng.next();
-    return maskFromNoise(noise, batch, L, lenKeep);
+  maskPlan(batch: number, o: MaskSource = {}): MaskPlan {
+    // The reference's forward default ratio is 0.75.
+    return planMasks(batch, this.numPatches, o, this.maskRng, 0.75);
   }
 
   private checkImage(op: string, img: Tensor): number {

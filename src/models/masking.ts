@@ -7,6 +7,7 @@ import { tensor } from '../engine/ops/creation.js';
 import { broadcastTo } from '../engine/ops/elementwise.js';
 import { gatherRows, scatterRows } from '../engine/ops/layout.js';
 import { fmt } from '../engine/shape.js';
+import { Rng } from '../engine/random.js';
 
 /** Which patches each image keeps: the encoder's input order, its inverse, and the 0/1 mask. */
 export interface MaskPlan {
@@ -111,4 +112,33 @@ export function restoreWithMaskTokens(visible: Tensor, maskToken: Tensor, plan: 
   if (maskToken.size !== D) throw new Error(`restoreWithMaskTokens: mask token ${fmt(maskToken.shape)} must hold ${D} values`);
   const tokens = broadcastTo(maskToken, [plan.batch, plan.patches, D]);
   return scatterRows(tokens, tensor(plan.idsKeep, [plan.batch, plan.lenKeep], 'i32'), visible);
+}
+
+/** How a forward chooses its masks: the first of `mask`, `noise`, `seed`/`rng` given wins. */
+export interface MaskSource {
+  /** Fraction of patches hidden. */
+  maskRatio?: number;
+  maskCount?: MaskCountRule;
+  /** The masking noise comes from this generator (fresh masks per call). */
+  rng?: Rng;
+  /** Or from a new generator with this seed. */
+  seed?: number;
+  /** Or this noise [B, L] (the references' torch.rand(N, L)). */
+  noise?: ArrayLike<number>;
+  /** Or this mask [B, L] (1 = hidden), which overrides everything above. */
+  mask?: ArrayLike<number>;
+}
+
+/**
+ * The plan for a batch from a MaskSource; `fallback` is the generator used when the source names
+ * none (a model's own), `defaultRatio` the ratio when it gives none.
+ */
+export function planMasks(batch: number, patches: number, o: MaskSource, fallback: Rng, defaultRatio: number): MaskPlan {
+  if (o.mask) return maskFromHidden(o.mask, batch, patches);
+  const lenKeep = visibleCount(patches, o.maskRatio ?? defaultRatio, o.maskCount);
+  if (o.noise) return maskFromNoise(o.noise, batch, patches, lenKeep);
+  const rng = o.rng ?? (o.seed !== undefined ? new Rng(o.seed) : fallback);
+  const noise = new Float64Array(batch * patches);
+  for (let i = 0; i < noise.length; i++) noise[i] = rng.next();
+  return maskFromNoise(noise, batch, patches, lenKeep);
 }

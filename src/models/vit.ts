@@ -136,8 +136,11 @@ export class Block implements Module {
   }
 }
 
+/** A block of a transformer stack: what `runBlocks` runs (a DiT block binds its conditioning first). */
+export interface StackBlock { forward(x: Tensor, site?: BlockSite): Tensor; }
+
 /** Runs a stack of blocks, reporting each to the probe as `stack` layer i. */
-export function runBlocks(blocks: Block[], x: Tensor, stack: string, o: ProbeOptions = {}): Tensor {
+export function runBlocks(blocks: readonly StackBlock[], x: Tensor, stack: string, o: ProbeOptions = {}): Tensor {
   let h = x;
   blocks.forEach((blk, layer) => { h = blk.forward(h, o.probe ? { stack, layer, probe: o.probe, probeProbs: o.probeProbs } : undefined); });
   return h;

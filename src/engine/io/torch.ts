@@ -29,8 +29,12 @@ const STORAGE_TYPES: Record<string, [Kind, number]> = {
 /** The first pickle of a legacy file: PROTO 2, LONG1 of 10 bytes holding 0x1950a86a20f9469cfc6c. */
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 const LEGACY_PROTOCOL = 1001;
-/** Keys under which training scripts nest the model's state dict, tried in this order. */
-const WRAPPERS = ['state_dict', 'model_state_dict', 'model', 'net'];
+/**
+ * Keys under which training scripts nest the model's state dict, tried in this order. An `ema`
+ * entry (the weights' moving average, as EDM-style training checkpoints {model, ema, opt, args}
+ * hold it) comes first: it is what their samplers load.
+ */
+const WRAPPERS = ['ema', 'state_dict', 'model_state_dict', 'model', 'net'];
 
 /** One storage: its element type and count from the persistent id, its bytes once located. */
 class StorageRef {
@@ -193,7 +197,7 @@ export function isTorchCheckpoint(bytes: Uint8Array): boolean {
 const isZip = (b: Uint8Array): boolean => b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && (b[2] === 3 || b[2] === 5) && (b[3] === 4 || b[3] === 6);
 const isLegacy = (b: Uint8Array): boolean => b.length >= 4 && b[0] === 0x80 && b[2] === 0x8a && b[3] === 0x0a;
 
-/** Loads a `torch.save` checkpoint (zip or legacy) as a state dict. Nested `state_dict`, `model`,
+/** Loads a `torch.save` checkpoint (zip or legacy) as a state dict. Nested `ema`, `state_dict`, `model`,
  * `model_state_dict` or `net` entries are unwrapped, a `module.` prefix shared by every key is
  * stripped, and scalar entries (best_prec1, epoch...) become metadata strings. */
 export function loadTorch(bytes: Uint8Array, name = 'checkpoint'): TorchCheckpoint {
