@@ -18,8 +18,9 @@ import type { CifarKind, Split } from '../data/cifar.js';
 import { subset, type ImageSet } from '../data/dataset.js';
 import { createClassifier, CLASSIFIER_ARCHS } from '../models/classifiers.js';
 import { evaluateClassifier } from '../eval/classifier.js';
-import { MAE } from '../models/mae.js';
-import { MaeReconstruction } from '../purify/loss.js';
+import type { MAE } from '../models/mae.js';
+import type { ReconstructionModel } from '../purify/loss.js';
+import { loadPurifier, type LoadedPurifier } from './purifier.js';
 import { purifyConfig } from '../purify/amrm.js';
 import { purifyPresetNames } from '../purify/presets.js';
 import { parseEps, type Norm } from '../attacks/ball.js';
@@ -33,9 +34,9 @@ export const EVAL_USAGE = `  eval --dataset cifar10|cifar100|mnist [--data DIR] 
                                      package's digits, test = the 2,000 held out from training); NAME one of
                                      ${CLASSIFIER_ARCHS.join(', ')} (inferred from the checkpoint when absent)
        [--purifier FILE [--purifier-config NAME] [--preset NAME] [--purify-steps S] [--eta E] [--masks M]]
-                                     purify every image with AMRM (an MAE safetensors checkpoint that
-                                     names its config, or --purifier-config); presets: mae-cifar10 (default
-                                     for cifar10), mae-cifar100, ...; E in [0,1] units or a fraction (16/255)
+                                     purify every image with AMRM (an MAE or MaskDiT checkpoint that
+                                     names its config, or --purifier-config); presets: mae-cifar10, maskdit-cifar10,
+                                     ... (default: the family's for the data set); E in [0,1] units or a fraction (16/255)
        [--attack ${ATTACKS.join('|')} [--norm linf|l2] [--eps 8/255] [--steps 10] [--eot 1]
         [--adaptive exact|none] [--step-size A]]
                                      robust accuracy; --adaptive exact differentiates through the purifier,
@@ -100,7 +101,8 @@ function parseRobust(got: Map<string, string>, dataset: string): RobustArgs {
     for (const f of ['--purifier-config', '--preset', '--purify-steps', '--eta', '--masks']) if (got.has(f)) throw new UsageError(`${f} needs --purifier FILE`);
     if (attack === 'bpda') throw new UsageError('--attack bpda needs --purifier FILE (it differentiates around a purifier)');
   }
-  const preset = got.get('--preset') ?? (purifier ? `mae-${dataset}` : undefined);
+  // Without --preset the purifier's family picks it (mae-DATASET or maskdit-DATASET), once the file is read.
+  const preset = got.get('--preset');
   if (preset !== undefined && !purifyPresetNames().includes(preset)) throw new UsageError(`--preset must be one of ${purifyPresetNames().join(', ')}, got '${preset}'`);
   const norm = got.get('--norm') ?? 'linf';
   if (norm !== 'linf' && norm !== 'l2') throw new UsageError(`--norm must be linf or l2, got '${norm}'`);
@@ -180,13 +182,12 @@ export async function evalCommand(args: string[]): Promise<number> {
 
 /** An MAE checkpoint as the purifier of `set`'s images, refused (and freed) when its image shape differs. */
 export function loadPurifierFor(file: string, config: string | undefined, set: ImageSet, dataset: string): MAE {
-  const mae = MAE.load(loadStateDictFile(file), config);
-  const c = mae.config;
-  if (c.inChans !== set.shape[1] || c.imgSize[0] !== set.shape[2] || c.imgSize[1] !== set.shape[3]) {
-    mae.dispose();
-    throw new Error(`the purifier takes [${c.inChans}, ${c.imgSize}] images, ${dataset} has [${set.shape.slice(1)}]`);
+  const p = loadPurifier(file, { config, inputShape: set.shape.slice(1), dataset });
+  if (p.family !== 'mae') {
+    p.dispose();
+    throw new Error(`${file} is a MaskDiT; this command draws MAE attention and reconstructions only (purify and eval take either family)`);
   }
-  return mae;
+  return p.mae;
 }
 
 type ShardInfo = { index: number; count: number; from: number; to: number; of: number } | null;
@@ -194,13 +195,13 @@ type ShardInfo = { index: number; count: number; from: number; to: number; of: n
 async function robustEval(a: EvalArgs, args: string[], set: ImageSet, model: ReturnType<typeof createClassifier>, which: string, adapter: string,
   shard: ShardInfo): Promise<number> {
   const r = a.robust!;
-  let mae: MAE | undefined;
+  let loaded: LoadedPurifier | undefined;
   try {
     const purifier = r.purifier ? (() => {
-      mae = loadPurifierFor(r.purifier!, r.purifierConfig, set, a.dataset);
-      return { model: new MaeReconstruction(mae), options: purifyConfig(r.preset, { steps: r.purifySteps, eta: r.eta, masks: r.masks, seed: a.seed }) };
+      loaded = loadPurifier(r.purifier!, { config: r.purifierConfig, preset: r.preset, inputShape: set.shape.slice(1), dataset: a.dataset });
+      return { model: loaded.recon as ReconstructionModel, options: purifyConfig(loaded.preset, { steps: r.purifySteps, eta: r.eta, masks: r.masks, seed: a.seed }) };
     })() : undefined;
-    const what = [purifier ? `AMRM (${r.preset}, S ${purifier.options.steps})` : 'no purifier',
+    const what = [purifier ? `AMRM (${loaded?.preset}, S ${purifier.options.steps})` : 'no purifier',
       r.attack ? `${r.attack} ${r.norm} eps ${r.eps.toFixed(5)} steps ${r.steps} eot ${r.eot} adaptive ${r.adaptive}` : 'no attack'].join(', ');
     console.log(`eval: ${model.arch} on ${a.dataset} ${a.split} (${which}: ${set.n} images), ${what}, batch ${a.batch}, adapter ${adapter}`);
     let lastPrint = performance.now();
@@ -226,8 +227,8 @@ async function robustEval(a: EvalArgs, args: string[], set: ImageSet, model: Ret
           keep: r.attack === 'pgd' || r.attack === 'bpda' ? pgdKeep({ purifier }) : null, // which PGD iterate each example returns
           attacked_model: res.attackedModel ?? null, robust_correct: res.robustCorrect,
         } : null,
-        purifier: purifier && mae ? {
-          file: r.purifier, model: purifier.model.name, config: mae.config, preset: r.preset ?? null,
+        purifier: purifier && loaded ? {
+          file: r.purifier, model: purifier.model.name, family: loaded.family, config: loaded.config, preset: loaded.preset,
           steps: purifier.options.steps, step_size: purifier.options.stepSize, halve: purifier.options.halve,
           eta: Number.isFinite(purifier.options.eta) ? purifier.options.eta : 'inf', mask_ratio: purifier.options.maskRatio,
           masks: purifier.options.masks, seed: purifier.options.seed,
@@ -246,7 +247,7 @@ async function robustEval(a: EvalArgs, args: string[], set: ImageSet, model: Ret
     }
     return 0;
   } finally {
-    mae?.dispose();
+    loaded?.dispose();
     model.dispose();
   }
 }

@@ -1,5 +1,5 @@
-// `amrm purify`: AMRM purification of PNG images with an MAE checkpoint.
-//   amrm purify --purifier FILE [--purifier-config NAME] [--preset mae-cifar10] --input A.png [B.png ...] --out DIR
+// `amrm purify`: AMRM purification of PNG images with an MAE or MaskDiT checkpoint.
+//   amrm purify --purifier FILE [--purifier-config NAME] [--preset NAME] --input A.png [B.png ...] --out DIR
 //               [--steps S] [--eta E|inf] [--masks M] [--seed 0] [--amv]
 // Writes DIR/<name>.png for each input (the purified image, 8-bit) and DIR/purify.json (the options,
 // the loss per step and, with --amv, the attention variation of each step from the input per layer),
@@ -10,10 +10,8 @@ import { init } from '../engine/engine.js';
 import { UsageError, intFlag, parseFlags, withUsage } from './args.js';
 import { asyncScope } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
-import { loadStateDictFile } from '../engine/io/node.js';
 import { readPng, writePng } from '../data/png.js';
-import { MAE } from '../models/mae.js';
-import { MaeReconstruction } from '../purify/loss.js';
+import { loadPurifier } from './purifier.js';
 import { purify, purifyConfig, type AmvTrajectory } from '../purify/amrm.js';
 import { writeAtomic } from '../engine/io/node.js';
 import { purifyPresetNames } from '../purify/presets.js';
@@ -21,12 +19,14 @@ import { parseEps } from '../attacks/ball.js';
 
 export const PURIFY_USAGE = `  purify --purifier FILE [--purifier-config NAME] [--preset NAME] --input A.png [B.png ...] --out DIR
          [--steps S] [--eta 16/255|inf] [--masks 1] [--seed 0] [--amv]
-                                     AMRM purification of PNG images (presets: ${purifyPresetNames().slice(0, 3).join(', ')}, ...);
+                                     AMRM purification of PNG images with an MAE or a MaskDiT (presets:
+                                     ${purifyPresetNames().slice(0, 3).join(', ')}, ...; default: the family's for
+                                     CIFAR-10, or MNIST for 1-channel images);
                                      writes DIR/<name>.png and DIR/purify.json (loss per step; --amv: the
                                      attention variation from the input per step and layer)`;
 
 interface PurifyArgs {
-  purifier: string; purifierConfig?: string; preset: string; inputs: string[]; out: string;
+  purifier: string; purifierConfig?: string; preset?: string; inputs: string[]; out: string;
   steps?: number; eta?: number; masks?: number; seed: number; amv: boolean;
 }
 
@@ -34,11 +34,11 @@ export function parsePurifyArgs(args: string[]): PurifyArgs {
   const flags = parseFlags(args, { valued: ['--purifier', '--purifier-config', '--preset', '--out', '--steps', '--eta', '--masks', '--seed'], lists: ['--input'], switches: ['--amv'] });
   const got = flags.values, inputs = flags.lists.get('--input') ?? [];
   const purifier = got.get('--purifier'), out = got.get('--out');
-  if (!purifier) throw new UsageError('--purifier FILE is required (an MAE checkpoint)');
+  if (!purifier) throw new UsageError('--purifier FILE is required (an MAE or MaskDiT checkpoint)');
   if (!out) throw new UsageError('--out DIR is required');
   if (!inputs.length) throw new UsageError('--input needs at least one PNG file');
-  const preset = got.get('--preset') ?? 'mae-cifar10';
-  if (!purifyPresetNames().includes(preset)) throw new UsageError(`--preset must be one of ${purifyPresetNames().join(', ')}, got '${preset}'`);
+  const preset = got.get('--preset');
+  if (preset !== undefined && !purifyPresetNames().includes(preset)) throw new UsageError(`--preset must be one of ${purifyPresetNames().join(', ')}, got '${preset}'`);
   const etaS = got.get('--eta');
   let eta: number | undefined;
   if (etaS !== undefined) {
@@ -56,20 +56,19 @@ export async function purifyCommand(args: string[]): Promise<number> {
   if (a === 2) return 2;
   const images = a.inputs.map((p) => readPng(p));
   const eng = await init();
-  const mae = MAE.load(loadStateDictFile(a.purifier), a.purifierConfig);
+  const loaded = loadPurifier(a.purifier, { config: a.purifierConfig, preset: a.preset, dataset: images[0].shape[0] === 1 ? 'mnist' : 'cifar10' });
   try {
-    const c = mae.config;
-    const want = [c.inChans, c.imgSize[0], c.imgSize[1]];
+    const want = [...loaded.recon.inputShape];
     images.forEach((im, i) => {
       if (im.shape.join() !== want.join()) throw new Error(`${a.inputs[i]} is [${im.shape}], the purifier takes [${want}] images`);
     });
-    const options = purifyConfig(a.preset, { steps: a.steps, eta: a.eta, masks: a.masks, seed: a.seed });
+    const options = purifyConfig(loaded.preset, { steps: a.steps, eta: a.eta, masks: a.masks, seed: a.seed });
     const per = want[0] * want[1] * want[2];
     const flat = new Float32Array(images.length * per);
     images.forEach((im, i) => flat.set(im.data, i * per));
-    console.log(`purify: ${images.length} image(s), preset ${a.preset} (rho ${options.maskRatio}, S ${options.steps}, ` +
+    console.log(`purify: ${images.length} image(s) with ${loaded.description}, preset ${loaded.preset} (rho ${options.maskRatio}, S ${options.steps}, ` +
       `lambda ${options.stepSize}/255${options.halve ? ' halved after S/2' : ''}, eta ${Number.isFinite(options.eta) ? (options.eta * 255).toFixed(1) + '/255' : 'inf'}), adapter ${eng.gpu.kind}`);
-    const model = new MaeReconstruction(mae);
+    const model = loaded.recon;
     let last = performance.now();
     const r = await asyncScope(async () => {
       const res = await purify(model, tensor(flat, [images.length, ...want]), options, {
@@ -92,7 +91,7 @@ export async function purifyCommand(args: string[]): Promise<number> {
     if (r.losses.length) console.log(`loss ${r.losses[0].toFixed(5)} at the first step, ${r.losses[r.losses.length - 1].toFixed(5)} at the last; ${r.seconds.toFixed(1)} s (${(images.length / r.seconds).toFixed(2)} images/s)`);
     if (r.amv) console.log(`AMV from the input after the last step, per layer: encoder ${fmtAmv(r.amv.encoder.at(-1)!)}, decoder ${fmtAmv(r.amv.decoder.at(-1)!)}`);
     const report = {
-      purifier: a.purifier, inputs: a.inputs, options, adapter: eng.gpu.kind, seconds: r.seconds,
+      purifier: a.purifier, family: loaded.family, preset: loaded.preset, inputs: a.inputs, options, adapter: eng.gpu.kind, seconds: r.seconds,
       loss_per_step: Array.from(r.losses, (v) => +v.toPrecision(6)),
       ...(r.amv ? { amv_per_step: roundAmv(r.amv), amv_definition: AMV_DEFINITION } : {}),
     };
@@ -101,7 +100,7 @@ export async function purifyCommand(args: string[]): Promise<number> {
     console.log(`wrote ${file}`);
     return 0;
   } finally {
-    mae.dispose();
+    loaded.dispose();
   }
 }
 

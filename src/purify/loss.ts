@@ -1,6 +1,6 @@
 // The reconstruction-loss interface the AMRM loop optimizes against, and its MAE implementation.
 // Any model that scores how well it reconstructs masked parts of an image can be plugged in
-// (MaskDiT's denoising loss at a fixed noise level arrives later through the same interface).
+// (MaskDiT's training loss at a fixed noise level: maskdit_loss.ts).
 import type { Tensor } from '../engine/tensor.js';
 import { noGrad } from '../engine/autograd.js';
 import type { Rng } from '../engine/random.js';
@@ -53,6 +53,25 @@ export interface MaeLossOptions {
   maskCount?: MaskCountRule;
 }
 
+/** Throws unless x is [B, C, H, W] of the model's input shape. */
+export function checkPurifierInput(model: ReconstructionModel, x: Tensor): void {
+  const [C, H, W] = model.inputShape;
+  if (x.rank !== 4 || x.shape[1] !== C || x.shape[2] !== H || x.shape[3] !== W) {
+    throw new Error(`reconstructionLoss: images must be [B, ${C}, ${H}, ${W}], got ${fmt(x.shape)}`);
+  }
+}
+
+/**
+ * Several masks in one forward pass: the batch repeated `masks` times, each copy to get its own
+ * masks (copy-major, as PurifierLossOptions.mask). Every image hides the same number of patches, so
+ * the mean over the long batch is the mean of the per-mask losses (and gradients from the copies
+ * add up through concat's backward). The input itself when masks is 1.
+ */
+export function repeatForMasks(x: Tensor, masks: number): Tensor {
+  if (!Number.isInteger(masks) || masks < 1) throw new Error(`reconstructionLoss: masks must be a positive integer, got ${masks}`);
+  return masks === 1 ? x : concat(Array.from({ length: masks }, () => x), 0);
+}
+
 /** The MAE's masked reconstruction loss (METHOD.md section 2) as a ReconstructionModel. */
 export class MaeReconstruction implements ReconstructionModel {
   readonly name: string;
@@ -65,15 +84,8 @@ export class MaeReconstruction implements ReconstructionModel {
   }
 
   reconstructionLoss(x: Tensor, o: PurifierLossOptions): Tensor {
-    const [C, H, W] = this.inputShape;
-    if (x.rank !== 4 || x.shape[1] !== C || x.shape[2] !== H || x.shape[3] !== W) {
-      throw new Error(`reconstructionLoss: images must be [B, ${C}, ${H}, ${W}], got ${fmt(x.shape)}`);
-    }
-    if (!Number.isInteger(o.masks) || o.masks < 1) throw new Error(`reconstructionLoss: masks must be a positive integer, got ${o.masks}`);
-    // Several masks in one forward pass: the batch repeated, each copy with its own masks. Every
-    // image hides the same number of patches, so the mean over the long batch is the mean of the
-    // per-mask losses (and gradients from the copies add up through concat's backward).
-    const xr = o.masks === 1 ? x : concat(Array.from({ length: o.masks }, () => x), 0);
+    checkPurifierInput(this, x);
+    const xr = repeatForMasks(x, o.masks);
     const out = this.mae.forward(xr, {
       maskRatio: o.maskRatio, rng: o.rng, mask: o.mask, normPix: this.options.normPix, maskCount: this.options.maskCount,
     });
