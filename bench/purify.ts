@@ -1,26 +1,35 @@
 // Purification throughput: seconds per batch of AMRM-Pure (METHOD.md section 3) and images per
-// second, for the shipped MAEs with their presets and for the paper's model (`mae-base-c32`, random
-// weights: the time does not depend on them), beside the paper's anchor (18.25 s per batch of 32
-// CIFAR-10 images on an NVIDIA A40, METHOD.md section 7). The first steps compile and are not timed;
-// a batch's time is S × the median step time (every step does the same work: one forward and backward
-// of the MAE with fresh masks, and the update).
+// second, for the shipped purifiers (MAE and MaskDiT) with their presets and for the paper's models
+// (`mae-base-c32`, `maskdit-c32`; random weights: the time does not depend on them), beside the
+// paper's anchors (per batch of 32 CIFAR-10 images on an NVIDIA A40, METHOD.md section 7: MAE-Pure
+// 18.25 s, MaskDiT-Pure 32.85 s). The first steps compile and are not timed; a batch's time is S ×
+// the median step time (every step does the same work: one forward and backward of the model with
+// fresh masks (and noise), and the update).
 import { existsSync } from 'node:fs';
 import { engine, init } from '../src/engine/engine.js';
-import { loadStateDictFile, writeAtomic } from '../src/engine/io/node.js';
+import { writeAtomic } from '../src/engine/io/node.js';
 import { Rng } from '../src/engine/random.js';
 import { asyncScope } from '../src/engine/tensor.js';
 import { tensor } from '../src/engine/ops/creation.js';
 import { MAE } from '../src/models/mae.js';
 import { maeConfig } from '../src/models/mae_configs.js';
-import { MaeReconstruction } from '../src/purify/loss.js';
+import { MaskDiT } from '../src/models/maskdit.js';
+import { maskDitConfig } from '../src/models/maskdit_configs.js';
+import { MaeReconstruction, type ReconstructionModel } from '../src/purify/loss.js';
+import { MaskDitReconstruction } from '../src/purify/maskdit_loss.js';
+import { loadPurifier } from '../src/cli/purifier.js';
 import { purify, purifyConfig } from '../src/purify/amrm.js';
 import { median } from './timing.js';
 
-/** METHOD.md section 7: MAE-Pure, batch of 32 CIFAR-10 images, ViT-Base MAE, 150 steps, NVIDIA A40. */
-export const PAPER_ANCHOR = { seconds_per_batch: 18.25, batch: 32, model: 'mae-base-c32 (ViT-Base, p 4)', steps: 150, hardware: 'NVIDIA A40' };
+/** METHOD.md section 7: batch of 32 CIFAR-10 images on an NVIDIA A40 (MAE-Pure: ViT-Base MAE, 150 steps; MaskDiT-Pure: 25 steps). */
+export const PAPER_ANCHORS = {
+  mae: { seconds_per_batch: 18.25, batch: 32, model: 'mae-base-c32 (ViT-Base, p 4)', steps: 150, hardware: 'NVIDIA A40' },
+  maskdit: { seconds_per_batch: 32.85, batch: 32, model: 'the paper\'s CIFAR MaskDiT (maskdit-c32)', steps: 25, hardware: 'NVIDIA A40' },
+};
 
 interface Case {
   name: string;
+  family: 'mae' | 'maskdit';
   /** A checkpoint of the repository, or a configuration with random weights. */
   file?: string;
   config?: string;
@@ -30,15 +39,32 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: 'mnist-mae (shipped)', file: 'models/mnist-mae.safetensors', preset: 'mae-mnist', imgSize: [28, 28], inChans: 1 },
-  { name: 'cifar10-mae (shipped)', file: 'models/cifar10-mae.safetensors', preset: 'mae-cifar10', imgSize: [32, 32], inChans: 3 },
-  { name: 'mae-base-c32 (the paper\'s model, random weights)', config: 'mae-base-c32', preset: 'mae-cifar10', imgSize: [32, 32], inChans: 3 },
+  { name: 'mnist-mae (shipped)', family: 'mae', file: 'models/mnist-mae.safetensors', preset: 'mae-mnist', imgSize: [28, 28], inChans: 1 },
+  { name: 'cifar10-mae (shipped)', family: 'mae', file: 'models/cifar10-mae.safetensors', preset: 'mae-cifar10', imgSize: [32, 32], inChans: 3 },
+  { name: 'mae-base-c32 (the paper\'s model, random weights)', family: 'mae', config: 'mae-base-c32', preset: 'mae-cifar10', imgSize: [32, 32], inChans: 3 },
+  { name: 'mnist-maskdit (shipped)', family: 'maskdit', file: 'models/mnist-maskdit.safetensors', preset: 'maskdit-mnist', imgSize: [28, 28], inChans: 1 },
+  { name: 'cifar10-maskdit (shipped)', family: 'maskdit', file: 'models/cifar10-maskdit.safetensors', preset: 'maskdit-cifar10', imgSize: [32, 32], inChans: 3 },
+  { name: 'maskdit-c32 (the paper\'s model, random weights)', family: 'maskdit', config: 'maskdit-c32', preset: 'maskdit-cifar10', imgSize: [32, 32], inChans: 3 },
 ];
 
+/** The case's purifier and how to free it. */
+function purifierOf(c: Case): { recon: ReconstructionModel; dispose(): void } {
+  if (c.file) {
+    const p = loadPurifier(c.file, { preset: c.preset });
+    return { recon: p.recon, dispose: () => p.dispose() };
+  }
+  if (c.family === 'mae') {
+    const mae = MAE.create(maeConfig(c.config!, { imgSize: c.imgSize, inChans: c.inChans }), { seed: 0 });
+    return { recon: new MaeReconstruction(mae), dispose: () => mae.dispose() };
+  }
+  const md = MaskDiT.create(maskDitConfig(c.config!, { imgSize: c.imgSize, inChans: c.inChans }), { seed: 0 });
+  return { recon: new MaskDitReconstruction(md), dispose: () => md.dispose() };
+}
+
 export interface PurifyBenchRow {
-  model: string; preset: string; steps: number; batch: number; adapter: string;
+  model: string; family: 'mae' | 'maskdit'; preset: string; steps: number; batch: number; adapter: string;
   timed_steps: number; median_step_ms: number; seconds_per_batch: number; images_per_s: number;
-  /** Our seconds per batch over the paper's (over 1: slower than the paper's A40). */
+  /** Our seconds per batch over the paper's for the family (over 1: slower than the paper's A40). */
   vs_paper_anchor: number;
 }
 
@@ -49,14 +75,14 @@ async function measure(c: Case, batch: number, warmup: number, timed: number): P
     console.log(`${c.name}: ${c.file} is not there, left out`);
     return undefined;
   }
-  const mae = c.file ? MAE.load(loadStateDictFile(c.file)) : MAE.create(maeConfig(c.config!, { imgSize: c.imgSize, inChans: c.inChans }), { seed: 0 });
+  const p = purifierOf(c);
   try {
     const options = purifyConfig(c.preset, { steps: warmup + timed });
     const rng = new Rng(3);
     const x = Float32Array.from({ length: batch * c.inChans * c.imgSize[0] * c.imgSize[1] }, () => rng.next());
     const ends: number[] = [];
     await asyncScope(async () => {
-      const r = await purify(new MaeReconstruction(mae), tensor(x, [batch, c.inChans, ...c.imgSize]), options, { onProgress: () => { ends.push(performance.now()); } });
+      const r = await purify(p.recon, tensor(x, [batch, c.inChans, ...c.imgSize]), options, { onProgress: () => { ends.push(performance.now()); } });
       r.images.dispose();
     });
     const steps = ends.slice(warmup).map((t, i) => t - ends[warmup - 1 + i]);
@@ -64,11 +90,11 @@ async function measure(c: Case, batch: number, warmup: number, timed: number): P
     const S = purifyConfig(c.preset).steps;
     const perBatch = (S * ms) / 1000;
     return {
-      model: c.name, preset: c.preset, steps: S, batch, adapter: engine().gpu.kind, timed_steps: steps.length,
+      model: c.name, family: c.family, preset: c.preset, steps: S, batch, adapter: engine().gpu.kind, timed_steps: steps.length,
       median_step_ms: +ms.toFixed(1), seconds_per_batch: +perBatch.toFixed(2), images_per_s: +(batch / perBatch).toFixed(3),
-      vs_paper_anchor: +(perBatch / PAPER_ANCHOR.seconds_per_batch).toFixed(2),
+      vs_paper_anchor: +(perBatch / PAPER_ANCHORS[c.family].seconds_per_batch).toFixed(2),
     };
-  } finally { mae.dispose(); }
+  } finally { p.dispose(); }
 }
 
 export async function runPurifyBench(o: PurifyBenchOptions = {}): Promise<PurifyBenchRow[]> {
@@ -87,7 +113,7 @@ export async function runPurifyBench(o: PurifyBenchOptions = {}): Promise<Purify
   if (o.json) {
     const report = {
       bench: 'purify', command: o.command ?? 'runPurifyBench()', adapter: engine().gpu.kind, adapter_info: engine().gpu.info,
-      date: new Date().toISOString(), paper_anchor: PAPER_ANCHOR,
+      date: new Date().toISOString(), paper_anchors: PAPER_ANCHORS,
       timing: `seconds per batch = S × the median of ${timed} step times after ${warmup} untimed (compiles); images are uniform noise`,
       rows,
     };

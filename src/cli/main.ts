@@ -24,6 +24,8 @@ commands:
   merge SHARD.json ... --json OUT    joins the reports of 'eval --shard i/n' runs into one
   eval-mae --dataset mnist|cifar10 [--data DIR] --mae FILE [--mask-ratio 0.75] [--json OUT]
                                      an MAE's reconstruction loss on the held-out images
+  eval-maskdit [--dataset mnist|cifar10] [--data DIR] --model FILE [--sigma 0.1] [--json OUT] [--png FILE]
+                                     a MaskDiT's training loss on the held-out images at a fixed σ
   demo [--dataset mnist|cifar10] [--n 16] [--out DIR] ...
                                      attack real test images, purify them, print clean / attacked /
                                      purified accuracy, write a Figure-1 style PNG (MNIST and the
@@ -36,7 +38,7 @@ commands:
   theorem [--dataset mnist|cifar10] [--data DIR] [--purifier FILE] [--n 16] [--eps LIST] --json OUT
                                      Theorems 3.1/3.2, the first-order attention shift and the AMV oracle
                                      measured on real test images ('amrm theorem --help' for the options)
-  train mae|classifier --dataset mnist|cifar10 --config NAME --epochs E --out DIR [--resume] ...
+  train mae|classifier|maskdit --dataset mnist|cifar10 --config NAME --epochs E --out DIR [--resume] ...
                                      training with the engine ('amrm train' alone lists every option)
 `;
 
@@ -67,6 +69,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   eval: async () => (await import('./eval.js')).evalCommand,
   'eval-classifier': async () => (await import('./eval.js')).evalCommand,
   'eval-mae': async () => (await import('./eval-mae.js')).evalMaeCommand,
+  'eval-maskdit': async () => (await import('./eval-maskdit.js')).evalMaskDitCommand,
   purify: async () => (await import('./purify.js')).purifyCommand,
   merge: async () => (await import('./merge.js')).mergeCommand,
   demo: async () => (await import('./demo.js')).demoCommand,
