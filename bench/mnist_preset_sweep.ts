@@ -1,4 +1,5 @@
-// The sweep that chooses the `mae-mnist` purification preset (the paper has no MNIST setting).
+// The sweep that chooses the `mae-mnist` and `maskdit-mnist` purification presets (the paper has no
+// MNIST setting); the purifier's family picks the grid (MaskDiT's adds σ_pur).
 // Only MNIST *training* digits are used (never the held-out test digits): a seeded sample is attacked
 // with PGD-20 l_inf 0.3 on the classifier alone, then purified under each candidate setting, and the
 // accuracy of the purified attacked and purified clean digits is recorded. The attack is kept two
@@ -8,6 +9,8 @@
 //
 //   node dist/bench/mnist_preset_sweep.js --classifier models/mnist-cnn.safetensors \
 //     --purifier models/mnist-mae.safetensors [--n 64] [--json bench/results/mnist-preset-sweep.json]
+//   node dist/bench/mnist_preset_sweep.js --purifier models/mnist-maskdit.safetensors --n 48 \
+//     --json bench/results/mnist-maskdit-preset-sweep.json
 import { intFlag, parseFlags } from '../src/cli/args.js';
 import { init, engine } from '../src/engine/engine.js';
 import { asyncScope } from '../src/engine/tensor.js';
@@ -17,14 +20,17 @@ import { loadMnistSplit } from '../src/data/mnist.js';
 import { subset } from '../src/data/dataset.js';
 import { sampleIndices } from '../src/data/sample.js';
 import { createClassifier } from '../src/models/classifiers.js';
-import { MAE } from '../src/models/mae.js';
-import { MaeReconstruction } from '../src/purify/loss.js';
+import { MaskDitReconstruction } from '../src/purify/maskdit_loss.js';
+import type { ReconstructionModel } from '../src/purify/loss.js';
+import { loadPurifier } from '../src/cli/purifier.js';
 import { purify, type PurifyOptions } from '../src/purify/amrm.js';
 import { classifierTarget, logitsOf, predictions } from '../src/attacks/target.js';
 import { pgd } from '../src/attacks/pgd.js';
 
-/** The candidates: step (in 1/255), steps S, the "1*" halving, ball radius eta, mask ratio. */
-const GRID: Omit<PurifyOptions, 'masks' | 'seed'>[] = [
+type Setting = Omit<PurifyOptions, 'masks' | 'seed'> & { sigma?: number };
+
+/** The MAE's candidates: step (in 1/255), steps S, the "1*" halving, ball radius eta, mask ratio. */
+const MAE_GRID: Setting[] = [
   { stepSize: 1, steps: 100, halve: true, eta: 16 / 255, maskRatio: 0.25 },
   { stepSize: 8, steps: 30, halve: true, eta: 0.3, maskRatio: 0.25 },
   { stepSize: 8, steps: 30, halve: true, eta: 0.3, maskRatio: 0.5 },
@@ -35,6 +41,21 @@ const GRID: Omit<PurifyOptions, 'masks' | 'seed'>[] = [
   { stepSize: 2, steps: 100, halve: true, eta: 0.3, maskRatio: 0.25 },
   { stepSize: 4, steps: 100, halve: true, eta: 0.3, maskRatio: 0.25 },
   { stepSize: 4, steps: 100, halve: true, eta: 0.3, maskRatio: 0.5 },
+];
+
+/**
+ * MaskDiT's: the paper's CIFAR setting (0.5 / 25 / 1, σ_pur 0.1), then balls and paths long enough
+ * for l_inf 0.3 at several σ_pur ([−1, 1] units, where the attack's 0.3 is 0.6).
+ */
+const MASKDIT_GRID: Setting[] = [
+  { stepSize: 1, steps: 25, halve: false, eta: 16 / 255, maskRatio: 0.5, sigma: 0.1 },
+  { stepSize: 4, steps: 100, halve: true, eta: 0.3, maskRatio: 0.5, sigma: 0.1 },
+  { stepSize: 4, steps: 100, halve: true, eta: 0.3, maskRatio: 0.5, sigma: 0.3 },
+  { stepSize: 4, steps: 100, halve: true, eta: 0.3, maskRatio: 0.5, sigma: 0.6 },
+  { stepSize: 8, steps: 50, halve: true, eta: 0.3, maskRatio: 0.5, sigma: 0.3 },
+  { stepSize: 8, steps: 50, halve: true, eta: 0.3, maskRatio: 0.5, sigma: 1.0 },
+  { stepSize: 16, steps: 30, halve: true, eta: Infinity, maskRatio: 0.5, sigma: 0.5 },
+  { stepSize: 2, steps: 150, halve: true, eta: 0.3, maskRatio: 0.5, sigma: 0.3 },
 ];
 
 /** Clean digits a setting may lose and still be chosen. */
@@ -50,8 +71,9 @@ if (direct) {
   const train = loadMnistSplit('train');
   const set = subset(train, sampleIndices(train.n, n, 11));
   const classifier = createClassifier(undefined, loadStateDictFile(classifierFile));
-  const mae = MAE.load(loadStateDictFile(purifierFile));
-  const model = new MaeReconstruction(mae);
+  const loaded = loadPurifier(purifierFile, { dataset: 'mnist' });
+  const GRID = loaded.family === 'mae' ? MAE_GRID : MASKDIT_GRID;
+  const modelFor = (g: Setting): ReconstructionModel => (loaded.family === 'maskdit' ? new MaskDitReconstruction(loaded.maskdit, { sigma: g.sigma }) : loaded.recon);
   const target = classifierTarget(classifier);
   const shape = [set.n, ...set.shape.slice(1)];
   const correct = async (x: Float32Array): Promise<number> =>
@@ -63,7 +85,9 @@ if (direct) {
   console.log(`${set.n} training digits: clean ${base.clean}, attacked (PGD-20 l_inf 0.3) ${base.attacked_last} (last iterate), ${base.attacked_first} (first fooling)`);
   const rows = [];
   for (const g of GRID) {
-    const o: PurifyOptions = { ...g, masks: 1, seed: 3 };
+    const { sigma: _sigma, ...loop } = g;
+    const o: PurifyOptions = { ...loop, masks: 1, seed: 3 };
+    const model = modelFor(g);
     const t0 = performance.now();
     const run = (x: Float32Array): Promise<Float32Array> => asyncScope(async () => (await purify(model, tensor(x, shape), o)).images.data());
     const row = {
@@ -80,7 +104,7 @@ if (direct) {
   const chosen = eligible.reduce<typeof rows[number] | undefined>((b, r) => (!b || r.purified_attacked_last > b.purified_attacked_last ? r : b), undefined);
   console.log(`chosen: ${JSON.stringify(chosen)}`);
   const report = {
-    bench: 'mnist-preset-sweep', command: `node dist/bench/mnist_preset_sweep.js ${process.argv.slice(2).join(' ')}`,
+    bench: 'mnist-preset-sweep', family: loaded.family, command: `node dist/bench/mnist_preset_sweep.js ${process.argv.slice(2).join(' ')}`,
     adapter: engine().gpu.kind, n: set.n, digits: 'MNIST training split (src/data/mnist.ts MNIST_SPLIT), seeded sample (seed 11)',
     attack: 'PGD l_inf eps 0.3, 20 steps, on the classifier alone; last iterate and first fooling iterate', classifier: classifierFile, purifier: purifierFile,
     rule: `most purified_attacked_last among rows with purified_clean >= clean - ${CLEAN_LOSS_ALLOWED}`,
