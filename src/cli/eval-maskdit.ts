@@ -15,7 +15,7 @@ import { Rng } from '../engine/random.js';
 import { writePngGrid } from '../data/png.js';
 import { MaskDiT, diffusionNoise } from '../models/maskdit.js';
 import { maskDitHeldOutLoss } from '../eval/maskdit.js';
-import { maskedView, stageGrid } from '../eval/mae_figure.js';
+import { maskedView, stageGrid } from '../eval/reconstruction_figure.js';
 import { datasetFlag, loadTestSet } from './shipped.js';
 
 export const EVAL_MASKDIT_USAGE = `  eval-maskdit [--dataset mnist|cifar10] [--data DIR] --model FILE [--sigma 0.1] [--mask-ratio 0.5]

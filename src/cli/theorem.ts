@@ -1,5 +1,6 @@
 // `amrm theorem`: Theorems 3.1 and 3.2, the exact first-order attention shift and the AMV oracle,
-// measured on a purifier and real test images (src/eval/theorem.ts). Writes the report as JSON (every
+// measured on a purifier of either family (an MAE, or MaskDiT at its preset's σ_pur under one noise
+// draw seeded by --seed) and real test images (src/eval/theorem.ts). Writes the report as JSON (every
 // number, the conventions, the command), SVG plots beside it, and prints a summary table.
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -12,7 +13,7 @@ import { createClassifier } from '../models/classifiers.js';
 import { purifyConfig } from '../purify/amrm.js';
 import { purifyPresetNames } from '../purify/presets.js';
 import { parseEps, type Norm } from '../attacks/ball.js';
-import { loadPurifierFor } from './eval.js';
+import { loadPurifier } from './purifier.js';
 import { checkModelFiles, datasetFlag, loadTestSet, shippedModels, type ShippedDataset } from './shipped.js';
 import { theoremAnalysis } from '../eval/theorem.js';
 import { theoremSummary, theoremSvgs } from '../eval/theorem_report.js';
@@ -26,13 +27,14 @@ export const THEOREM_USAGE = `  theorem [--dataset mnist|cifar10] [--data DIR] [
           [--adaptive none|exact] [--preset NAME] [--purify-steps S] [--mask-ratio R]
           [--features 64] [--orthogonal] [--pairs 512] [--oracle-eps E|none] --json OUT
                                      Theorems 3.1 and 3.2, the exact first-order attention shift and the
-                                     AMV oracle on real test images under one mask; writes OUT, the SVG
+                                     AMV oracle on real test images under one mask (an MAE or MaskDiT
+                                     purifier; preset default: the family's for the data set); writes OUT, the SVG
                                      plots beside it (OUT minus .json + -shift/-bound/-theorem32.svg)
                                      and prints a summary; the shipped models by default`;
 
 interface TheoremArgs {
   dataset: ShippedDataset; data?: string; purifier: string; classifier: string; n: number; seed: number;
-  budgets: number[]; norm: Norm; attackSteps: number; adaptive: 'none' | 'exact'; preset: string; purifySteps?: number;
+  budgets: number[]; norm: Norm; attackSteps: number; adaptive: 'none' | 'exact'; preset?: string; purifySteps?: number;
   maskRatio?: number; features: number; orthogonal: boolean; pairs: number; oracleEps?: number; json: string;
 }
 
@@ -58,8 +60,9 @@ export function parseTheoremArgs(args: string[]): TheoremArgs {
   if (norm !== 'linf' && norm !== 'l2') throw new UsageError(`--norm must be linf or l2, got '${norm}'`);
   const adaptive = got.get('--adaptive') ?? 'none';
   if (adaptive !== 'none' && adaptive !== 'exact') throw new UsageError(`--adaptive must be none or exact, got '${adaptive}'`);
-  const preset = got.get('--preset') ?? `mae-${dataset}`;
-  if (!purifyPresetNames().includes(preset)) throw new UsageError(`--preset must be one of ${purifyPresetNames().join(', ')}, got '${preset}'`);
+  // Without --preset the purifier's family picks it (mae-DATASET or maskdit-DATASET), once the file is read.
+  const preset = got.get('--preset');
+  if (preset !== undefined && !purifyPresetNames().includes(preset)) throw new UsageError(`--preset must be one of ${purifyPresetNames().join(', ')}, got '${preset}'`);
   const maskRatio = numFlag(got, '--mask-ratio', 0);
   if (maskRatio !== undefined && !(maskRatio < 1)) throw new UsageError(`--mask-ratio must be in [0, 1), got '${maskRatio}'`);
   const oracleS = got.get('--oracle-eps');
@@ -108,13 +111,14 @@ export async function theoremCommand(args: string[]): Promise<number> {
   const classifier = createClassifier(undefined, loadStateDictFile(a.classifier));
   const t0 = performance.now();
   try {
-    const mae = loadPurifierFor(a.purifier, undefined, set, a.dataset);
+    const loaded = loadPurifier(a.purifier, { preset: a.preset, inputShape: set.shape.slice(1), dataset: a.dataset, noiseSeed: a.seed });
     try {
-      const purify = purifyConfig(a.preset, { steps: a.purifySteps, seed: a.seed });
+      const purify = purifyConfig(loaded.preset, { steps: a.purifySteps, seed: a.seed });
       const maskRatio = a.maskRatio ?? purify.maskRatio;
-      console.log(`theorem: ${set.n} ${a.dataset} test images (seed ${a.seed}), purifier ${a.purifier}, classifier ${classifier.arch}, adapter ${eng.gpu.kind}`);
-      console.log(`  mask ratio ${maskRatio}, ${a.features} ${a.orthogonal ? 'orthogonal' : 'iid Gaussian'} features, ${a.pairs} pairs per image and head, oracle ${a.oracleEps === undefined ? 'off' : `at ${a.oracleEps.toFixed(5)}`} (${a.preset}, ${purify.steps} steps)`);
-      const report = await theoremAnalysis(mae, classifier, set.images, set.labels, {
+      const model = loaded.reconstructor;
+      console.log(`theorem: ${set.n} ${a.dataset} test images (seed ${a.seed}), purifier ${a.purifier} (${model.description}), classifier ${classifier.arch}, adapter ${eng.gpu.kind}`);
+      console.log(`  mask ratio ${maskRatio}, ${a.features} ${a.orthogonal ? 'orthogonal' : 'iid Gaussian'} features, ${a.pairs} pairs per image and head, oracle ${a.oracleEps === undefined ? 'off' : `at ${a.oracleEps.toFixed(5)}`} (${loaded.preset}, ${purify.steps} steps)`);
+      const report = await theoremAnalysis({ reconstructor: model, loss: loaded.recon }, classifier, set.images, set.labels, {
         budgets: a.budgets, norm: a.norm, attackSteps: a.attackSteps, adaptive: a.adaptive, purify, maskRatio, seed: a.seed,
         features: a.features, orthogonal: a.orthogonal, pairs: a.pairs, oracleEps: a.oracleEps, onProgress: (s) => console.log(`  ${s}`),
       });
@@ -123,7 +127,7 @@ export async function theoremCommand(args: string[]): Promise<number> {
       const plots = theoremSvgs(report, a.norm);
       const out = {
         command: `amrm theorem ${args.join(' ')}`, dataset: a.dataset, indices: Array.from(indices), seed: a.seed,
-        purifier: a.purifier, classifier: a.classifier, adapter: eng.gpu.kind,
+        purifier: a.purifier, preset: loaded.preset, purifier_config: loaded.config, classifier: a.classifier, adapter: eng.gpu.kind,
         attack: { name: 'pgd', norm: a.norm, steps: a.attackSteps, adaptive: a.adaptive, keep: 'last', budgets: a.budgets },
         purify, features: { m: a.features, orthogonal: a.orthogonal, pairsPerImageAndHead: a.pairs },
         conventions: THEOREM_CONVENTIONS, seconds, ...report,
@@ -133,7 +137,7 @@ export async function theoremCommand(args: string[]): Promise<number> {
       console.log(`\n${seconds.toFixed(1)} s; wrote ${a.json}, ${Object.values(svgs).join(', ')}`);
       return 0;
     } finally {
-      mae.dispose();
+      loaded.dispose();
     }
   } finally {
     classifier.dispose();

@@ -1,4 +1,5 @@
-// What the attention analyses read out of an MAE: one forward under a given mask, with the forward
+// What the attention analyses read out of a masked reconstruction model (an MAE, or MaskDiT at σ_pur
+// with its fixed noise: models/reconstructor.ts): one forward under a given mask, with the forward
 // probe keeping every layer's normalized input, Q, K and attention probabilities, and the
 // reconstruction loss of each image; and the measures built on two such captures of the same images
 // (clean and shifted) under the same mask: the attention variation (AMV) per layer and head, and the
@@ -7,12 +8,11 @@ import { Tensor, asyncScope, keep } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
 import { sub } from '../engine/ops/elementwise.js';
 import { matmul } from '../engine/ops/matmul.js';
-import { permute, reshape, slice } from '../engine/ops/layout.js';
-import { reconstructionLoss } from '../engine/ops/patch.js';
+import { permute, reshape } from '../engine/ops/layout.js';
 import { attentionShift } from '../engine/ops/softmax_jacobian.js';
 import { noGrad } from '../engine/autograd.js';
-import type { MAE } from '../models/mae.js';
 import type { MaskPlan } from '../models/masking.js';
+import type { MaskedReconstructor } from '../models/reconstructor.js';
 import type { AttentionRecord } from '../models/vit.js';
 
 /** One attention layer of a captured forward, on the host. */
@@ -22,7 +22,7 @@ export interface CapturedLayer {
   batch: number;
   heads: number;
   headDim: number;
-  /** Tokens N (the encoder sees cls + visible patches, the decoder cls + every patch). */
+  /** Tokens N (the encoder sees the prefix tokens, MAE's cls, and the visible patches; the decoder the prefix and every patch). */
   tokens: number;
   /** Model width D. */
   dim: number;
@@ -41,32 +41,25 @@ export interface Capture {
   plan: MaskPlan;
   /** Encoder layers, then decoder layers. */
   layers: CapturedLayer[];
-  /** Per image: the masked reconstruction loss (METHOD.md section 2). */
+  /** Per image: the model's reconstruction loss (METHOD.md sections 2 and 4). */
   loss: Float64Array;
 }
 
 /**
- * Runs `mae` on n images [n, C, H, W] under `mask` ([n, L], 1 = hidden) without gradients and
+ * Runs the model on n images [n, C, H, W] under `mask` ([n, L], 1 = hidden) without gradients and
  * reads back every attention layer and each image's reconstruction loss.
  */
-export async function captureForward(mae: MAE, images: Float32Array, n: number, mask: Float32Array): Promise<Capture> {
-  const c = mae.config;
-  const shape = [n, c.inChans, c.imgSize[0], c.imgSize[1]];
+export async function captureForward(model: MaskedReconstructor, images: Float32Array, n: number, mask: Float32Array): Promise<Capture> {
+  const shape = [n, ...model.inputShape];
   return asyncScope(async () => {
     const records: { r: AttentionRecord; normed: Tensor; q: Tensor; k: Tensor; probs: Tensor }[] = [];
     const img = tensor(images, shape);
-    const out = noGrad(() => mae.forward(img, {
-      mask, probeProbs: true,
+    const out = noGrad(() => model.forward(img, {
+      mask, probeProbs: true, perImage: true,
       probe: (r) => { records.push({ r, ...keep({ normed: r.normed, q: r.q, k: r.k, probs: r.probs! }) }); },
     }));
     const loss = new Float64Array(n);
-    const L = mae.numPatches;
-    // Every image hides the same number of patches, so each image's loss is the loss of its own slice.
-    const perImage = noGrad(() => Array.from({ length: n }, (_, b) => reconstructionLoss(
-      slice(out.pred, [b], [b + 1]), slice(img, [b], [b + 1]), slice(out.mask, [b], [b + 1]),
-      { p: c.patchSize, normPix: c.normPixLoss },
-    )));
-    for (let b = 0; b < n; b++) loss[b] = (await perImage[b].data())[0];
+    for (let b = 0; b < n; b++) loss[b] = (await out.perImage![b].data())[0];
     const layers: CapturedLayer[] = [];
     for (const { r, normed, q, k, probs } of records) {
       const [B, H, N, hd] = q.shape;
@@ -106,11 +99,11 @@ export function checkPair(a: CapturedLayer, b: CapturedLayer): void {
 }
 
 /** W_Q and W_K of each attention layer as [D, D] (out, in) host arrays, encoder then decoder. */
-export async function qkWeights(mae: MAE): Promise<{ wQ: Float32Array; wK: Float32Array }[]> {
+export async function qkWeights(model: MaskedReconstructor): Promise<{ wQ: Float32Array; wK: Float32Array }[]> {
   const out: { wQ: Float32Array; wK: Float32Array }[] = [];
-  for (const blk of [...mae.blocks, ...mae.decoderBlocks]) {
+  for (const { attention } of model.layers) {
     out.push(await asyncScope(async () => {
-      const { wQ, wK } = blk.attn.qkWeights();
+      const { wQ, wK } = attention.qkWeights();
       return { wQ: await wQ.data(), wK: await wK.data() };
     }));
   }

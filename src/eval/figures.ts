@@ -1,6 +1,7 @@
-// The paper's Figures 1, 3 and 4 computed on a classifier, an MAE and real images (`amrm figures`;
-// `amrm demo` draws its figure with figure1):
-//   Figure 1: per image, the original, the MAE's masked input and reconstruction, the attacked image,
+// The paper's Figures 1, 3 and 4 computed on a classifier, a masked reconstruction model (an MAE, or
+// MaskDiT at σ_pur under one fixed noise draw: models/reconstructor.ts) and real images (`amrm
+// figures`; `amrm demo` draws its figure with figure1):
+//   Figure 1: per image, the original, the model's masked input and reconstruction, the attacked image,
 //             and the reconstructions of the attacked and of the purified image, all under one mask,
 //             each captioned with the classifier's prediction on exactly the image shown;
 //   Figure 3: one query patch's attention to every patch, averaged over heads, per layer, for the
@@ -14,13 +15,13 @@ import { tensor } from '../engine/ops/creation.js';
 import { noGrad } from '../engine/autograd.js';
 import { Rng } from '../engine/random.js';
 import type { Classifier } from '../models/cnn.js';
-import type { MAE } from '../models/mae.js';
+import { attentionLayerName as layerName, type MaskedReconstructor } from '../models/reconstructor.js';
 import { classifierTarget, logitsOf } from '../attacks/target.js';
 import { pgd } from '../attacks/pgd.js';
 import { AMV_PROBE_SEED_OFFSET, purify, type PurifyOptions } from '../purify/amrm.js';
-import { MaeReconstruction } from '../purify/loss.js';
+import type { ReconstructionModel } from '../purify/loss.js';
 import { amvSquared, captureForward } from './attention_capture.js';
-import { maskedView, reconstructionView } from './mae_figure.js';
+import { maskedView, reconstructionView } from './reconstruction_figure.js';
 import { gridFigurePng, heatmapTile, patchMark, type FigureLayout, type Tile } from './figure_render.js';
 import { linePlotsSvg, type Series } from './plot.js';
 
@@ -86,7 +87,7 @@ export async function attackLinf(classifier: Classifier, x: Float32Array, y: Int
 }
 
 /** AMRM purification of n images in batches (each batch with the same options, seed included). */
-export async function purifyImages(model: MaeReconstruction, x: Float32Array, n: number, options: PurifyOptions,
+export async function purifyImages(model: ReconstructionModel, x: Float32Array, n: number, options: PurifyOptions,
   o: { batch?: number; onStep?: (step: number, steps: number, done: number, n: number) => void } = {}): Promise<Float32Array> {
   const [C, H, W] = model.inputShape, per = C * H * W, batch = o.batch ?? DEFAULT_BATCH;
   const out = new Float32Array(x.length);
@@ -102,16 +103,14 @@ export async function purifyImages(model: MaeReconstruction, x: Float32Array, n:
   return out;
 }
 
-/** The MAE's attention layers by name: enc0 … enc{depth−1}, then dec0 … dec{decoder depth−1}. */
-export function maeLayerNames(mae: MAE): string[] {
-  return [...mae.blocks.map((_, i) => `enc${i}`), ...mae.decoderBlocks.map((_, i) => `dec${i}`)];
+/** The model's attention layers by name: enc0 … enc{depth−1}, then dec0 … dec{decoder depth−1}. */
+export function layerNames(model: MaskedReconstructor): string[] {
+  return model.layers.map((l) => l.name);
 }
 
-const layerName = (stack: string, layer: number): string => `${stack === 'encoder' ? 'enc' : stack === 'decoder' ? 'dec' : stack}${layer}`;
-
-/** The mask [n, L] (1 = hidden) that the MAE draws for n images from `seed` (image i's row does not depend on n). */
-export function drawMask(mae: MAE, n: number, maskRatio: number, seed: number): Float32Array {
-  return mae.maskPlan(n, { maskRatio, seed }).mask;
+/** The mask [n, L] (1 = hidden) that the model draws for n images from `seed` (image i's row does not depend on n). */
+export function drawMask(model: MaskedReconstructor, n: number, maskRatio: number, seed: number): Float32Array {
+  return model.maskPlan(n, { maskRatio, seed }).mask;
 }
 
 const hiddenList = (mask: Float32Array, L: number, b: number): number[] => {
@@ -124,19 +123,19 @@ const hiddenList = (mask: Float32Array, L: number, b: number): number[] => {
 
 export const FIGURE1_COLUMNS = ['original', 'masked input', 'reconstruction', 'attacked', 'reconstruction of attacked', 'reconstruction of purified'] as const;
 
-/** What the caption of each Figure-1 column classifies: always the image shown in that tile. */
-export const FIGURE1_CAPTIONS: Record<typeof FIGURE1_COLUMNS[number], string> = {
+/** What the caption of each Figure-1 column classifies (always the image shown in that tile), for a model's reconstructions. */
+export const figure1Captions = (model: MaskedReconstructor): Record<typeof FIGURE1_COLUMNS[number], string> => ({
   original: 'the classifier on the test image',
   'masked input': 'the classifier on the masked image as shown (hidden patches mid-grey)',
-  reconstruction: "the classifier on the MAE's reconstruction of the test image as shown (its prediction on hidden patches, the input on visible ones)",
+  reconstruction: `the classifier on the ${model.label}'s reconstruction of the test image as shown (its prediction on hidden patches${model.family === 'maskdit' ? ', D(2x − 1 + n; σ_pur) mapped back by (D + 1) / 2' : ''}, the input on visible ones)`,
   attacked: 'the classifier on the attacked image',
   'reconstruction of attacked': 'the classifier on the reconstruction of the attacked image (as shown)',
   'reconstruction of purified': 'the classifier on the reconstruction of the purified attacked image (as shown); the purified image itself, which is what the defense classifies, is in images[].purified',
-};
+});
 
 export interface Figure1Input {
   classifier: Classifier;
-  mae: MAE;
+  model: MaskedReconstructor;
   /** n images [n, C, H, W], their labels, their indices in the test set and the class names. */
   images: Float32Array;
   labels: Int32Array;
@@ -181,19 +180,18 @@ function predictionCell(p: Predictions, i: number, label: number, classes: reado
 
 /** Figure 1 as a labeled PNG, its layout, and every prediction it shows. */
 export async function figure1(f: Figure1Input): Promise<{ png: Uint8Array; svg: string; layout: FigureLayout; data: Figure1Data }> {
-  const c = f.mae.config;
-  const [C, H, W] = [c.inChans, c.imgSize[0], c.imgSize[1]];
-  const per = C * H * W, n = f.labels.length, L = f.mae.numPatches, batch = f.batch ?? DEFAULT_BATCH;
+  const [C, H, W] = f.model.inputShape;
+  const per = C * H * W, n = f.labels.length, L = f.model.numPatches, batch = f.batch ?? DEFAULT_BATCH;
   for (const [what, x] of [['images', f.images], ['attacked', f.attacked], ['purified', f.purified]] as const) {
     if (x.length !== n * per) throw new Error(`figure1: ${what} has ${x.length} values, not ${n} images of [${C}, ${H}, ${W}]`);
   }
-  const mask = drawMask(f.mae, n, f.maskRatio, f.maskSeed);
+  const mask = drawMask(f.model, n, f.maskRatio, f.maskSeed);
   // The same mask in every column, so the reconstructions differ only by their input.
   const views = async (x: Float32Array): Promise<{ masked: Float32Array; rec: Float32Array }> => {
     const masked = new Float32Array(n * per), rec = new Float32Array(n * per);
     for (let b0 = 0; b0 < n; b0 += batch) {
       const m = Math.min(batch, n - b0);
-      const v = await reconstructionView(f.mae, x.subarray(b0 * per, (b0 + m) * per), m, { maskRatio: f.maskRatio, seed: f.maskSeed, mask: mask.subarray(b0 * L, (b0 + m) * L) });
+      const v = await reconstructionView(f.model, x.subarray(b0 * per, (b0 + m) * per), m, { maskRatio: f.maskRatio, seed: f.maskSeed, mask: mask.subarray(b0 * L, (b0 + m) * L) });
       masked.set(v.masked, b0 * per);
       rec.set(v.rec, b0 * per);
     }
@@ -207,7 +205,7 @@ export async function figure1(f: Figure1Input): Promise<{ png: Uint8Array; svg: 
   for (const x of stages) preds.push(await classifyImages(f.classifier, x, n, batch));
   const purifiedPred = await classifyImages(f.classifier, f.purified, n, batch);
   const data: Figure1Data = {
-    columns: [...FIGURE1_COLUMNS], captions_classify: { ...FIGURE1_CAPTIONS },
+    columns: [...FIGURE1_COLUMNS], captions_classify: figure1Captions(f.model),
     mask: { ratio: f.maskRatio, seed: f.maskSeed, hidden: Array.from({ length: n }, (_, b) => hiddenList(mask, L, b)) },
     images: [], accuracy: {},
   };
@@ -225,7 +223,7 @@ export async function figure1(f: Figure1Input): Promise<{ png: Uint8Array; svg: 
     data.images.push({ index: f.indices[i], label, label_name: className(f.classes, label), row_title: rowTitle, cells, purified: predictionCell(purifiedPred, i, label, f.classes) });
   }
   FIGURE1_COLUMNS.forEach((col, s) => { data.accuracy[col] = data.images.filter((im) => im.cells[s].verdict === 'right').length / n; });
-  const note = f.note ?? `Under each image: the classifier's prediction on that image as shown, with its softmax probability (✓ right, ✗ wrong). One mask (ratio ${f.maskRatio}, seed ${f.maskSeed}) in every column; hidden patches are grey in the masked input and predicted by the MAE in the reconstructions.`;
+  const note = f.note ?? `Under each image: the classifier's prediction on that image as shown, with its softmax probability (✓ right, ✗ wrong). One mask (ratio ${f.maskRatio}, seed ${f.maskSeed}) in every column; hidden patches are grey in the masked input and predicted by the ${f.model.label} in the reconstructions.`;
   const { png, svg, layout } = gridFigurePng({ title: f.title, columnTitles: [...FIGURE1_COLUMNS], rowTitles, rows, note });
   return { png, svg, layout, data };
 }
@@ -247,7 +245,7 @@ export function defaultQuery(mask: ArrayLike<number>, gh: number, gw: number): n
 }
 
 export interface Figure3Input {
-  mae: MAE;
+  model: MaskedReconstructor;
   /** One image each, [C, H, W]. */
   clean: Float32Array;
   attacked: Float32Array;
@@ -259,7 +257,7 @@ export interface Figure3Input {
   mask: Float32Array;
   /** The query patch (row-major); it must be visible when an encoder layer is drawn. */
   query: number;
-  /** Layer names (maeLayerNames), in the order of the rows. */
+  /** Layer names (layerNames), in the order of the rows. */
   layers: string[];
   title?: string;
   /** Titles of the clean / attacked / purified columns (default: those words). */
@@ -267,8 +265,8 @@ export interface Figure3Input {
 }
 
 export interface Figure3Map {
-  /** Attention weight from the query token to the cls token (not drawn). */
-  cls: number;
+  /** Attention weight from the query token to the cls token (not drawn); null for a model without one (MaskDiT). */
+  cls: number | null;
   /** Per patch (row-major): the weight from the query token, null for a hidden patch (no encoder token). */
   weights: (number | null)[];
 }
@@ -279,7 +277,7 @@ export interface Figure3Row {
   index: number;
   heads: number;
   tokens: number;
-  /** The query's token in this layer (cls is token 0). */
+  /** The query's token in this layer (the MAE's cls is token 0; MaskDiT has no cls token). */
   query_token: number;
   /** The top of the row's shared colour scale: the largest drawn weight of its three maps. */
   vmax: number;
@@ -299,13 +297,13 @@ export interface Figure3Data {
 
 /** Figure 3 as a PNG (rows: layers; columns: the mask, then clean / attacked / purified heat maps), its layout and numbers. */
 export async function figure3(f: Figure3Input): Promise<{ png: Uint8Array; svg: string; layout: FigureLayout; data: Figure3Data }> {
-  const mae = f.mae, c = mae.config;
-  const [C, H, W] = [c.inChans, c.imgSize[0], c.imgSize[1]];
-  const per = C * H * W, L = mae.numPatches, gh = mae.gridH, gw = mae.gridW;
-  if (f.mask.length !== L) throw new Error(`figure3: the mask has ${f.mask.length} values, the MAE has ${L} patches`);
+  const model = f.model;
+  const [C, H, W] = model.inputShape;
+  const per = C * H * W, L = model.numPatches, gh = model.gridH, gw = model.gridW, P = model.prefixTokens;
+  if (f.mask.length !== L) throw new Error(`figure3: the mask has ${f.mask.length} values, the ${model.label} has ${L} patches`);
   if (!(Number.isInteger(f.query) && f.query >= 0 && f.query < L)) throw new Error(`figure3: query patch ${f.query} is not in 0..${L - 1}`);
-  const known = maeLayerNames(mae);
-  for (const name of f.layers) if (!known.includes(name)) throw new Error(`figure3: no layer ${name} (the MAE has ${known.join(', ')})`);
+  const known = layerNames(model);
+  for (const name of f.layers) if (!known.includes(name)) throw new Error(`figure3: no layer ${name} (the ${model.label} has ${known.join(', ')})`);
   if (f.mask[f.query] && f.layers.some((n) => n.startsWith('enc'))) throw new Error(`figure3: query patch ${f.query} is hidden, and the encoder has no token for it`);
   const images = new Float32Array(3 * per);
   [f.clean, f.attacked, f.purified].forEach((x, b) => {
@@ -314,7 +312,7 @@ export async function figure3(f: Figure3Input): Promise<{ png: Uint8Array; svg: 
   });
   const mask3 = new Float32Array(3 * L);
   for (let b = 0; b < 3; b++) mask3.set(f.mask, b * L);
-  const cap = await captureForward(mae, images, 3, mask3);
+  const cap = await captureForward(model, images, 3, mask3);
   const { idsKeep, lenKeep } = cap.plan;
   const hidden = Float32Array.from(f.mask);
   const names = ['clean', 'attacked', 'purified'] as const;
@@ -323,10 +321,11 @@ export async function figure3(f: Figure3Input): Promise<{ png: Uint8Array; svg: 
     const layer = cap.layers.find((l) => layerName(l.stack, l.layer) === name)!;
     const enc = layer.stack === 'encoder';
     const { heads: Hh, tokens: N } = layer;
-    // Encoder: token 1 + s is patch idsKeep[s] (the visible patches in the plan's order); decoder: token 1 + l is patch l.
+    // After the P prefix tokens (the MAE's cls): encoder token P + s is patch idsKeep[s] (the visible
+    // patches in the plan's order); decoder token P + l is patch l.
     const tokenOfPatch = new Int32Array(L).fill(-1);
-    if (enc) for (let s = 0; s < lenKeep; s++) tokenOfPatch[idsKeep[s]] = 1 + s;
-    else for (let l = 0; l < L; l++) tokenOfPatch[l] = 1 + l;
+    if (enc) for (let s = 0; s < lenKeep; s++) tokenOfPatch[idsKeep[s]] = P + s;
+    else for (let l = 0; l < L; l++) tokenOfPatch[l] = P + l;
     const qt = tokenOfPatch[f.query];
     const maps = {} as Figure3Row['maps'];
     names.forEach((col, b) => {
@@ -335,12 +334,12 @@ export async function figure3(f: Figure3Input): Promise<{ png: Uint8Array; svg: 
         const o = ((b * Hh + h) * N + qt) * N;
         for (let j = 0; j < N; j++) row[j] += layer.probs[o + j] / Hh;
       }
-      maps[col] = { cls: row[0], weights: Array.from({ length: L }, (_, l) => (tokenOfPatch[l] >= 0 ? row[tokenOfPatch[l]] : null)) };
+      maps[col] = { cls: P ? row[0] : null, weights: Array.from({ length: L }, (_, l) => (tokenOfPatch[l] >= 0 ? row[tokenOfPatch[l]] : null)) };
     });
     const drawn = names.flatMap((col) => maps[col].weights.filter((v): v is number => v !== null));
     rows.push({ layer: name, stack: layer.stack, index: layer.layer, heads: Hh, tokens: N, query_token: qt, vmax: Math.max(...drawn), maps });
   }
-  const maskTile = maskedView(f.clean, f.mask, C, H, W, c.patchSize);
+  const maskTile = maskedView(f.clean, f.mask, C, H, W, model.patchSize);
   const mark = patchMark(f.query, gh, gw, H, W);
   const colTitles = f.columnTitles ?? ['clean', 'attacked', 'purified'];
   const tiles: Tile[][] = rows.map((r, i) => [
@@ -351,13 +350,14 @@ export async function figure3(f: Figure3Input): Promise<{ png: Uint8Array; svg: 
       const img = col === 'clean' ? f.clean : col === 'attacked' ? f.attacked : f.purified;
       return {
         image: heatmapTile(img, [C, H, W], w, gh, gw, { vmax: r.vmax, hidden: r.stack === 'encoder' ? hidden : undefined }),
-        shape: [3, H, W], marks: [mark], caption: `cls ${m.cls.toFixed(3)}`,
+        shape: [3, H, W], marks: [mark], ...(m.cls !== null ? { caption: `cls ${m.cls.toFixed(3)}` } : {}),
       };
     }),
   ]);
   const rowTitles = rows.map((r) => `${r.stack} ${r.index}\nvmax ${r.vmax.toPrecision(3)}`);
   const note = `Attention from the query patch (outlined) to every patch token, averaged over heads; colours scaled to each row's vmax (shared by its three maps). `
-    + `Hatched: hidden patches (the encoder has no token for them); the decoder has a token for every patch. Caption: the query's weight on the cls token (not drawn). `
+    + `Hatched: hidden patches (the encoder has no token for them); the decoder has a token for every patch. `
+    + (P ? 'Caption: the query\'s weight on the cls token (not drawn). ' : `The ${model.label} has no cls token: the weights over the patches sum to 1. `)
     + `Mask: ${hiddenList(f.mask, L, 0).length} of ${L} patches hidden.`;
   const { png, svg, layout } = gridFigurePng({
     title: f.title, columnTitles: ['mask and query', ...colTitles], rowTitles, rows: tiles, note,
@@ -367,7 +367,9 @@ export async function figure3(f: Figure3Input): Promise<{ png: Uint8Array; svg: 
     index: f.index, label_name: f.labelName, grid: [gh, gw],
     query: { patch: f.query, row: Math.floor(f.query / gw), col: f.query % gw },
     mask: { hidden: hiddenList(f.mask, L, 0) },
-    token_order: 'encoder: token 0 is cls, token 1 + s is visible patch idsKeep[s] (ascending patch order under a given mask); decoder: token 0 is cls, token 1 + l is patch l',
+    token_order: P
+      ? 'encoder: token 0 is cls, token 1 + s is visible patch idsKeep[s] (ascending patch order under a given mask); decoder: token 0 is cls, token 1 + l is patch l'
+      : 'no cls token: encoder token s is visible patch idsKeep[s] (ascending patch order under a given mask); decoder token l is patch l',
     columns: ['mask and query', ...colTitles], rows,
   };
   return { png, svg, layout, data };
@@ -433,7 +435,7 @@ export function stepTrend(values: number[]): StepTrend {
 
 export interface BudgetSweepInput {
   classifier: Classifier;
-  mae: MAE;
+  model: MaskedReconstructor;
   images: Float32Array;
   labels: Int32Array;
   /** l_inf budgets in pixel units. */
@@ -466,21 +468,21 @@ export interface BudgetSweep {
 
 /** Figure 4(a)'s numbers: per budget, AMV per layer and L_rec, over n images in batches. */
 export async function budgetSweep(s: BudgetSweepInput): Promise<BudgetSweep> {
-  const n = s.labels.length, per = s.images.length / n, L = s.mae.numPatches, batch = s.batch ?? DEFAULT_BATCH;
-  const layers = maeLayerNames(s.mae), B = s.budgets.length;
-  const mask = drawMask(s.mae, n, s.maskRatio, s.maskSeed);
+  const n = s.labels.length, per = s.images.length / n, L = s.model.numPatches, batch = s.batch ?? DEFAULT_BATCH;
+  const layers = layerNames(s.model), B = s.budgets.length;
+  const mask = drawMask(s.model, n, s.maskRatio, s.maskSeed);
   const amvSum = layers.map(() => new Float64Array(B)), sqSum = layers.map(() => new Float64Array(B)), count = layers.map(() => new Float64Array(B));
   let cleanLoss = 0;
   const advLoss = new Float64Array(B), correct = new Float64Array(B);
   for (let b0 = 0, k = 0; b0 < n; b0 += batch, k++) {
     const m = Math.min(batch, n - b0);
     const x = s.images.subarray(b0 * per, (b0 + m) * per), y = s.labels.subarray(b0, b0 + m), mb = mask.subarray(b0 * L, (b0 + m) * L);
-    const clean = await captureForward(s.mae, x, m, mb);
+    const clean = await captureForward(s.model, x, m, mb);
     cleanLoss += clean.loss.reduce((a, v) => a + v, 0);
     for (let e = 0; e < B; e++) {
       const eps = s.budgets[e];
       const adv = await attackLinf(s.classifier, x, y, { ...s.attack, eps, seed: s.attack.seed + k, batch: m });
-      const cap = await captureForward(s.mae, adv, m, mb);
+      const cap = await captureForward(s.model, adv, m, mb);
       cap.layers.forEach((l, i) => {
         const sq = amvSquared(clean.layers[i], l);
         for (const v of sq) { amvSum[i][e] += Math.sqrt(v); sqSum[i][e] += v; count[i][e]++; }
@@ -509,7 +511,9 @@ export const fmt255 = (eps: number): string => `${Number((eps * 255).toPrecision
 
 export interface PurificationTrackInput {
   classifier: Classifier;
-  mae: MAE;
+  /** The model whose attention and fixed-mask loss are tracked, and the loss the purification descends (the same model's). */
+  model: MaskedReconstructor;
+  purifier: ReconstructionModel;
   images: Float32Array;
   labels: Int32Array;
   attack: LinfAttack;
@@ -541,14 +545,16 @@ export interface PurificationTrack {
 /** Figure 4(b)'s numbers: attacked images purified with AMV and L_rec tracked per step, in batches (means over all images). */
 export async function purificationTrack(t: PurificationTrackInput): Promise<PurificationTrack> {
   const n = t.labels.length, per = t.images.length / n, batch = t.batch ?? DEFAULT_BATCH;
-  const model = new MaeReconstruction(t.mae);
-  const [C, H, W] = model.inputShape;
-  const layers = maeLayerNames(t.mae), S = t.options.steps;
-  const nEnc = t.mae.blocks.length;
+  const lrec = t.purifier;
+  const [C, H, W] = lrec.inputShape;
+  const layers = layerNames(t.model), S = t.options.steps;
+  const nEnc = t.model.layers.filter((l) => l.stack === 'encoder').length;
+  // The fixed-mask loss under the AMV probe's mask and (MaskDiT) the probe's noise draw.
+  const probeSeed = t.options.seed + AMV_PROBE_SEED_OFFSET;
+  const probeModel = t.model.withNoiseSeed(probeSeed);
   const amv = layers.map(() => new Float64Array(S + 1));
   const loss = new Float64Array(S + 1), lossFixed = new Float64Array(S + 1);
   let lossClean = 0;
-  const probeSeed = t.options.seed + AMV_PROBE_SEED_OFFSET;
   let clean = 0, attacked = 0, purified = 0;
   for (let b0 = 0, k = 0; b0 < n; b0 += batch, k++) {
     const m = Math.min(batch, n - b0);
@@ -557,19 +563,19 @@ export async function purificationTrack(t: PurificationTrackInput): Promise<Puri
     t.onProgress?.(`  images ${b0 + 1}-${b0 + m} of ${n}: attacked (PGD ${fmt255(t.attack.eps)}), purifying`);
     const out = await asyncScope(async () => {
       const ref = tensor(x, [m, C, H, W]);
-      const r = await purify(model, tensor(adv, [m, C, H, W]), t.options, {
+      const r = await purify(lrec, tensor(adv, [m, C, H, W]), t.options, {
         trackAmv: true, amvReference: ref, trackLoss: true, trajectory: true,
         onProgress: (s, steps) => { if (s % 25 === 0 || s === steps) t.onProgress?.(`    purification step ${s}/${steps} (images ${b0 + 1}-${b0 + m})`); },
       });
-      const last = noGrad(() => model.reconstructionLoss(r.images, { maskRatio: t.options.maskRatio, masks: t.options.masks, rng: new Rng(t.options.seed + FINAL_LOSS_SEED_OFFSET) }));
+      const last = noGrad(() => lrec.reconstructionLoss(r.images, { maskRatio: t.options.maskRatio, masks: t.options.masks, rng: new Rng(t.options.seed + FINAL_LOSS_SEED_OFFSET) }));
       // L_rec of x_0 … x_S under the AMV's probe mask (one mask per image for every step), so the
       // curve shows the images changing, not the mask draws; every image hides as many patches, so
       // the forward's loss is the mean of the per-image losses.
-      const mask = drawMask(t.mae, m, t.options.maskRatio, probeSeed);
+      const mask = drawMask(t.model, m, t.options.maskRatio, probeSeed);
       const fixed: number[] = [];
       for (const xs of [x, adv, ...r.trajectory!]) {
         fixed.push(await asyncScope(async () => {
-          const o = noGrad(() => t.mae.forward(tensor(xs, [m, C, H, W]), { mask }));
+          const o = noGrad(() => probeModel.forward(tensor(xs, [m, C, H, W]), { mask }));
           return (await o.loss.data())[0];
         }));
       }
@@ -577,7 +583,7 @@ export async function purificationTrack(t: PurificationTrackInput): Promise<Puri
     });
     for (let s = 0; s <= S; s++) {
       const row = [...out.amv.encoder[s], ...out.amv.decoder[s]];
-      if (row.length !== layers.length || out.amv.encoder[s].length !== nEnc) throw new Error(`purificationTrack: the AMV trajectory has ${row.length} layers, the MAE ${layers.length}`);
+      if (row.length !== layers.length || out.amv.encoder[s].length !== nEnc) throw new Error(`purificationTrack: the AMV trajectory has ${row.length} layers, the ${t.model.label} ${layers.length}`);
       row.forEach((v, i) => { amv[i][s] += v * m; });
       loss[s] += (s < S ? out.losses[s] : out.last) * m;
       lossFixed[s] += out.fixed[s] * m;
@@ -598,7 +604,7 @@ export async function purificationTrack(t: PurificationTrackInput): Promise<Puri
     loss_clean_fixed_mask: lossClean / n,
     loss_measured: {
       loss: `loss[s] for s < S: the loss the purification loop descends at x_s (purify's trackLoss: the mean over images of L_rec under step s + 1's fresh masks, ratio ${t.options.maskRatio}); loss[S]: L_rec of x_S under one fresh mask draw (seed ${t.options.seed} + ${FINAL_LOSS_SEED_OFFSET}); means over batches weighted by batch size`,
-      loss_fixed_mask: `L_rec of x_s for every s under one fixed mask per image: the AMV's probe mask (ratio ${t.options.maskRatio}, seed ${t.options.seed} + AMV_PROBE_SEED_OFFSET ${AMV_PROBE_SEED_OFFSET}); means over batches weighted by batch size; loss_clean_fixed_mask: the clean images under the same masks`,
+      loss_fixed_mask: `L_rec of x_s for every s under one fixed mask per image: the AMV's probe mask (ratio ${t.options.maskRatio}, seed ${t.options.seed} + AMV_PROBE_SEED_OFFSET ${AMV_PROBE_SEED_OFFSET})${t.model.family === 'maskdit' ? ' and the probe\'s diffusion-noise draw (noise seed the same)' : ''}; means over batches weighted by batch size; loss_clean_fixed_mask: the clean images under the same masks`,
     },
     accuracy: { clean: clean / n, attacked: attacked / n, purified: purified / n }, n,
   };

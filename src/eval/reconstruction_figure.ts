@@ -1,12 +1,11 @@
-// Pictures of what an MAE sees and makes (the paper's Figure 1 rows, `amrm demo` and `amrm eval-mae
-// --png`): the input with its hidden patches painted grey, and the reconstruction as the MAE
-// reference shows it (the prediction on hidden patches, the input on visible ones, which the loss
-// never trains).
-import { asyncScope, type Tensor } from '../engine/tensor.js';
+// Pictures of what a masked reconstruction model sees and makes (the paper's Figure 1 rows, `amrm
+// demo`, `amrm eval-mae --png`): the input with its hidden patches painted grey, and the
+// reconstruction as the MAE reference shows it: the model's prediction on hidden patches, the input
+// on visible ones (which the MAE's loss never trains). The prediction is the MAE's output, or
+// MaskDiT's D(2x − 1 + n; σ_pur) mapped back by (D + 1) / 2 (models/reconstructor.ts).
+import { asyncScope } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
-import { unpatchify } from '../engine/ops/patch.js';
-import { noGrad } from '../engine/autograd.js';
-import type { MAE } from '../models/mae.js';
+import type { MaskedReconstructor } from '../models/reconstructor.js';
 
 export interface ReconstructionView {
   /** The images with hidden patches mid-grey. */
@@ -18,15 +17,13 @@ export interface ReconstructionView {
 }
 
 /** The masked input and the reconstruction of n images x [n, C, H, W] under `mask`, or a mask drawn from `seed`. */
-export async function reconstructionView(mae: MAE, x: Float32Array, n: number, o: { maskRatio: number; seed: number; mask?: Float32Array }): Promise<ReconstructionView> {
-  const c = mae.config;
-  const [C, H, W] = [c.inChans, c.imgSize[0], c.imgSize[1]];
+export async function reconstructionView(model: MaskedReconstructor, x: Float32Array, n: number, o: { maskRatio: number; seed: number; mask?: Float32Array }): Promise<ReconstructionView> {
+  const [C, H, W] = model.inputShape, p = model.patchSize;
   if (x.length !== n * C * H * W) throw new Error(`reconstructionView: ${x.length} values are not ${n} images of [${C}, ${H}, ${W}]`);
   return asyncScope(async () => {
-    const out = noGrad(() => mae.forward(tensor(x, [n, C, H, W]), o.mask ? { mask: o.mask } : { maskRatio: o.maskRatio, seed: o.seed }));
-    const mask = o.mask ?? new Float32Array(await out.mask.data());
-    const rec: Tensor = noGrad(() => unpatchify(out.pred, c.patchSize, C, H, W));
-    return { rec: pasteVisible(await rec.data(), x, mask, C, H, W, c.patchSize), masked: maskedView(x, mask, C, H, W, c.patchSize), mask };
+    const out = model.reconstruct(tensor(x, [n, C, H, W]), o.mask ? { mask: o.mask } : { maskRatio: o.maskRatio, seed: o.seed });
+    const mask = o.mask ?? out.plan.mask;
+    return { rec: pasteVisible(await out.images.data(), x, mask, C, H, W, p), masked: maskedView(x, mask, C, H, W, p), mask };
   });
 }
 

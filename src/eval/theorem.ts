@@ -1,6 +1,7 @@
 // `amrm theorem`: the attention math of METHOD.md section 8 measured on a purifier and real test
 // images. For each attack budget the clean, attacked and (as a control) randomly perturbed images
-// go through the MAE under one shared mask, and per layer and head it reports:
+// go through the purifier's model (an MAE, or MaskDiT at σ_pur under one fixed noise draw) under one
+// shared mask, and per layer and head it reports:
 //   1. the actual attention shift ‖A_adv − A‖_F against the exact first-order prediction ‖dA‖_F
 //      (the fused attention-shift kernel on the shift of the layer's normalized input): their ratio
 //      and cosine, so the budgets where the linearization holds can be read off;
@@ -14,8 +15,8 @@ import { asyncScope } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
 import { Rng } from '../engine/random.js';
 import type { Classifier } from '../models/cnn.js';
-import type { MAE } from '../models/mae.js';
-import { MaeReconstruction } from '../purify/loss.js';
+import type { MaskedReconstructor } from '../models/reconstructor.js';
+import type { ReconstructionModel } from '../purify/loss.js';
 import { AmvOracle } from '../purify/amv_oracle.js';
 import { purify, type PurifyOptions } from '../purify/amrm.js';
 import { classifierTarget, logitsOf, predictions, purifiedTarget, type AttackTarget } from '../attacks/target.js';
@@ -106,6 +107,8 @@ export interface OracleReport {
 }
 
 export interface TheoremReport {
+  /** The model measured: its family and description (MaskDiT: σ_pur and the noise seed). */
+  model: { family: string; description: string };
   images: number;
   mask: { ratio: number; hidden: number; patches: number };
   budgets: BudgetReport[];
@@ -174,28 +177,36 @@ function amvTo(ref: Capture, c: Capture): { total: number; perLayer: number[] } 
   return { total: perLayer.reduce((a, b) => a + b, 0), perLayer };
 }
 
+/** The purifier under study: its model as the analyses see it, and the loss its purification descends. */
+export interface TheoremPurifier {
+  reconstructor: MaskedReconstructor;
+  /** L_rec of the same model (the adaptive attack's and the oracle comparison's purification). */
+  loss: ReconstructionModel;
+}
+
 /**
  * Runs the whole analysis on n images [n, C, H, W] with labels y: the classifier is attacked (alone
  * or through the purifier), the purifier's attention is measured. Everything in the report is
  * measured; nothing is assumed to hold.
  */
-export async function theoremAnalysis(mae: MAE, classifier: Classifier, x: Float32Array, y: Int32Array, o: TheoremOptions): Promise<TheoremReport> {
+export async function theoremAnalysis(purifier: TheoremPurifier, classifier: Classifier, x: Float32Array, y: Int32Array, o: TheoremOptions): Promise<TheoremReport> {
+  const model = purifier.reconstructor;
   const n = y.length;
   const log = o.onProgress ?? ((): void => {});
   const shape = [n, ...classifier.inputShape];
-  const mask = mae.maskPlan(n, { maskRatio: o.maskRatio, seed: o.seed }).mask;
-  const hidden = mask.subarray(0, mae.numPatches).reduce((s, v) => s + v, 0);
-  const weights = await qkWeights(mae);
+  const mask = model.maskPlan(n, { maskRatio: o.maskRatio, seed: o.seed }).mask;
+  const hidden = mask.subarray(0, model.numPatches).reduce((s, v) => s + v, 0);
+  const weights = await qkWeights(model);
   const rng = new Rng(o.seed ^ 0x7e0);
-  const hd = mae.blocks[0].attn.headDim;
-  if (mae.decoderBlocks.some((b) => b.attn.headDim !== hd)) throw new Error('theorem: encoder and decoder head dimensions differ; one feature set per head dimension is not implemented');
+  const hd = model.layers[0].attention.headDim;
+  if (model.layers.some((l) => l.attention.headDim !== hd)) throw new Error('theorem: the attention layers differ in head dimension; one feature set per head dimension is not implemented');
   const features = randomFeatures(o.features, hd, rng, { orthogonal: o.orthogonal });
   const clsTarget = classifierTarget(classifier);
   const attackTarget: AttackTarget = o.adaptive === 'exact'
-    ? purifiedTarget(classifier, { model: new MaeReconstruction(mae), options: o.purify }, 'exact') : clsTarget;
+    ? purifiedTarget(classifier, { model: purifier.loss, options: o.purify }, 'exact') : clsTarget;
   const classify = async (imgs: Float32Array): Promise<Int32Array> => predictions(await logitsOf(clsTarget, imgs, n, 0), classifier.numClasses);
   const cleanPred = await classify(x);
-  const clean = await captureForward(mae, x, n, mask);
+  const clean = await captureForward(model, x, n, mask);
   const budgets: BudgetReport[] = [];
   let oracle: OracleReport | undefined;
   for (const eps of o.budgets) {
@@ -203,8 +214,8 @@ export async function theoremAnalysis(mae: MAE, classifier: Classifier, x: Float
     const attack = await pgd(attackTarget, x, y, { norm: o.norm, eps, steps: o.attackSteps, seed: o.seed, keep: 'last' });
     const xAdv = attack.adversarial;
     const xNoise = noiseLike(x, xAdv, n, o.norm, new Rng(o.seed + 17));
-    const adv = await captureForward(mae, xAdv, n, mask);
-    const noise = await captureForward(mae, xNoise, n, mask);
+    const adv = await captureForward(model, xAdv, n, mask);
+    const noise = await captureForward(model, xNoise, n, mask);
     const layers: LayerReport[] = [];
     for (const [i, l] of clean.layers.entries()) {
       layers.push(await layerReport(l, adv.layers[i], noise.layers[i], weights[i], features, o.pairs, rng));
@@ -224,22 +235,22 @@ export async function theoremAnalysis(mae: MAE, classifier: Classifier, x: Float
       theorem32: { ...theorem32Summary(La, L, amv2), La, L, amv2 },
     };
     budgets.push(report);
-    if (o.oracleEps === eps) oracle = await oracleComparison(mae, classify, x, xAdv, y, clean, mask, o, log);
+    if (o.oracleEps === eps) oracle = await oracleComparison(model, classify, x, xAdv, y, clean, mask, o, log);
   }
-  return { images: n, mask: { ratio: o.maskRatio, hidden, patches: mae.numPatches }, budgets, oracle };
+  return { model: { family: model.family, description: model.description }, images: n, mask: { ratio: o.maskRatio, hidden, patches: model.numPatches }, budgets, oracle };
 
-  async function oracleComparison(m: MAE, cls: (v: Float32Array) => Promise<Int32Array>, xc: Float32Array, xa: Float32Array, labels: Int32Array,
+  async function oracleComparison(m: MaskedReconstructor, cls: (v: Float32Array) => Promise<Int32Array>, xc: Float32Array, xa: Float32Array, labels: Int32Array,
     ref: Capture, analysisMask: Float32Array, opts: TheoremOptions, say: (s: string) => void): Promise<OracleReport> {
-    const run = async (name: string, model: (cleanT: ReturnType<typeof tensor>) => MaeReconstruction | AmvOracle): Promise<{ images: Float32Array; losses: number[] }> =>
+    const run = async (name: string, objective: (cleanT: ReturnType<typeof tensor>) => ReconstructionModel): Promise<{ images: Float32Array; losses: number[] }> =>
       asyncScope(async () => {
         const cleanT = tensor(xc, shape);
-        const r = await purify(model(cleanT), tensor(xa, shape), opts.purify, {
+        const r = await purify(objective(cleanT), tensor(xa, shape), opts.purify, {
           trackLoss: true, onProgress: (s, S) => { if (s % 25 === 0 || s === S) say(`  ${name} purification step ${s}/${S}`); },
         });
         return { images: await r.images.data(), losses: Array.from(r.losses ?? []) };
       });
     say(`oracle at eps ${opts.oracleEps}: L_rec purification, then AMV-oracle purification (${opts.purify.steps} steps each)`);
-    const lrec = await run('L_rec', () => new MaeReconstruction(m));
+    const lrec = await run('L_rec', () => purifier.loss);
     const orc = await run('AMV oracle', (cleanT) => new AmvOracle(m, cleanT));
     const before = amvTo(ref, await captureForward(m, xa, n, analysisMask));
     const afterL = amvTo(ref, await captureForward(m, lrec.images, n, analysisMask));

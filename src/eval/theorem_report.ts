@@ -2,10 +2,10 @@
 // plots against the attack budget, all read from the TheoremReport (nothing here measures).
 import { linePlotsSvg, type LinePlot, type Series } from './plot.js';
 import type { TheoremReport } from './theorem.js';
+import { attentionLayerName as layerName } from '../models/reconstructor.js';
 
 const f = (v: number, digits = 3): string => (Number.isFinite(v) ? v.toPrecision(digits) : String(v));
 const pct = (v: number): string => `${(100 * v).toFixed(1)}%`;
-const layerName = (stack: string, layer: number): string => `${stack === 'encoder' ? 'enc' : 'dec'}${layer}`;
 /** Budgets are shown in /255 for l_inf (pixel steps) and as they are for l_2. */
 const budgetUnit = (norm: string): { scale: number; unit: string } => (norm === 'linf' ? { scale: 255, unit: ' (×1/255)' } : { scale: 1, unit: '' });
 const budgetText = (eps: number, norm: string): string => (norm === 'linf' ? `${f(eps, 4)} (${f(eps * 255, 3)}/255)` : f(eps, 4));

@@ -270,26 +270,42 @@ export class MaskDiT extends StatefulModule {
   loss(y: Tensor, o: MaskDitLossOptions): MaskDitLoss {
     const B = this.checkImages('maskdit.loss', y);
     const sig = this.sigmas('maskdit.loss', o.sigma, B);
-    const L = this.numPatches, p = this.config.patchSize;
     return scope(() => {
       const n = o.diffusionNoise instanceof Tensor ? o.diffusionNoise : tensor(o.diffusionNoise, y.shape);
       if (n.size !== y.size) throw new Error(`maskdit.loss: diffusion noise ${fmt(n.shape)} must match the images ${fmt(y.shape)}`);
       const x = add(y, n);
       const { patches, plan } = this.denoisePatches(x, o);
+      return { ...this.lossTerms(patches, y, x, sig, plan?.mask), patches, plan };
+    });
+  }
+
+  /**
+   * The training loss of D's output `patches` (patch layout) for clean images y and their noisy
+   * versions x = y + n, [B, C, H, W] in [−1, 1]: what `loss` adds up. `hidden` [B, L] (1 = hidden)
+   * is the mask D ran under, absent when nothing was masked. Every image keeps the same number of
+   * patches, so applied to one image's slices it gives that image's own loss.
+   */
+  lossTerms(patches: Tensor, y: Tensor, x: Tensor, sigmas: readonly number[], hidden?: ArrayLike<number>): Pick<MaskDitLoss, 'loss' | 'denoising' | 'mae'> {
+    const B = this.checkImages('maskdit.lossTerms', y);
+    if (sigmas.length !== B) throw new Error(`maskdit.lossTerms: ${sigmas.length} noise levels for ${B} images`);
+    const L = this.numPatches, p = this.config.patchSize;
+    if (hidden && hidden.length !== B * L) throw new Error(`maskdit.lossTerms: mask of ${hidden.length} values for ${B} images of ${L} patches`);
+    return scope(() => {
       // λ(σ) per image, applied as √λ to both sides of the squared error.
-      const root = sig.map((s) => Math.sqrt(edmCoefficients(s, this.config.sigmaData).weight));
+      const root = sigmas.map((s) => Math.sqrt(edmCoefficients(s, this.config.sigmaData).weight));
       const visible = new Float32Array(B * L).fill(1);
-      if (plan) for (let i = 0; i < visible.length; i++) visible[i] = 1 - plan.mask[i];
+      let anyHidden = false;
+      if (hidden) for (let i = 0; i < visible.length; i++) { visible[i] = 1 - hidden[i]; anyHidden ||= hidden[i] !== 0; }
       // Every image keeps the same number of patches, so the mean over all visible patches of the
       // batch is the batch mean of each image's mean.
       const denoising = reconstructionLoss(mul(patches, tensor(root, [B, 1, 1])), mul(y, tensor(root, [B, 1, 1, 1])), tensor(visible, [B, L]), { p, normPix: false });
       let mae: Tensor | undefined;
       let loss = denoising;
-      if (plan && plan.lenKeep < L && this.config.maeLossCoef > 0) {
-        mae = reconstructionLoss(patches, x, tensor(plan.mask, [B, L]), { p, normPix: true });
+      if (hidden && anyHidden && this.config.maeLossCoef > 0) {
+        mae = reconstructionLoss(patches, x, tensor(hidden, [B, L]), { p, normPix: true });
         loss = add(denoising, mul(mae, tensor([this.config.maeLossCoef], [1])));
       }
-      return { loss, denoising, mae, patches, plan };
+      return { loss, denoising, mae };
     });
   }
 }

@@ -2,7 +2,9 @@
 // the clean image is known): the attention variation Σ_layers Σ_heads ‖A(x) − A(x_clean)‖²_F of
 // every encoder and decoder layer, under one mask shared by x and x_clean. Purifying by descending
 // it (the same sign loop, ball and steps as AMRM) is an oracle: it needs the clean image, which a
-// defense never has, and shows how much of the attention shift the L_rec surrogate removes.
+// defense never has, and shows how much of the attention shift the L_rec surrogate removes. The
+// model is a MaskedReconstructor: an MAE, or MaskDiT at σ_pur under its fixed noise draw, which x
+// and x_clean then share as they share the mask.
 import { keep, type Tensor } from '../engine/tensor.js';
 import { noGrad } from '../engine/autograd.js';
 import { add, mulScalar } from '../engine/ops/elementwise.js';
@@ -11,7 +13,7 @@ import { softmax } from '../engine/ops/softmax.js';
 import { sum } from '../engine/ops/reduce.js';
 import { amvLoss } from '../engine/ops/softmax_jacobian.js';
 import { fmt } from '../engine/shape.js';
-import type { MAE } from '../models/mae.js';
+import type { MaskedReconstructor } from '../models/reconstructor.js';
 import { attentionCollector, type ForwardProbe } from '../models/vit.js';
 import type { PurifierLossOptions, ReconstructionModel } from './loss.js';
 
@@ -20,10 +22,9 @@ export class AmvOracle implements ReconstructionModel {
   readonly inputShape: readonly [number, number, number];
 
   /** `clean` [B, C, H, W]: the images whose attention the objective pulls x back to (not owned). */
-  constructor(readonly mae: MAE, readonly clean: Tensor) {
-    const c = mae.config;
-    this.inputShape = [c.inChans, c.imgSize[0], c.imgSize[1]];
-    this.name = `AMV oracle (mae d${c.embedDim}x${c.depth})`;
+  constructor(readonly model: MaskedReconstructor, readonly clean: Tensor) {
+    this.inputShape = model.inputShape;
+    this.name = `AMV oracle (${model.description})`;
     if (clean.rank !== 4 || clean.shape.slice(1).join() !== this.inputShape.join()) {
       throw new Error(`AmvOracle: clean images must be [B, ${this.inputShape.join(', ')}], got ${fmt(clean.shape)}`);
     }
@@ -33,9 +34,9 @@ export class AmvOracle implements ReconstructionModel {
   reconstructionLoss(x: Tensor, o: PurifierLossOptions): Tensor {
     if (x.shape.join() !== this.clean.shape.join()) throw new Error(`AmvOracle: images ${fmt(x.shape)} must match the clean images ${fmt(this.clean.shape)}`);
     if (o.masks !== 1) throw new Error(`AmvOracle: one mask per image (masks 1), got ${o.masks}`);
-    const mask = o.mask ?? this.mae.maskPlan(x.shape[0], { maskRatio: o.maskRatio, rng: o.rng }).mask;
+    const mask = o.mask ?? this.model.maskPlan(x.shape[0], { maskRatio: o.maskRatio, rng: o.rng }).mask;
     const ref = attentionCollector();
-    noGrad(() => this.mae.forward(this.clean, { mask, probe: ref.probe, probeProbs: true }));
+    noGrad(() => this.model.forward(this.clean, { mask, probe: ref.probe, probeProbs: true }));
     const refs = [...ref.maps.encoder, ...ref.maps.decoder];
     const terms: Tensor[] = [];
     let i = 0;
@@ -45,7 +46,7 @@ export class AmvOracle implements ReconstructionModel {
       // Kept past the forward's scope; the handles go once summed (the graph keeps what backward needs).
       terms.push(keep(sum(amvLoss(A, refs[i++]))));
     };
-    this.mae.forward(x, { mask, probe });
+    this.model.forward(x, { mask, probe });
     const total = terms.slice(1).reduce((a, b) => add(a, b), terms[0]);
     for (const t of [...refs, ...terms]) if (t !== total) t.dispose();
     return total;

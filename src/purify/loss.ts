@@ -2,13 +2,12 @@
 // Any model that scores how well it reconstructs masked parts of an image can be plugged in
 // (MaskDiT's training loss at a fixed noise level: maskdit_loss.ts).
 import type { Tensor } from '../engine/tensor.js';
-import { noGrad } from '../engine/autograd.js';
 import type { Rng } from '../engine/random.js';
 import { concat } from '../engine/ops/layout.js';
 import { fmt } from '../engine/shape.js';
 import type { MAE } from '../models/mae.js';
 import type { MaskCountRule } from '../models/masking.js';
-import { attentionCollector } from '../models/vit.js';
+import { MaeReconstructor, attentionMapsOf } from '../models/reconstructor.js';
 
 export interface PurifierLossOptions {
   /** Fraction of patches each mask hides. */
@@ -76,11 +75,14 @@ export function repeatForMasks(x: Tensor, masks: number): Tensor {
 export class MaeReconstruction implements ReconstructionModel {
   readonly name: string;
   readonly inputShape: readonly [number, number, number];
+  /** The same model as the attention analyses see it. */
+  readonly reconstructor: MaeReconstructor;
 
   constructor(readonly mae: MAE, readonly options: MaeLossOptions = {}) {
     const c = mae.config;
     this.inputShape = [c.inChans, c.imgSize[0], c.imgSize[1]];
     this.name = `mae ${c.imgSize[0]}x${c.imgSize[1]} p${c.patchSize} d${c.embedDim}x${c.depth}`;
+    this.reconstructor = new MaeReconstructor(mae, options);
   }
 
   reconstructionLoss(x: Tensor, o: PurifierLossOptions): Tensor {
@@ -97,11 +99,6 @@ export class MaeReconstruction implements ReconstructionModel {
   }
 
   attentionMaps(x: Tensor, o: { maskRatio: number; seed: number }): AttentionMaps {
-    return noGrad(() => {
-      const { probe, maps } = attentionCollector();
-      const out = this.mae.forward(x, { maskRatio: o.maskRatio, seed: o.seed, maskCount: this.options.maskCount, probe, probeProbs: true });
-      for (const t of [out.loss, out.pred, out.mask]) t.dispose();
-      return { encoder: maps.encoder ?? [], decoder: maps.decoder ?? [] };
-    });
+    return attentionMapsOf(this.reconstructor, x, { maskRatio: o.maskRatio, seed: o.seed });
   }
 }

@@ -3,10 +3,8 @@
 // patches plus maeLossCoef × the normalized MSE over the hidden ones. Every call draws fresh masks
 // and fresh noise from the loop's generator; the loss and its gradient share them (one forward).
 import type { Tensor } from '../engine/tensor.js';
-import { noGrad } from '../engine/autograd.js';
-import { attentionCollector } from '../models/vit.js';
 import { describeMaskDit } from '../models/maskdit_configs.js';
-import { Rng } from '../engine/random.js';
+import { MaskDitReconstructor, attentionMapsOf } from '../models/reconstructor.js';
 import { diffusionNoise, toModelRange, type MaskDiT } from '../models/maskdit.js';
 import { checkPurifierInput, repeatForMasks, type AttentionMaps, type PurifierLossOptions, type ReconstructionModel } from './loss.js';
 
@@ -44,17 +42,11 @@ export class MaskDitReconstruction implements ReconstructionModel {
     return out.loss;
   }
 
+  /**
+   * The maps under the mask that `seed` draws and the noise the MaskDiT reconstructor draws from the
+   * same seed (one σ_pur draw shared by every image): the same seed gives the same maps.
+   */
   attentionMaps(x: Tensor, o: { maskRatio: number; seed: number }): AttentionMaps {
-    return noGrad(() => {
-      const { probe, maps } = attentionCollector();
-      // The noise comes from the seed too, so the same seed gives the same maps.
-      const rng = new Rng(o.seed);
-      const plan = this.model.maskPlan(x.shape[0], { maskRatio: o.maskRatio, rng });
-      const [C, H, W] = this.inputShape;
-      const y = toModelRange(x);
-      const noisy = this.model.loss(y, { sigma: this.sigma, diffusionNoise: diffusionNoise(rng, Array<number>(x.shape[0]).fill(this.sigma), C * H * W), mask: plan.mask, probe, probeProbs: true });
-      for (const t of new Set([noisy.loss, noisy.patches, noisy.denoising, noisy.mae, y])) t?.dispose();
-      return { encoder: maps.encoder ?? [], decoder: maps.decoder ?? [] };
-    });
+    return attentionMapsOf(new MaskDitReconstructor(this.model, { sigma: this.sigma, noiseSeed: o.seed }), x, { maskRatio: o.maskRatio, seed: o.seed });
   }
 }

@@ -9,6 +9,7 @@ import { demoCommand } from '../../src/cli/demo.js';
 import { readPng } from '../../src/data/png.js';
 import { scratch } from '../data/fixtures.js';
 import { haveFiles, CIFAR_DIR } from '../models/fixtures.js';
+import { writeRandomMaskDit, writeTinyMnistMaskDit } from '../models/maskdit_fixtures.js';
 
 await setup();
 const test = suite('cli: demo');
@@ -57,6 +58,28 @@ test('CIFAR-10 defaults to the shipped CIFAR-10 models (the engine\'s ResNet-20 
   assert.match(report.classifier, /models[\\/]cifar10-resnet20\.safetensors$/);
   assert.match(report.purifier, /models[\\/]cifar10-mae\.safetensors$/);
   assert.is(report.attack.eps, 8 / 255);
+});
+
+test('a MaskDiT purifier (MNIST-shaped, random weights): its family named, its preset, the figure', async () => {
+  const s = scratch('demo-maskdit');
+  try {
+    const purifier = await writeTinyMnistMaskDit(s.dir, 7);
+    const report = await runDemo(['--purifier', purifier, '--n', '2', '--attack-steps', '1', '--purify-steps', '2'], 1, 28, 28);
+    checkReport(report, 2);
+    assert.is(report.purifier, purifier);
+    assert.is(report.purifier_model.family, 'maskdit');
+    assert.match(report.purifier_model.description, /^MaskDiT 28×28 p4 .*σ_pur 0\.1, noise seed 0$/);
+    assert.is(report.preset, 'maskdit-mnist');
+    assert.is(report.purify.steps, 2);
+    assert.match(report.figure.captions_classify.reconstruction, /MaskDiT's reconstruction/);
+    // A MaskDiT of another image size: refused by name before any work.
+    const small = join(s.dir, 'small.safetensors');
+    await writeRandomMaskDit(small, { imgSize: 8, patchSize: 2, inChans: 3, hiddenSize: 32, depth: 1, numHeads: 2, decoderHiddenSize: 24, decoderDepth: 1, decoderNumHeads: 2 }, 1);
+    try {
+      await quiet(() => demoCommand(['--purifier', small, '--n', '2', '--out', join(s.dir, 'never')]));
+      assert.unreachable('a purifier of another image size must throw');
+    } catch (e) { assert.match((e as Error).message, /the purifier .*small\.safetensors takes \[3,8,8\] images, mnist has \[1,28,28\]/); }
+  } finally { s.cleanup(); }
 });
 
 test('usage errors and missing files are named', async () => {

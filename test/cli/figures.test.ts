@@ -10,6 +10,7 @@ import { figuresCommand } from '../../src/cli/figures.js';
 import { decodePng } from '../../src/data/png.js';
 import { FIGURE1_COLUMNS, budgetTrend, stepTrend } from '../../src/eval/figures.js';
 import { scratch } from '../data/fixtures.js';
+import { writeTinyMnistMaskDit } from '../models/maskdit_fixtures.js';
 
 await setup();
 const test = suite('cli: figures');
@@ -117,6 +118,50 @@ test('MNIST, shipped models, tiny settings: every file; layouts match the PNGs; 
     for (const v of Object.values(f4p.accuracy) as number[]) assert.ok(v >= 0 && v <= 1 && Number.isInteger(v * 2));
     const svgP = readFileSync(join(out, 'fig4-purification.svg'), 'utf8');
     for (const label of [...LAYERS, 'L_rec (fixed mask)', 'L_rec (the loop&#39;s fresh masks)', 'L_rec (clean, fixed mask)']) assert.ok(svgP.includes(`>${label}<`), `legend ${label}`);
+  } finally { s.cleanup(); }
+});
+
+test('a MaskDiT purifier (MNIST-shaped, random weights): every file, the family named, its layers without a cls token, AMV 0 at budget 0', async () => {
+  const s = scratch('figures-maskdit');
+  try {
+    const purifier = await writeTinyMnistMaskDit(s.dir, 5);
+    const out = join(s.dir, 'out');
+    const { rc, err } = await run(['--purifier', purifier, '--n', '2', '--budget-n', '2', '--budgets', '0,8', '--purify-n', '2', '--purify-steps', '2', '--attack-steps', '1', '--out', out]);
+    assert.is(rc, 0, err);
+    for (const f of FILES) assert.ok(existsSync(join(out, f)), `${f} written`);
+    const read = (f: string) => JSON.parse(readFileSync(join(out, f), 'utf8'));
+    const f1 = read('fig1.json');
+    assert.is(f1.purifier.family, 'maskdit');
+    assert.match(f1.purifier.description, /^MaskDiT 28×28 p4 .*σ_pur 0\.1, noise seed 0$/);
+    assert.is(f1.preset, 'maskdit-mnist');
+    assert.match(f1.captions_classify.reconstruction, /the MaskDiT's reconstruction .*\(D \+ 1\) \/ 2/);
+    assert.not.match(JSON.stringify(f1.captions_classify), /MAE/);
+    assert.is(f1.mask.hidden[0].length, 25, 'mask ratio 0.5 of 49 patches');
+    assert.is(f1.layout.cells.length, 12);
+    const f3 = read('fig3.json');
+    assert.equal(f3.rows.map((r: { layer: string }) => r.layer), ['enc0', 'dec0']);
+    assert.match(f3.token_order, /no cls token/);
+    for (const r of f3.rows) {
+      assert.is(r.tokens, r.stack === 'encoder' ? 24 : 49);
+      for (const col of ['clean', 'attacked', 'purified']) {
+        const m = r.maps[col];
+        assert.is(m.cls, null);
+        const total = m.weights.reduce((a: number, v: number | null) => a + (v ?? 0), 0);
+        assert.ok(Math.abs(total - 1) < 1e-4, `${r.layer} ${col}: the weights over the patches sum to ${total}`);
+      }
+    }
+    const f4 = read('fig4-budget.json');
+    assert.equal(f4.layers, ['enc0', 'dec0']);
+    for (const l of ['enc0', 'dec0']) {
+      assert.is(f4.amv[l][0], 0, `${l}: AMV at budget 0 (same images, same mask, same noise)`);
+      assert.ok(f4.amv[l][1] > 0, `${l}: AMV at 8/255`);
+    }
+    assert.is(f4.loss_attacked[0], f4.loss_clean);
+    const f4p = read('fig4-purification.json');
+    assert.is(f4p.loss_fixed_mask.length, 3);
+    assert.equal(Object.keys(f4p.amv), ['enc0', 'dec0']);
+    assert.match(f4p.loss_measured.loss_fixed_mask, /diffusion-noise draw/);
+    assert.ok([...f4p.loss, ...f4p.loss_fixed_mask, ...f4p.amv.enc0, ...f4p.amv.dec0].every(Number.isFinite));
   } finally { s.cleanup(); }
 });
 

@@ -1,7 +1,8 @@
 // The attention workbench on the engine: the forward probe reports what the forward used, the exact
 // first-order attention shift matches a finite difference of A (error shrinking with the step), the
 // AMV oracle's objective is zero at the clean image, has the gradient its finite difference says,
-// and descends; and `amrm theorem` runs end to end on real MNIST digits with the shipped models.
+// and descends; and `amrm theorem` runs end to end on real MNIST digits with the shipped models, and
+// with a MaskDiT purifier (test/eval/maskdit_attention.test.ts checks the pieces on MaskDiT).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
@@ -11,11 +12,13 @@ import { asyncScope } from '../../src/engine/tensor.js';
 import { tensor } from '../../src/engine/ops/creation.js';
 import { grad, noGrad } from '../../src/engine/autograd.js';
 import { MAE } from '../../src/models/mae.js';
-import type { AttentionRecord } from '../../src/models/vit.js';
-import { captureForward, firstOrderShift, qkWeights, type CapturedLayer } from '../../src/eval/attention_capture.js';
+import { MaeReconstructor } from '../../src/models/reconstructor.js';
+import { captureForward, qkWeights } from '../../src/eval/attention_capture.js';
 import { AmvOracle } from '../../src/purify/amv_oracle.js';
 import { theoremCommand } from '../../src/cli/theorem.js';
 import { scratch } from '../data/fixtures.js';
+import { writeTinyMnistMaskDit } from '../models/maskdit_fixtures.js';
+import { checkFirstOrderShift, checkProjections, type SeenRecord } from './attention_f64.js';
 
 await setup();
 const test = suite('eval: attention workbench');
@@ -27,49 +30,11 @@ function randomImages(rng: Rng, n: number): Float32Array {
   return Float32Array.from({ length: n * 3 * 8 * 8 }, () => rng.uniform(0.1, 0.9));
 }
 
-/** Row softmax of scale·Q Kᵀ per head in float64: Q, K [H, N, d] of one image. */
-function attentionF64(Q: ArrayLike<number>, K: ArrayLike<number>, H: number, N: number, d: number, scale: number): Float64Array {
-  const A = new Float64Array(H * N * N);
-  for (let h = 0; h < H; h++) {
-    for (let i = 0; i < N; i++) {
-      const row = new Float64Array(N);
-      for (let j = 0; j < N; j++) {
-        let s = 0;
-        for (let c = 0; c < d; c++) s += Q[(h * N + i) * d + c] * K[(h * N + j) * d + c];
-        row[j] = s * scale;
-      }
-      const mx = Math.max(...row);
-      let z = 0;
-      for (let j = 0; j < N; j++) { row[j] = Math.exp(row[j] - mx); z += row[j]; }
-      for (let j = 0; j < N; j++) A[(h * N + i) * N + j] = row[j] / z;
-    }
-  }
-  return A;
-}
-
-/** Q or K [B, H, N, d] = Z W[rows]ᵀ + b[rows] in float64, from the qkv Linear (rows: the q or k third). */
-function projectF64(Z: ArrayLike<number>, W: ArrayLike<number>, bias: ArrayLike<number>, part: number, Bn: number, N: number, D: number, H: number): Float64Array {
-  const d = D / H;
-  const out = new Float64Array(Bn * H * N * d);
-  for (let b = 0; b < Bn; b++) {
-    for (let n = 0; n < N; n++) {
-      for (let o = 0; o < D; o++) {
-        const r = part * D + o;
-        let s = bias[r];
-        for (let c = 0; c < D; c++) s += Z[(b * N + n) * D + c] * W[r * D + c];
-        const h = Math.floor(o / d);
-        out[((b * H + h) * N + n) * d + (o % d)] = s;
-      }
-    }
-  }
-  return out;
-}
-
 test('the probe reports what the forward used: layer input, normalized input, Q, K, scale, probabilities', async () => {
   const rng = new Rng(41);
   const mae = MAE.create(CFG, { seed: 2 });
   await asyncScope(async () => {
-    const seen: { r: AttentionRecord; z: Float32Array; normed: Float32Array; q: Float32Array; k: Float32Array; p: Float32Array }[] = [];
+    const seen: (SeenRecord & { z: Float32Array })[] = [];
     const reads: Promise<void>[] = [];
     const x = tensor(randomImages(rng, B), [B, 3, 8, 8]);
     const out = noGrad(() => mae.forward(x, {
@@ -98,16 +63,7 @@ test('the probe reports what the forward used: layer input, normalized input, Q,
       }
       assert.ok(err < 1e-4, `${stack}${layer}: normed is LayerNorm(input), max error ${err}`);
       const W = sd.tensors.get(`${blockKey}.attn.qkv.weight`)!.data, bias = sd.tensors.get(`${blockKey}.attn.qkv.bias`)!.data;
-      const q = projectF64(s.normed, W, bias, 0, Bn, N, D, H), k = projectF64(s.normed, W, bias, 1, Bn, N, D, H);
-      const qErr = Math.max(...Array.from(q, (v, i) => Math.abs(v - s.q[i])));
-      const kErr = Math.max(...Array.from(k, (v, i) => Math.abs(v - s.k[i])));
-      assert.ok(qErr < 1e-4 && kErr < 1e-4, `${stack}${layer}: Q, K = normed·Wᵀ + b (errors ${qErr}, ${kErr})`);
-      for (let b = 0; b < Bn; b++) {
-        const per = H * N * d;
-        const A = attentionF64(s.q.subarray(b * per, (b + 1) * per), s.k.subarray(b * per, (b + 1) * per), H, N, d, s.r.scale);
-        const pErr = Math.max(...Array.from(A, (v, i) => Math.abs(v - s.p[b * H * N * N + i])));
-        assert.ok(pErr < 1e-5, `${stack}${layer} image ${b}: probabilities = softmax(scale·Q Kᵀ), max error ${pErr}`);
-      }
+      checkProjections(s, W, bias);
       // The reported W_Q, W_K are the qkv weight's first two thirds.
       const w = await asyncScope(async () => { const t = s.r.attention.qkWeights(); return { wQ: await t.wQ.data(), wK: await t.wK.data() }; });
       assert.equal(Array.from(w.wQ), Array.from(W.subarray(0, D * D)));
@@ -120,59 +76,35 @@ test('the probe reports what the forward used: layer input, normalized input, Q,
 test('the exact first-order attention shift matches a finite difference of A, the error shrinking with the step', async () => {
   const rng = new Rng(7);
   const mae = MAE.create(CFG, { seed: 5 });
+  const model = new MaeReconstructor(mae);
   const mask = mae.maskPlan(B, { maskRatio: 0.5, seed: 1 }).mask;
-  const cap = await captureForward(mae, randomImages(rng, B), B, mask);
-  const weights = await qkWeights(mae);
+  const cap = await captureForward(model, randomImages(rng, B), B, mask);
+  const weights = await qkWeights(model);
   const sd = await mae.stateDict();
-  for (const [li, clean] of cap.layers.entries()) {
-    const { batch: Bn, heads: H, tokens: N, headDim: d, dim: D } = clean;
-    const key = clean.stack === 'encoder' ? `blocks.${clean.layer}` : `decoder_blocks.${clean.layer}`;
-    const W = sd.tensors.get(`${key}.attn.qkv.weight`)!.data, bias = sd.tensors.get(`${key}.attn.qkv.bias`)!.data;
-    const u = Float64Array.from(clean.normed, () => rng.normal());
-    const errs: number[] = [];
-    for (const h of [1e-1, 1e-2, 1e-3]) {
-      const shifted: CapturedLayer = { ...clean, normed: Float32Array.from(clean.normed, (v, i) => v + h * u[i]) };
-      const { dA } = await firstOrderShift(clean, shifted, weights[li]);
-      // A at the shifted input, from scratch in float64 (not from the kernel's formula).
-      const Q = projectF64(shifted.normed, W, bias, 0, Bn, N, D, H), K = projectF64(shifted.normed, W, bias, 1, Bn, N, D, H);
-      const Q0 = projectF64(clean.normed, W, bias, 0, Bn, N, D, H), K0 = projectF64(clean.normed, W, bias, 1, Bn, N, D, H);
-      let num = 0, den = 0;
-      for (let b = 0; b < Bn; b++) {
-        const per = H * N * d;
-        const A1 = attentionF64(Q.subarray(b * per, (b + 1) * per), K.subarray(b * per, (b + 1) * per), H, N, d, clean.scale);
-        const A0 = attentionF64(Q0.subarray(b * per, (b + 1) * per), K0.subarray(b * per, (b + 1) * per), H, N, d, clean.scale);
-        for (let i = 0; i < A1.length; i++) {
-          const actual = A1[i] - A0[i];
-          num += (dA[b * H * N * N + i] - actual) ** 2;
-          den += actual ** 2;
-        }
-      }
-      errs.push(Math.sqrt(num / den));
-    }
-    // First order: the relative error falls about 10× per 10× smaller step (until float32 rounding).
-    assert.ok(errs[0] < 0.3, `${clean.stack}${clean.layer}: relative error ${errs[0]} at h 0.1`);
-    assert.ok(errs[1] < errs[0] / 4, `${clean.stack}${clean.layer}: error ${errs[0]} → ${errs[1]} from h 0.1 to 0.01`);
-    assert.ok(errs[2] < errs[1] / 3 || errs[2] < 2e-3, `${clean.stack}${clean.layer}: error ${errs[1]} → ${errs[2]} from h 0.01 to 0.001`);
-  }
+  await checkFirstOrderShift(cap, weights, (l) => {
+    const key = l.stack === 'encoder' ? `blocks.${l.layer}` : `decoder_blocks.${l.layer}`;
+    return { W: sd.tensors.get(`${key}.attn.qkv.weight`)!.data, bias: sd.tensors.get(`${key}.attn.qkv.bias`)!.data };
+  }, rng);
   mae.dispose();
 });
 
 test('the AMV oracle: zero at the clean image, its gradient matches a finite difference, and sign descent lowers it', async () => {
   const rng = new Rng(13);
   const mae = MAE.create(CFG, { seed: 8 });
+  const model = new MaeReconstructor(mae);
   const clean = randomImages(rng, B);
   const x0 = Float32Array.from(clean, (v) => v + rng.uniform(-0.05, 0.05));
   const mask = mae.maskPlan(B, { maskRatio: 0.5, seed: 4 }).mask;
   const shape = [B, 3, 8, 8];
   const lossAt = (x: Float32Array): Promise<number> => asyncScope(async () => {
-    const oracle = new AmvOracle(mae, tensor(clean, shape));
+    const oracle = new AmvOracle(model, tensor(clean, shape));
     return (await noGrad(() => oracle.reconstructionLoss(tensor(x, shape), { maskRatio: 0.5, masks: 1, rng: new Rng(0), mask })).data())[0];
   });
   // (Exactly zero up to the fused kernel's and the composed softmax's rounding of the same maps.)
   const atClean = await lossAt(clean);
   assert.ok(atClean < 1e-9, `the clean image has no attention variation to itself: ${atClean}`);
   const g = await asyncScope(async () => {
-    const oracle = new AmvOracle(mae, tensor(clean, shape));
+    const oracle = new AmvOracle(model, tensor(clean, shape));
     const x = tensor(x0, shape).requireGrad();
     const [gx] = grad(oracle.reconstructionLoss(x, { maskRatio: 0.5, masks: 1, rng: new Rng(0), mask }), [x]);
     return gx.data();
@@ -187,7 +119,7 @@ test('the AMV oracle: zero at the clean image, its gradient matches a finite dif
   const start = await lossAt(x);
   for (let s = 0; s < 8; s++) {
     const gs = await asyncScope(async () => {
-      const oracle = new AmvOracle(mae, tensor(clean, shape));
+      const oracle = new AmvOracle(model, tensor(clean, shape));
       const xt = tensor(x, shape).requireGrad();
       return (await grad(oracle.reconstructionLoss(xt, { maskRatio: 0.5, masks: 1, rng: new Rng(0), mask }), [xt])[0].data());
     });
@@ -248,6 +180,33 @@ test('amrm theorem on MNIST test digits with the shipped models: report, plots, 
       assert.unreachable('a missing output folder is refused');
     } catch (e) { assert.match((e as Error).message, /output folder .* does not exist/); }
     assert.not.ok(existsSync(join(s.dir, 'bad.json')), 'nothing written on a usage error');
+  } finally { s.cleanup(); }
+});
+
+test('amrm theorem with a MaskDiT purifier (MNIST-shaped, random weights): its preset, its layers (no cls token), the oracle', async () => {
+  const s = scratch('theorem-maskdit');
+  try {
+    const purifier = await writeTinyMnistMaskDit(s.dir, 3);
+    const json = join(s.dir, 'md.json');
+    const rc = await quiet(() => theoremCommand(['--purifier', purifier, '--n', '2', '--eps', '8/255', '--attack-steps', '1', '--purify-steps', '2', '--pairs', '16', '--features', '8', '--json', json]));
+    assert.is(rc, 0);
+    const r = JSON.parse(readFileSync(json, 'utf8'));
+    assert.is(r.model.family, 'maskdit');
+    assert.match(r.model.description, /^MaskDiT 28×28 p4 C1 enc 32×1 .*σ_pur 0\.1, noise seed 0$/);
+    assert.is(r.preset, 'maskdit-mnist', 'the default preset is the family\'s');
+    assert.is(r.purify.steps, 2);
+    assert.equal(r.mask, { ratio: 0.5, hidden: 25, patches: 49 });
+    const [b] = r.budgets;
+    assert.equal(b.layers.map((l: { stack: string; layer: number; tokens: number }) => `${l.stack}${l.layer}:${l.tokens}`), ['encoder0:24', 'decoder0:49']);
+    for (const l of b.layers) {
+      assert.is(l.heads.length, 4);
+      assert.ok(l.amv > 0, `${l.stack}: the attack moves the attention`);
+      for (const h of l.heads) assert.ok(h.bound.attack.pairs === 2 * 16 && Number.isFinite(h.ratio.median));
+    }
+    assert.is(b.theorem32.La.length, 2);
+    assert.ok(b.theorem32.La.every(Number.isFinite) && b.theorem32.L.every(Number.isFinite));
+    assert.is(r.oracle.oracleObjective.length, 2);
+    assert.ok(r.oracle.amv.oracle < r.oracle.amv.attacked, `the oracle removes attention variation: ${r.oracle.amv.attacked} → ${r.oracle.amv.oracle}`);
   } finally { s.cleanup(); }
 });
 
