@@ -16,7 +16,7 @@ import { reconstructionLoss, type PatchLossImpl } from '../engine/ops/patch.js';
 import { Rng } from '../engine/random.js';
 import { fmt } from '../engine/shape.js';
 import type { HostTensor, StateDict } from '../engine/io/host-tensor.js';
-import { entries, StatefulModule, type StateEntry } from './module.js';
+import { entries, loadModel, StatefulModule, type StateEntry } from './module.js';
 import { LayerNorm, Linear, PatchEmbed, seededInit, zeroInit } from './layers.js';
 import { Block, runBlocks, type ProbeOptions } from './vit.js';
 import { sincosPosEmbed2d } from './pos_embed.js';
@@ -132,21 +132,10 @@ export class MAE extends StatefulModule {
    * `stateDict()` wrote into the metadata (`amrm.mae.config`).
    */
   static load(sd: StateDict | Map<string, HostTensor>, config?: string | MaeConfigInput, options: Omit<MaeCreateOptions, 'randomInit' | 'seed'> = {}): MAE {
-    let cfg = config;
-    if (cfg === undefined) {
-      const meta = sd instanceof Map ? undefined : sd.metadata?.['amrm.mae.config'];
-      if (!meta) throw new Error(`mae.load: no configuration given and none in the checkpoint's metadata (named ones: ${Object.keys(MAE_CONFIGS).join(', ')})`);
-      cfg = JSON.parse(meta) as MaeConfigInput;
-    }
-    // Strict loading overwrites every weight, so none is drawn.
-    const model = MAE.create(cfg, { ...options, randomInit: false });
-    try {
-      model.loadStateDict(sd);
-    } catch (e) {
-      model.dispose();
-      throw e;
-    }
-    return model;
+    return loadModel(sd, config, {
+      metaKey: 'amrm.mae.config', what: 'mae', named: Object.keys(MAE_CONFIGS),
+      build: (c) => MAE.create(c, { ...options, randomInit: false }),
+    });
   }
 
   // ---------------------------------------------------------------- state

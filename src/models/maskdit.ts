@@ -18,7 +18,7 @@ import { patchify, reconstructionLoss, unpatchify } from '../engine/ops/patch.js
 import { Rng } from '../engine/random.js';
 import { fmt } from '../engine/shape.js';
 import type { HostTensor, StateDict } from '../engine/io/host-tensor.js';
-import { entries, StatefulModule, type StateEntry } from './module.js';
+import { entries, loadModel, StatefulModule, type StateEntry } from './module.js';
 import { PatchEmbed, seededInit, zeroInit } from './layers.js';
 import { runBlocks, type ProbeOptions } from './vit.js';
 import { DiTBlock, LabelEmbedder, ModulatedLinear, TimestepEmbedder } from './dit.js';
@@ -159,20 +159,10 @@ export class MaskDiT extends StatefulModule {
    * `stateDict()` wrote into the metadata (`amrm.maskdit.config`).
    */
   static load(sd: StateDict | Map<string, HostTensor>, config?: string | MaskDitConfigInput, options: Omit<MaskDitCreateOptions, 'randomInit' | 'seed'> = {}): MaskDiT {
-    let cfg = config;
-    if (cfg === undefined) {
-      const meta = sd instanceof Map ? undefined : sd.metadata?.['amrm.maskdit.config'];
-      if (!meta) throw new Error(`maskdit.load: no configuration given and none in the checkpoint's metadata (named ones: ${Object.keys(MASKDIT_CONFIGS).join(', ')})`);
-      cfg = JSON.parse(meta) as MaskDitConfigInput;
-    }
-    const model = MaskDiT.create(cfg, { ...options, randomInit: false });
-    try {
-      model.loadStateDict(sd);
-    } catch (e) {
-      model.dispose();
-      throw e;
-    }
-    return model;
+    return loadModel(sd, config, {
+      metaKey: 'amrm.maskdit.config', what: 'maskdit', named: Object.keys(MASKDIT_CONFIGS),
+      build: (c) => MaskDiT.create(c, { ...options, randomInit: false }),
+    });
   }
 
   // ---------------------------------------------------------------- state

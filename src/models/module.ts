@@ -97,3 +97,26 @@ export abstract class StatefulModule implements Module {
     for (const e of this.stateEntries()) e.tensor.dispose();
   }
 }
+
+/**
+ * A model with a checkpoint's weights, loaded strictly: its configuration is `config`, else the
+ * JSON the model's `stateDict()` wrote under `metaKey`. `build` makes the model with zero weights
+ * (strict loading overwrites every one, so none is drawn); a failed load frees it.
+ */
+export function loadModel<C, M extends StatefulModule>(sd: StateDict | Map<string, HostTensor>, config: C | undefined,
+  o: { metaKey: string; what: string; named: string[]; build: (config: C) => M }): M {
+  let cfg = config;
+  if (cfg === undefined) {
+    const meta = sd instanceof Map ? undefined : sd.metadata?.[o.metaKey];
+    if (!meta) throw new Error(`${o.what}.load: no configuration given and none in the checkpoint's metadata (named ones: ${o.named.join(', ')})`);
+    cfg = JSON.parse(meta) as C;
+  }
+  const model = o.build(cfg);
+  try {
+    model.loadStateDict(sd);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
+}
