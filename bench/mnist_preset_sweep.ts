@@ -51,11 +51,9 @@ const MASKDIT_GRID: Setting[] = [
   { stepSize: 1, steps: 25, halve: false, eta: 16 / 255, maskRatio: 0.5, sigma: 0.1 },
   { stepSize: 4, steps: 100, halve: true, eta: 0.3, maskRatio: 0.5, sigma: 0.1 },
   { stepSize: 4, steps: 100, halve: true, eta: 0.3, maskRatio: 0.5, sigma: 0.3 },
-  { stepSize: 4, steps: 100, halve: true, eta: 0.3, maskRatio: 0.5, sigma: 0.6 },
   { stepSize: 8, steps: 50, halve: true, eta: 0.3, maskRatio: 0.5, sigma: 0.3 },
   { stepSize: 8, steps: 50, halve: true, eta: 0.3, maskRatio: 0.5, sigma: 1.0 },
   { stepSize: 16, steps: 30, halve: true, eta: Infinity, maskRatio: 0.5, sigma: 0.5 },
-  { stepSize: 2, steps: 150, halve: true, eta: 0.3, maskRatio: 0.5, sigma: 0.3 },
 ];
 
 /** Clean digits a setting may lose and still be chosen. */
