@@ -15,6 +15,7 @@ function randn(rng: InstanceType<typeof Rng>, shape: number[]): T {
 /** Each case builds its inputs from its own seed and returns the output tensor. */
 export const CASES: Record<string, (rng: InstanceType<typeof Rng>) => T> = {
   'gelu [1031]': (r) => amrm.gelu(randn(r, [1031])),
+  'geluTanh, silu [517]': (r) => amrm.add(amrm.geluTanh(randn(r, [517])), amrm.silu(randn(r, [517]))),
   'add broadcast [3,1,5]+[4,5]': (r) => amrm.add(randn(r, [3, 1, 5]), randn(r, [4, 5])),
   'div, maximum [2,65]': (r) => amrm.maximum(amrm.div(randn(r, [2, 65]), amrm.addScalar(amrm.abs(randn(r, [65])), 0.5)), randn(r, [2, 1])),
   'sum axes [4,33,7]': (r) => amrm.sum(randn(r, [4, 33, 7]), [0, 2]),
