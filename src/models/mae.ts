@@ -16,11 +16,12 @@ import { reconstructionLoss, type PatchLossImpl } from '../engine/ops/patch.js';
 import { Rng } from '../engine/random.js';
 import { fmt } from '../engine/shape.js';
 import type { HostTensor, StateDict } from '../engine/io/host-tensor.js';
-import { entries, loadModel, StatefulModule, type StateEntry } from './module.js';
+import { entries, loadModel, type StateEntry } from './module.js';
+import { PatchModel } from './patch_model.js';
 import { LayerNorm, Linear, PatchEmbed, seededInit, zeroInit } from './layers.js';
 import { Block, runBlocks, type ProbeOptions } from './vit.js';
 import { sincosPosEmbed2d } from './pos_embed.js';
-import { checkPlan, keepVisible, planMasks, restoreWithMaskTokens, type MaskPlan, type MaskSource } from './masking.js';
+import { checkPlan, keepVisible, restoreWithMaskTokens, type MaskPlan, type MaskSource } from './masking.js';
 import { MAE_CONFIGS, maeConfig, resolveMaeConfig, type MaeConfig, type MaeConfigInput } from './mae_configs.js';
 
 // ---------------------------------------------------------------- the model
@@ -64,16 +65,9 @@ interface MaeParts {
   decoderPred: Linear;
 }
 
-export class MAE extends StatefulModule {
+export class MAE extends PatchModel {
   override readonly modelName = 'mae';
   readonly config: MaeConfig;
-  readonly gridH: number;
-  readonly gridW: number;
-  readonly numPatches: number;
-  /** Values per patch, p·p·C. */
-  readonly patchDim: number;
-  /** The generator masks come from when a forward names none. */
-  readonly maskRng: Rng;
   readonly patchEmbed: PatchEmbed;
   readonly clsToken: Tensor;
   readonly posEmbed: Tensor;
@@ -87,14 +81,9 @@ export class MAE extends StatefulModule {
   readonly decoderPred: Linear;
 
   private constructor(config: MaeConfig, maskSeed: number, parts: MaeParts) {
-    super();
+    // The reference's default mask ratio: 0.75.
+    super(config, maskSeed, 0.75);
     this.config = config;
-    const p = config.patchSize;
-    this.gridH = config.imgSize[0] / p;
-    this.gridW = config.imgSize[1] / p;
-    this.numPatches = this.gridH * this.gridW;
-    this.patchDim = p * p * config.inChans;
-    this.maskRng = new Rng(maskSeed);
     ({
       patchEmbed: this.patchEmbed, clsToken: this.clsToken, posEmbed: this.posEmbed, blocks: this.blocks, norm: this.norm,
       decoderEmbed: this.decoderEmbed, maskToken: this.maskToken, decoderPosEmbed: this.decoderPosEmbed,
@@ -162,12 +151,6 @@ export class MAE extends StatefulModule {
   }
 
   // ---------------------------------------------------------------- forward
-  /** Which patches stay visible for a batch, from the options (see MaeForwardOptions). */
-  maskPlan(batch: number, o: MaskSource = {}): MaskPlan {
-    // The reference's forward default ratio is 0.75.
-    return planMasks(batch, this.numPatches, o, this.maskRng, 0.75);
-  }
-
   private checkImage(op: string, img: Tensor): number {
     const [H, W] = this.config.imgSize;
     const C = this.config.inChans;

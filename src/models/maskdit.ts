@@ -18,12 +18,13 @@ import { patchify, reconstructionLoss, unpatchify } from '../engine/ops/patch.js
 import { Rng } from '../engine/random.js';
 import { fmt } from '../engine/shape.js';
 import type { HostTensor, StateDict } from '../engine/io/host-tensor.js';
-import { entries, loadModel, StatefulModule, type StateEntry } from './module.js';
+import { entries, loadModel, type StateEntry } from './module.js';
+import { PatchModel } from './patch_model.js';
 import { PatchEmbed, seededInit, zeroInit } from './layers.js';
 import { runBlocks, type ProbeOptions } from './vit.js';
 import { DiTBlock, LabelEmbedder, ModulatedLinear, TimestepEmbedder } from './dit.js';
 import { sincosPosEmbed2d } from './pos_embed.js';
-import { checkPlan, keepVisible, planMasks, restoreWithMaskTokens, type MaskPlan, type MaskSource } from './masking.js';
+import { checkPlan, keepVisible, restoreWithMaskTokens, type MaskPlan, type MaskSource } from './masking.js';
 import {
   MASKDIT_CONFIGS, describeMaskDit, maskDitConfig, resolveMaskDitConfig, type MaskDitConfig, type MaskDitConfigInput,
 } from './maskdit_configs.js';
@@ -95,15 +96,9 @@ export function edmCoefficients(sigma: number, sigmaData: number): { cSkip: numb
   };
 }
 
-export class MaskDiT extends StatefulModule {
+export class MaskDiT extends PatchModel {
   override readonly modelName = 'maskdit';
   readonly config: MaskDitConfig;
-  readonly gridH: number;
-  readonly gridW: number;
-  readonly numPatches: number;
-  /** Values per patch, p·p·C. */
-  readonly patchDim: number;
-  readonly maskRng: Rng;
   readonly xEmbedder: PatchEmbed;
   readonly tEmbedder: TimestepEmbedder;
   readonly yEmbedder?: LabelEmbedder;
@@ -116,14 +111,9 @@ export class MaskDiT extends StatefulModule {
   readonly finalLayer: ModulatedLinear;
 
   private constructor(config: MaskDitConfig, maskSeed: number, parts: MaskDitParts) {
-    super();
+    // The reference's default mask ratio: 0.5.
+    super(config, maskSeed, 0.5);
     this.config = config;
-    const p = config.patchSize;
-    this.gridH = config.imgSize[0] / p;
-    this.gridW = config.imgSize[1] / p;
-    this.numPatches = this.gridH * this.gridW;
-    this.patchDim = p * p * config.inChans;
-    this.maskRng = new Rng(maskSeed);
     ({
       xEmbedder: this.xEmbedder, tEmbedder: this.tEmbedder, yEmbedder: this.yEmbedder, posEmbed: this.posEmbed, blocks: this.blocks,
       decoderLayer: this.decoderLayer, maskToken: this.maskToken, decoderPosEmbed: this.decoderPosEmbed,
@@ -186,11 +176,6 @@ export class MaskDiT extends StatefulModule {
   }
 
   // ---------------------------------------------------------------- forward
-  /** Which patches stay visible for a batch (default ratio 0.5, the paper's). */
-  maskPlan(batch: number, o: MaskSource = {}): MaskPlan {
-    return planMasks(batch, this.numPatches, o, this.maskRng, 0.5);
-  }
-
   private planFor(batch: number, o: MaskSource): MaskPlan | undefined {
     return o.mask || o.noise || (o.maskRatio ?? 0) > 0 ? this.maskPlan(batch, o) : undefined;
   }
