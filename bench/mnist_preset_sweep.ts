@@ -45,15 +45,16 @@ const MAE_GRID: Setting[] = [
 
 /**
  * MaskDiT's: the paper's CIFAR setting (0.5 / 25 / 1, σ_pur 0.1), then balls and paths long enough
- * for l_inf 0.3 at several σ_pur ([−1, 1] units, where the attack's 0.3 is 0.6).
+ * for l_inf 0.3 at several σ_pur ([−1, 1] units, where the attack's 0.3 is 0.6: a σ_pur of that
+ * order makes the perturbation look like the noise the denoiser removes).
  */
 const MASKDIT_GRID: Setting[] = [
   { stepSize: 1, steps: 25, halve: false, eta: 16 / 255, maskRatio: 0.5, sigma: 0.1 },
-  { stepSize: 4, steps: 100, halve: true, eta: 0.3, maskRatio: 0.5, sigma: 0.1 },
   { stepSize: 4, steps: 100, halve: true, eta: 0.3, maskRatio: 0.5, sigma: 0.3 },
-  { stepSize: 8, steps: 50, halve: true, eta: 0.3, maskRatio: 0.5, sigma: 0.3 },
+  { stepSize: 8, steps: 50, halve: true, eta: 0.3, maskRatio: 0.5, sigma: 0.5 },
   { stepSize: 8, steps: 50, halve: true, eta: 0.3, maskRatio: 0.5, sigma: 1.0 },
-  { stepSize: 16, steps: 30, halve: true, eta: Infinity, maskRatio: 0.5, sigma: 0.5 },
+  { stepSize: 8, steps: 50, halve: true, eta: 0.3, maskRatio: 0.5, sigma: 2.0 },
+  { stepSize: 16, steps: 30, halve: true, eta: Infinity, maskRatio: 0.5, sigma: 1.0 },
 ];
 
 /** Clean digits a setting may lose and still be chosen. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The MNIST rows of the README's robustness table: the shipped classifier (models/mnist-cnn) alone
-# and behind AMRM-Pure with the shipped MAE (models/mnist-mae, preset mae-mnist), on a seeded sample
-# of the held-out digits, l_inf 0.3 and 0.1. Each command writes one report under
+# and behind AMRM-Pure with the shipped MAE (models/mnist-mae, preset mae-mnist) and with the shipped
+# MaskDiT (models/mnist-maskdit, preset maskdit-mnist: MaskDiT-Pure), on a seeded sample of the
+# held-out digits, l_inf 0.3 and 0.1. Each command writes one report under
 # bench/results/robust/; `node scripts/results-table.mjs` turns them into the table.
 #   usage: bash bench/robust/mnist.sh [N]    (N images, default 64; about 110 CPU-minutes on llvmpipe)
 # AMRM is an env override for the command (default: npx amrm).
@@ -12,11 +13,14 @@ OUT=bench/results/robust
 mkdir -p "$OUT"
 common=(--dataset mnist --classifier models/mnist-cnn.safetensors --n "$N" --seed 0 --batch 16)
 pur=(--purifier models/mnist-mae.safetensors --preset mae-mnist)
+md=(--purifier models/mnist-maskdit.safetensors --preset maskdit-mnist)
 for e in 0.3 0.1; do
   # No defense: PGD-40 on the classifier.
   $AMRM eval "${common[@]}" --attack pgd --norm linf --eps $e --steps 40 --json "$OUT/mnist-none-pgd40-linf-$e.json"
   # AMRM-Pure, non-adaptive: PGD-40 on the classifier alone, then purified and classified.
   $AMRM eval "${common[@]}" "${pur[@]}" --attack pgd --norm linf --eps $e --steps 40 --adaptive none --json "$OUT/mnist-amrm-pgd40-none-linf-$e.json"
+  # MaskDiT-Pure, non-adaptive: the same PGD-40 last iterates (same seed), purified by the MaskDiT.
+  $AMRM eval "${common[@]}" "${md[@]}" --attack pgd --norm linf --eps $e --steps 40 --adaptive none --json "$OUT/mnist-maskdit-pgd40-none-linf-$e.json"
   # AMRM-Pure, adaptive: PGD-10 with exact gradients through the 100-step purification (EOT 1).
   $AMRM eval "${common[@]}" "${pur[@]}" --attack pgd --norm linf --eps $e --steps 10 --eot 1 --adaptive exact --json "$OUT/mnist-amrm-pgd10-exact-linf-$e.json"
 done
