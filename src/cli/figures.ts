@@ -111,7 +111,7 @@ function parse(args: string[]): FiguresArgs {
   }
   const models = shippedModels(dataset);
   return {
-    dataset, data, classifier: got.get('--classifier') ?? models.classifier, purifier: got.get('--purifier') ?? models.purifier, preset,
+    dataset, data, classifier: got.get('--classifier') ?? models.classifier, purifier: got.get('--purifier') ?? models.mae, preset,
     n: int('--n', 8, 1), seed: int('--seed', 0, 0), eps, attackSteps: int('--attack-steps', 10, 1), layers,
     query: got.has('--query') ? int('--query', 0, 0) : undefined,
     budgetN: int('--budget-n', 150, 1), budgets: got.has('--budgets') ? parseBudgets(got.get('--budgets')!) : parseBudgets('0,1,2,4,8,16'),

@@ -74,7 +74,7 @@ export function parseTheoremArgs(args: string[]): TheoremArgs {
   }
   const models = shippedModels(dataset);
   return {
-    dataset, data, purifier: got.get('--purifier') ?? models.purifier, classifier: got.get('--classifier') ?? models.classifier,
+    dataset, data, purifier: got.get('--purifier') ?? models.mae, classifier: got.get('--classifier') ?? models.classifier,
     n: intFlag(got, '--n', 1) ?? 16, seed: intFlag(got, '--seed', 0) ?? 0, budgets, norm, attackSteps: intFlag(got, '--attack-steps', 1) ?? 10,
     adaptive, preset, purifySteps: intFlag(got, '--purify-steps', 1), maskRatio,
     features: intFlag(got, '--features', 1) ?? 64, orthogonal: flags.switches.has('--orthogonal'), pairs: intFlag(got, '--pairs', 1) ?? 512,

@@ -46,7 +46,8 @@ test('MNIST with the shipped models (the default): report and Figure-1 PNG', asy
   checkReport(report, 3);
   assert.is(report.dataset, 'mnist');
   assert.match(report.classifier, /models[\\/]mnist-cnn\.safetensors$/);
-  assert.match(report.purifier, /models[\\/]mnist-mae\.safetensors$/);
+  assert.match(report.purifier, /models[\\/]mnist-maskdit\.safetensors$/);
+  assert.is(report.purifier_model.family, 'maskdit');
   assert.is(report.purify.steps, 2);
   assert.is(report.attack.eps, 0.3);
 });
