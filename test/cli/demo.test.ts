@@ -69,7 +69,7 @@ test('a MaskDiT purifier (MNIST-shaped, random weights): its family named, its p
     checkReport(report, 2);
     assert.is(report.purifier, purifier);
     assert.is(report.purifier_model.family, 'maskdit');
-    assert.match(report.purifier_model.description, /^MaskDiT 28×28 p4 .*σ_pur 0\.1, noise seed 0$/);
+    assert.match(report.purifier_model.description, /^MaskDiT 28×28 p4 .*σ_pur 1, noise seed 0$/);
     assert.is(report.preset, 'maskdit-mnist');
     assert.is(report.purify.steps, 2);
     assert.match(report.figure.captions_classify.reconstruction, /MaskDiT's reconstruction/);

@@ -132,7 +132,7 @@ test('a MaskDiT purifier (MNIST-shaped, random weights): every file, the family 
     const read = (f: string) => JSON.parse(readFileSync(join(out, f), 'utf8'));
     const f1 = read('fig1.json');
     assert.is(f1.purifier.family, 'maskdit');
-    assert.match(f1.purifier.description, /^MaskDiT 28×28 p4 .*σ_pur 0\.1, noise seed 0$/);
+    assert.match(f1.purifier.description, /^MaskDiT 28×28 p4 .*σ_pur 1, noise seed 0$/);
     assert.is(f1.preset, 'maskdit-mnist');
     assert.match(f1.captions_classify.reconstruction, /the MaskDiT's reconstruction .*\(D \+ 1\) \/ 2/);
     assert.not.match(JSON.stringify(f1.captions_classify), /MAE/);
