@@ -16,12 +16,11 @@ import { intFlag, parseFlags, withUsage } from './args.js';
 import { checkModelFiles, datasetFlag, loadTestSet, shippedModels } from './shipped.js';
 import { asyncScope } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
-import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
+import { writeAtomic } from '../engine/io/node.js';
 import { subset, type ImageSet } from '../data/dataset.js';
 import { sampleIndices } from '../data/sample.js';
 import { figure1 } from '../eval/figures.js';
-import { createClassifier } from '../models/classifiers.js';
-import { loadPurifier, type LoadedPurifier } from './purifier.js';
+import { loadClassifierAndPurifier } from './purifier.js';
 import { purify, purifyConfig } from '../purify/amrm.js';
 import { classifierTarget, logitsOf, predictions } from '../attacks/target.js';
 import { pgdKeep } from '../eval/robust.js';
@@ -72,14 +71,8 @@ export async function demoCommand(args: string[]): Promise<number> {
   const indices = sampleIndices(all.n, a.n, a.seed);
   const set = subset(all, indices);
   const eng = await init();
-  const classifier = createClassifier(undefined, loadStateDictFile(a.classifier));
-  let loaded: LoadedPurifier;
-  try {
-    loaded = loadPurifier(a.purifier, { preset: a.preset, inputShape: set.shape.slice(1), dataset: a.dataset, noiseSeed: a.seed });
-  } catch (e) {
-    classifier.dispose();
-    throw e;
-  }
+  const models = loadClassifierAndPurifier(a.classifier, a.purifier, { preset: a.preset, inputShape: set.shape.slice(1), dataset: a.dataset, noiseSeed: a.seed });
+  const { classifier, loaded } = models;
   try {
     const preset = loaded.preset;
     const options = purifyConfig(preset, { steps: a.purifySteps, seed: a.seed });
@@ -147,7 +140,6 @@ export async function demoCommand(args: string[]): Promise<number> {
     console.log(`wrote ${png} (columns: ${report.figure_rows.join(', ')}) and ${join(a.out, 'demo.json')}`);
     return 0;
   } finally {
-    classifier.dispose();
-    loaded.dispose();
+    models.dispose();
   }
 }

@@ -15,12 +15,11 @@ import { existsSync, mkdirSync, statSync, accessSync, constants as fsConstants }
 import { init } from '../engine/engine.js';
 import { UsageError, intFlag, parseFlags, withUsage } from './args.js';
 import { checkModelFiles, datasetFlag, loadTestSet, shippedModels, type ShippedDataset } from './shipped.js';
-import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
+import { writeAtomic } from '../engine/io/node.js';
 import { subset, type ImageSet } from '../data/dataset.js';
 import { sampleIndices } from '../data/sample.js';
 import { MNIST_SPLIT } from '../data/mnist.js';
-import { createClassifier } from '../models/classifiers.js';
-import { loadPurifier, type LoadedPurifier } from './purifier.js';
+import { loadClassifierAndPurifier } from './purifier.js';
 import { purifyConfig, type PurifyConfig } from '../purify/amrm.js';
 import { pgdKeep } from '../eval/robust.js';
 import { parseEps } from '../attacks/ball.js';
@@ -148,14 +147,8 @@ export async function figuresCommand(args: string[]): Promise<number> {
   const total = Math.max(sizes.sample, want4 ? Math.max(a.budgetN, a.purifyN) : 0);
   const indices = sampleIndices(all.n, total, a.seed);
   const eng = await init();
-  const classifier = createClassifier(undefined, loadStateDictFile(a.classifier));
-  let loaded: LoadedPurifier;
-  try {
-    loaded = loadPurifier(a.purifier, { preset: a.preset, inputShape: all.shape.slice(1), dataset: a.dataset, noiseSeed: a.seed });
-  } catch (e) {
-    classifier.dispose();
-    throw e;
-  }
+  const models = loadClassifierAndPurifier(a.classifier, a.purifier, { preset: a.preset, inputShape: all.shape.slice(1), dataset: a.dataset, noiseSeed: a.seed });
+  const { classifier, loaded } = models;
   try {
     const preset = loaded.preset;
     const options: PurifyConfig = purifyConfig(preset, { steps: a.purifySteps, seed: a.seed });
@@ -313,7 +306,6 @@ export async function figuresCommand(args: string[]): Promise<number> {
     console.log(`figures: done in ${((performance.now() - tStart) / 1000).toFixed(1)} s (${Object.entries(timings).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')})`);
     return 0;
   } finally {
-    classifier.dispose();
-    loaded.dispose();
+    models.dispose();
   }
 }

@@ -3,6 +3,7 @@
 // the MAE, `model.x_embedder.` for MaskDiT). What the commands purify, evaluate and attack with,
 // and (as a MaskedReconstructor) what the attention analyses and figures look into.
 import { loadStateDictFile } from '../engine/io/node.js';
+import { createClassifier } from '../models/classifiers.js';
 import type { StateDict } from '../engine/io/host-tensor.js';
 import { MAE, describeMae } from '../models/mae.js';
 import { MaskDiT } from '../models/maskdit.js';
@@ -86,4 +87,21 @@ export function loadPurifier(file: string, o: LoadPurifierOptions = {}): LoadedP
     throw new Error(`the purifier ${file} takes [${shape}] images, ${o.dataset ?? 'the input'} has [${o.inputShape}]`);
   }
   return p;
+}
+
+/**
+ * The classifier and the purifier a command attacks and defends with, loaded together: when the
+ * purifier cannot be loaded the classifier is freed before the error goes on. `dispose` frees both.
+ */
+export function loadClassifierAndPurifier(classifierFile: string, purifierFile: string, o: LoadPurifierOptions):
+  { classifier: ReturnType<typeof createClassifier>; loaded: LoadedPurifier; dispose(): void } {
+  const classifier = createClassifier(undefined, loadStateDictFile(classifierFile));
+  let loaded: LoadedPurifier;
+  try {
+    loaded = loadPurifier(purifierFile, o);
+  } catch (e) {
+    classifier.dispose();
+    throw e;
+  }
+  return { classifier, loaded, dispose: () => { classifier.dispose(); loaded.dispose(); } };
 }

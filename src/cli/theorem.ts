@@ -6,14 +6,13 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { init } from '../engine/engine.js';
 import { UsageError, intFlag, numFlag, parseFlags, withUsage } from './args.js';
-import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
+import { writeAtomic } from '../engine/io/node.js';
 import { subset } from '../data/dataset.js';
 import { sampleIndices } from '../data/sample.js';
-import { createClassifier } from '../models/classifiers.js';
 import { purifyConfig } from '../purify/amrm.js';
 import { purifyPresetNames } from '../purify/presets.js';
 import { parseEps, type Norm } from '../attacks/ball.js';
-import { loadPurifier } from './purifier.js';
+import { loadClassifierAndPurifier } from './purifier.js';
 import { checkModelFiles, datasetFlag, loadTestSet, shippedModels, type ShippedDataset } from './shipped.js';
 import { theoremAnalysis } from '../eval/theorem.js';
 import { theoremSummary, theoremSvgs } from '../eval/theorem_report.js';
@@ -108,38 +107,34 @@ export async function theoremCommand(args: string[]): Promise<number> {
   const indices = sampleIndices(all.n, a.n, a.seed);
   const set = subset(all, indices);
   const eng = await init();
-  const classifier = createClassifier(undefined, loadStateDictFile(a.classifier));
+  const models = loadClassifierAndPurifier(a.classifier, a.purifier, { preset: a.preset, inputShape: set.shape.slice(1), dataset: a.dataset, noiseSeed: a.seed });
+  const { classifier, loaded } = models;
   const t0 = performance.now();
   try {
-    const loaded = loadPurifier(a.purifier, { preset: a.preset, inputShape: set.shape.slice(1), dataset: a.dataset, noiseSeed: a.seed });
-    try {
-      const purify = purifyConfig(loaded.preset, { steps: a.purifySteps, seed: a.seed });
-      const maskRatio = a.maskRatio ?? purify.maskRatio;
-      const model = loaded.reconstructor;
-      console.log(`theorem: ${set.n} ${a.dataset} test images (seed ${a.seed}), purifier ${a.purifier} (${model.description}), classifier ${classifier.arch}, adapter ${eng.gpu.kind}`);
-      console.log(`  mask ratio ${maskRatio}, ${a.features} ${a.orthogonal ? 'orthogonal' : 'iid Gaussian'} features, ${a.pairs} pairs per image and head, oracle ${a.oracleEps === undefined ? 'off' : `at ${a.oracleEps.toFixed(5)}`} (${loaded.preset}, ${purify.steps} steps)`);
-      const report = await theoremAnalysis({ reconstructor: model, loss: loaded.recon }, classifier, set.images, set.labels, {
-        budgets: a.budgets, norm: a.norm, attackSteps: a.attackSteps, adaptive: a.adaptive, purify, maskRatio, seed: a.seed,
-        features: a.features, orthogonal: a.orthogonal, pairs: a.pairs, oracleEps: a.oracleEps, onProgress: (s) => console.log(`  ${s}`),
-      });
-      const seconds = (performance.now() - t0) / 1000;
-      console.log(theoremSummary(report, a.norm));
-      const plots = theoremSvgs(report, a.norm);
-      const out = {
-        command: `amrm theorem ${args.join(' ')}`, dataset: a.dataset, indices: Array.from(indices), seed: a.seed,
-        purifier: a.purifier, preset: loaded.preset, purifier_config: loaded.config, classifier: a.classifier, adapter: eng.gpu.kind,
-        attack: { name: 'pgd', norm: a.norm, steps: a.attackSteps, adaptive: a.adaptive, keep: 'last', budgets: a.budgets },
-        purify, features: { m: a.features, orthogonal: a.orthogonal, pairsPerImageAndHead: a.pairs },
-        conventions: THEOREM_CONVENTIONS, seconds, ...report,
-      };
-      writeAtomic(a.json, JSON.stringify(out, null, 1) + '\n');
-      for (const k of ['shift', 'bound', 'theorem32'] as const) writeAtomic(svgs[k], plots[k]);
-      console.log(`\n${seconds.toFixed(1)} s; wrote ${a.json}, ${Object.values(svgs).join(', ')}`);
-      return 0;
-    } finally {
-      loaded.dispose();
-    }
+    const purify = purifyConfig(loaded.preset, { steps: a.purifySteps, seed: a.seed });
+    const maskRatio = a.maskRatio ?? purify.maskRatio;
+    const model = loaded.reconstructor;
+    console.log(`theorem: ${set.n} ${a.dataset} test images (seed ${a.seed}), purifier ${a.purifier} (${model.description}), classifier ${classifier.arch}, adapter ${eng.gpu.kind}`);
+    console.log(`  mask ratio ${maskRatio}, ${a.features} ${a.orthogonal ? 'orthogonal' : 'iid Gaussian'} features, ${a.pairs} pairs per image and head, oracle ${a.oracleEps === undefined ? 'off' : `at ${a.oracleEps.toFixed(5)}`} (${loaded.preset}, ${purify.steps} steps)`);
+    const report = await theoremAnalysis({ reconstructor: model, loss: loaded.recon }, classifier, set.images, set.labels, {
+      budgets: a.budgets, norm: a.norm, attackSteps: a.attackSteps, adaptive: a.adaptive, purify, maskRatio, seed: a.seed,
+      features: a.features, orthogonal: a.orthogonal, pairs: a.pairs, oracleEps: a.oracleEps, onProgress: (s) => console.log(`  ${s}`),
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    console.log(theoremSummary(report, a.norm));
+    const plots = theoremSvgs(report, a.norm);
+    const out = {
+      command: `amrm theorem ${args.join(' ')}`, dataset: a.dataset, indices: Array.from(indices), seed: a.seed,
+      purifier: a.purifier, preset: loaded.preset, purifier_config: loaded.config, classifier: a.classifier, adapter: eng.gpu.kind,
+      attack: { name: 'pgd', norm: a.norm, steps: a.attackSteps, adaptive: a.adaptive, keep: 'last', budgets: a.budgets },
+      purify, features: { m: a.features, orthogonal: a.orthogonal, pairsPerImageAndHead: a.pairs },
+      conventions: THEOREM_CONVENTIONS, seconds, ...report,
+    };
+    writeAtomic(a.json, JSON.stringify(out, null, 1) + '\n');
+    for (const k of ['shift', 'bound', 'theorem32'] as const) writeAtomic(svgs[k], plots[k]);
+    console.log(`\n${seconds.toFixed(1)} s; wrote ${a.json}, ${Object.values(svgs).join(', ')}`);
+    return 0;
   } finally {
-    classifier.dispose();
+    models.dispose();
   }
 }

@@ -7,7 +7,7 @@ import { tensor } from '../engine/ops/creation.js';
 import { noGrad } from '../engine/autograd.js';
 import { Rng } from '../engine/random.js';
 import type { ImageSet } from '../data/dataset.js';
-import { diffusionNoise, toModelRange, type MaskDiT } from '../models/maskdit.js';
+import { diffusionNoise, edmCoefficients, toModelRange, type MaskDiT } from '../models/maskdit.js';
 
 export interface MaskDitEvalOptions { batch: number; seed: number; maskRatio: number; sigma: number; }
 
@@ -24,7 +24,7 @@ export interface MaskDitHeldOut {
 /** Means over the whole batches of `set` (a remainder smaller than `batch` is left out). */
 export async function maskDitHeldOutLoss(model: MaskDiT, set: ImageSet, o: MaskDitEvalOptions): Promise<MaskDitHeldOut> {
   const [, C, H, W] = set.shape, per = C * H * W;
-  const weight = (o.sigma ** 2 + model.config.sigmaData ** 2) / (o.sigma * model.config.sigmaData) ** 2;
+  const { weight } = edmCoefficients(o.sigma, model.config.sigmaData);
   let loss = 0, denoising = 0, count = 0;
   const rng = new Rng(o.seed);
   for (let s = 0; s + o.batch <= set.n; s += o.batch) {

@@ -13,7 +13,7 @@
 // Keys are the reference's under its EDMPrecond wrapper's `model.` prefix.
 import { Tensor, scope } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
-import { add, affine, mul, silu } from '../engine/ops/elementwise.js';
+import { add, affine, mul, mulScalar, silu } from '../engine/ops/elementwise.js';
 import { patchify, reconstructionLoss, unpatchify } from '../engine/ops/patch.js';
 import { Rng } from '../engine/random.js';
 import { fmt } from '../engine/shape.js';
@@ -278,7 +278,7 @@ export class MaskDiT extends PatchModel {
       let loss = denoising;
       if (hidden && anyHidden && this.config.maeLossCoef > 0) {
         mae = reconstructionLoss(patches, x, tensor(hidden, [B, L]), { p, normPix: true });
-        loss = add(denoising, mul(mae, tensor([this.config.maeLossCoef], [1])));
+        loss = add(denoising, mulScalar(mae, this.config.maeLossCoef));
       }
       return { loss, denoising, mae };
     });
