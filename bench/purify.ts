@@ -20,6 +20,7 @@ import { MaskDitReconstruction } from '../src/purify/maskdit_loss.js';
 import { loadPurifier } from '../src/cli/purifier.js';
 import { purify, purifyConfig } from '../src/purify/amrm.js';
 import { median } from './timing.js';
+import { formatProfile, profileWork, recordDispatches, type ProfileMethod, type WorkProfile } from '../src/engine/profile.js';
 
 /** METHOD.md section 7: batch of 32 CIFAR-10 images on an NVIDIA A40 (MAE-Pure: ViT-Base MAE, 150 steps; MaskDiT-Pure: 25 steps). */
 export const PAPER_ANCHORS = {
@@ -68,7 +69,68 @@ export interface PurifyBenchRow {
   vs_paper_anchor: number;
 }
 
-export interface PurifyBenchOptions { batch?: number; warmup?: number; steps?: number; only?: RegExp; json?: string; command?: string; }
+export interface PurifyBenchOptions {
+  batch?: number; warmup?: number; steps?: number; only?: RegExp; json?: string; command?: string;
+  /** Profile one step per case instead of timing S steps (method: the adapter's best by default). */
+  profile?: boolean; method?: ProfileMethod;
+}
+
+export interface PurifyProfileRow extends WorkProfile {
+  model: string; preset: string; batch: number;
+  /** Dispatches and copies of one step alone (a one-step run less the setup a zero-step run records). */
+  dispatches_per_step: number;
+}
+
+/** Random images of the case's shape in [0, 1]. */
+function imagesOf(c: Case, batch: number): Float32Array {
+  const rng = new Rng(3);
+  return Float32Array.from({ length: batch * c.inChans * c.imgSize[0] * c.imgSize[1] }, () => rng.next());
+}
+
+/**
+ * The profile of one purification step: the unit of work is a one-step purification (the input
+ * copy and the ball's two bounds, 3 of its dispatches, come with it).
+ */
+async function profileCase(c: Case, batch: number, method: ProfileMethod | undefined): Promise<PurifyProfileRow | undefined> {
+  if (c.file && !existsSync(c.file)) {
+    console.log(`${c.name}: ${c.file} is not there, left out`);
+    return undefined;
+  }
+  const p = purifierOf(c);
+  try {
+    const x = imagesOf(c, batch);
+    const run = (steps: number) => () => asyncScope(async () => {
+      (await purify(p.recon, tensor(x, [batch, c.inChans, ...c.imgSize]), purifyConfig(c.preset, { steps }))).images.dispose();
+    });
+    const setup = (await recordDispatches(run(0))).length;
+    const profile = await profileWork(run(1), { method });
+    return { model: c.name, preset: c.preset, batch, ...profile, dispatches_per_step: profile.dispatches - setup };
+  } finally { p.dispose(); }
+}
+
+async function runPurifyProfile(o: PurifyBenchOptions): Promise<PurifyProfileRow[]> {
+  const batch = o.batch ?? 32;
+  const rows: PurifyProfileRow[] = [];
+  for (const c of CASES) {
+    if (o.only && !o.only.test(c.name)) continue;
+    const row = await profileCase(c, batch, o.method);
+    if (!row) continue;
+    rows.push(row);
+    console.log(`${row.model}, ${row.preset}, batch ${batch}: ${row.dispatches_per_step} dispatches per step`);
+    console.log(formatProfile(row));
+  }
+  if (o.json) {
+    const report = {
+      bench: 'purify --profile', command: o.command ?? 'runPurifyBench({ profile: true })', adapter: engine().gpu.kind, adapter_info: engine().gpu.info,
+      date: new Date().toISOString(),
+      timing: 'the unit is a one-step purification (its 3 setup dispatches included); medianMs is its median wall time; ' +
+        'elimination: a family\'s ms is the median wall time saved by leaving its dispatches out; timestamp: GPU time of its dispatches',
+      rows,
+    };
+    writeAtomic(o.json, `${JSON.stringify(report, null, 2)}\n`);
+  }
+  return rows;
+}
 
 async function measure(c: Case, batch: number, warmup: number, timed: number): Promise<PurifyBenchRow | undefined> {
   if (c.file && !existsSync(c.file)) {
@@ -78,8 +140,7 @@ async function measure(c: Case, batch: number, warmup: number, timed: number): P
   const p = purifierOf(c);
   try {
     const options = purifyConfig(c.preset, { steps: warmup + timed });
-    const rng = new Rng(3);
-    const x = Float32Array.from({ length: batch * c.inChans * c.imgSize[0] * c.imgSize[1] }, () => rng.next());
+    const x = imagesOf(c, batch);
     const ends: number[] = [];
     await asyncScope(async () => {
       const r = await purify(p.recon, tensor(x, [batch, c.inChans, ...c.imgSize]), options, { onProgress: () => { ends.push(performance.now()); } });
@@ -97,8 +158,9 @@ async function measure(c: Case, batch: number, warmup: number, timed: number): P
   } finally { p.dispose(); }
 }
 
-export async function runPurifyBench(o: PurifyBenchOptions = {}): Promise<PurifyBenchRow[]> {
+export async function runPurifyBench(o: PurifyBenchOptions = {}): Promise<PurifyBenchRow[] | PurifyProfileRow[]> {
   await init();
+  if (o.profile) return runPurifyProfile(o);
   const batch = o.batch ?? 32, warmup = o.warmup ?? 1, timed = o.steps ?? 3;
   const rows: PurifyBenchRow[] = [];
   for (const c of CASES) {

@@ -2,11 +2,9 @@
 // started on the engine's own GPUDevice (the peer, on the same adapter in the same process).
 import { engine } from '../src/engine/engine.js';
 import { settle } from '#host';
+import { median } from '../src/engine/profile.js';
 
-export const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
+export { median };
 
 /**
  * Median run time of each implementation, timed in interleaved rounds (one run of each per round)

@@ -8,6 +8,9 @@ fn linear(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 64u; }
 // ---------------------------------------------------------------- strided copy
 // dst[dbase + Σ idx_d·ds_d] = src[sbase + Σ idx_d·ss_d] for every multi-index idx of `shape`.
 // Permute and slice read strided and write contiguous; concat reads contiguous and writes strided.
+// An invocation copies RUN consecutive elements of the last axis (RUN > 1 only where that axis is
+// contiguous in both operands): the index arithmetic, a division and a remainder per axis, costs
+// far more than the copy itself on a CPU adapter, and runs share it.
 struct CopyParams {
   n: u32, rank: u32, sbase: u32, dbase: u32,
   shape: array<vec4u, 2>,
@@ -18,14 +21,19 @@ struct CopyParams {
 @group(0) @binding(1) var<storage, read> c_src: array<u32>;
 @group(0) @binding(2) var<storage, read_write> c_dst: array<u32>;
 
+override RUN: u32 = 1u;
+
 @compute @workgroup_size(64)
 fn strided_copy(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = linear(gid, nwg);
-  if (i >= C.n) { return; }
-  var rem = i;
-  var s = C.sbase;
-  var d = C.dbase;
-  for (var k = i32(C.rank) - 1; k >= 0; k--) {
+  if (i >= C.n / RUN) { return; }
+  let last = C.rank - 1u;
+  let runs = C.shape[last / 4u][last % 4u] / RUN;
+  let first = (i % runs) * RUN;
+  var rem = i / runs;
+  var s = C.sbase + first * C.ss[last / 4u][last % 4u];
+  var d = C.dbase + first * C.ds[last / 4u][last % 4u];
+  for (var k = i32(last) - 1; k >= 0; k--) {
     let a = u32(k);
     let dim = C.shape[a / 4u][a % 4u];
     let idx = rem % dim;
@@ -33,7 +41,7 @@ fn strided_copy(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
     s += idx * C.ss[a / 4u][a % 4u];
     d += idx * C.ds[a / 4u][a % 4u];
   }
-  c_dst[d] = c_src[s];
+  for (var t = 0u; t < RUN; t++) { c_dst[d + t] = c_src[s + t]; }
 }
 
 // ---------------------------------------------------------------- slice gradient
@@ -50,14 +58,18 @@ struct SliceGradParams {
 @group(0) @binding(1) var<storage, read> s_gy: array<f32>;
 @group(0) @binding(2) var<storage, read_write> s_gx: array<f32>;
 
+// An invocation writes RUN consecutive elements of the last axis (RUN divides its length).
 @compute @workgroup_size(64)
 fn slice_grad(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = linear(gid, nwg);
-  if (i >= S.n) { return; }
-  var rem = i;
+  if (i >= S.n / RUN) { return; }
+  let last = S.rank - 1u;
+  let runs = S.shape[last / 4u][last % 4u] / RUN;
+  let first = (i % runs) * RUN;
+  var rem = i / runs;
   var g = 0u;
   var inside = true;
-  for (var k = i32(S.rank) - 1; k >= 0; k--) {
+  for (var k = i32(last) - 1; k >= 0; k--) {
     let a = u32(k);
     let dim = S.shape[a / 4u][a % 4u];
     let idx = rem % dim;
@@ -67,7 +79,12 @@ fn slice_grad(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
     inside = inside && rel < S.len[a / 4u][a % 4u];
     g += rel * S.gs[a / 4u][a % 4u];
   }
-  s_gx[i] = select(0.0, s_gy[min(g, arrayLength(&s_gy) - 1u)], inside);
+  let top = arrayLength(&s_gy) - 1u;
+  for (var t = 0u; t < RUN; t++) {
+    let rel = first + t - S.start[last / 4u][last % 4u];
+    let ok = inside && rel < S.len[last / 4u][last % 4u];
+    s_gx[i * RUN + t] = select(0.0, s_gy[min(g + rel * S.gs[last / 4u][last % 4u], top)], ok);
+  }
 }
 
 // ---------------------------------------------------------------- gathers and scatters

@@ -20,13 +20,10 @@ import { purifyConfig } from '../../src/purify/amrm.js';
 import { classifierTarget, drawSeed, logitsOf, margins, predictions, purifiedTarget, type AttackTarget } from '../../src/attacks/target.js';
 import { pgd, type AttackResult } from '../../src/attacks/pgd.js';
 import { apgd } from '../../src/attacks/apgd.js';
+import { median } from '../../src/engine/profile.js';
 
 const EPS = 8 / 255, BATCH = 32;
 
-const median = (v: ArrayLike<number>): number => {
-  const s = Array.from(v).sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 async function batched<T>(n: number, f: (from: number, to: number) => Promise<T[]>): Promise<T[]> {
   const out: T[] = [];

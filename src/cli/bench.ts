@@ -9,14 +9,17 @@ export const BENCH_USAGE = `  bench kernels [--quick] [--json FILE] [--only REGE
   bench train [--json FILE] [--only REGEX] [--steps 10] [--warmup 3]
                                      training throughput (images/s) of the models amrm train trains
   bench purify [--json FILE] [--only REGEX] [--batch 32] [--steps 3] [--warmup 1]
-                                     purification seconds per batch for the shipped MAEs and the paper's
-                                     model, beside the paper's 18.25 s per batch of 32 on an A40`;
+                                     purification seconds per batch for the shipped purifiers and the
+                                     paper's models, beside the paper's A40 times
+  bench purify --profile [--method timestamp|elimination] [--json FILE] [--only REGEX] [--batch 32]
+                                     one purification step per case: dispatches and time share per
+                                     kernel family (timestamps where the adapter has them)`;
 
 const PARSE = {
   kernels: { valued: ['--json', '--only'], switches: ['--quick', '--no-tfjs'] },
   fused: { valued: ['--json', '--only'], switches: ['--quick', '--no-tfjs'] },
   train: { valued: ['--json', '--only', '--steps', '--warmup'], switches: [] },
-  purify: { valued: ['--json', '--only', '--steps', '--warmup', '--batch'], switches: [] },
+  purify: { valued: ['--json', '--only', '--steps', '--warmup', '--batch', '--method'], switches: ['--profile'] },
 } as const;
 
 export async function benchCommand(args: string[]): Promise<number> {
@@ -27,7 +30,11 @@ export async function benchCommand(args: string[]): Promise<number> {
     const only = flags.values.get('--only');
     let re: RegExp | undefined;
     try { re = only !== undefined ? new RegExp(only) : undefined; } catch { throw new UsageError(`--only must be a regular expression, got '${only}'`); }
+    const method = flags.values.get('--method');
+    if (method !== undefined && method !== 'timestamp' && method !== 'elimination') throw new UsageError(`--method must be timestamp or elimination, got '${method}'`);
+    if (method !== undefined && !flags.switches.has('--profile')) throw new UsageError('--method goes with --profile');
     return {
+      profile: flags.switches.has('--profile'), method: method as 'timestamp' | 'elimination' | undefined,
       what, json: flags.values.get('--json'), only: re, quick: flags.switches.has('--quick'), noTfjs: flags.switches.has('--no-tfjs'),
       steps: intFlag(flags.values, '--steps', 1), warmup: intFlag(flags.values, '--warmup', 1), batch: intFlag(flags.values, '--batch', 1),
     };
@@ -45,7 +52,7 @@ export async function benchCommand(args: string[]): Promise<number> {
     await runTrainBench({ json: a.json, only: a.only, steps: a.steps, warmup: a.warmup, command });
   } else {
     const { runPurifyBench } = await import('../../bench/purify.js');
-    await runPurifyBench({ json: a.json, only: a.only, steps: a.steps, warmup: a.warmup, batch: a.batch, command });
+    await runPurifyBench({ json: a.json, only: a.only, steps: a.steps, warmup: a.warmup, batch: a.batch, profile: a.profile, method: a.method, command });
   }
   if (a.json) console.log(`wrote ${a.json}`);
   return 0;

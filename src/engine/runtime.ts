@@ -22,8 +22,10 @@ export function bucketBytes(bytes: number): number {
 export interface DispatchSpec {
   /** WGSL source of the kernel family. */
   source: string;
-  /** A stable name for the family (pipeline cache key and error messages). */
+  /** A stable name for the kernel variant (pipeline cache key and error messages). */
   kernel: string;
+  /** The kernel family the variant belongs to, for profiles (default: `kernel`). */
+  family?: string;
   entry: string;
   constants?: Record<string, number>;
   /** Uniform words (u32 or f32 bit patterns), bound at binding 0 when present. */
@@ -31,6 +33,18 @@ export interface DispatchSpec {
   /** Storage buffers bound at bindings 1.. (or 0.. with no uniforms), in order. */
   buffers: GPUBuffer[];
   workgroups: [number, number?, number?];
+}
+
+/**
+ * Sees every dispatch and copy before it is recorded, named `family.entry` (copies: `copy`), to
+ * count them, leave some out (profiling by elimination) or time each in its own compute pass
+ * (timestamp queries). Only the profiler sets one.
+ */
+export interface DispatchObserver {
+  /** False leaves the dispatch out. */
+  see(name: string): boolean;
+  /** A pair of query slots for this dispatch's begin and end timestamps, or undefined not to time it. */
+  timestampSlot?(): { querySet: GPUQuerySet; index: number } | undefined;
 }
 
 export interface PoolStats { bytesInUse: number; bytesPooled: number; buffersInUse: number; }
@@ -51,6 +65,7 @@ export class Runtime {
   private pooledBytes = 0;
   /** Dispatches per submission: large enough to amortize submit, small enough to keep the GPU fed. */
   batchSize = 48;
+  observer: DispatchObserver | undefined;
   readonly maxBinding: number;
   readonly maxBuffer: number;
   readonly maxWorkgroupsPerDim: number;
@@ -182,23 +197,44 @@ export class Runtime {
     for (const n of [x, y, z]) {
       if (n > this.maxWorkgroupsPerDim) throw new Error(`${spec.kernel}.${spec.entry}: ${n} workgroups exceed maxComputeWorkgroupsPerDimension ${this.maxWorkgroupsPerDim}`);
     }
+    const slot = this.observer && this.observe(`${spec.family ?? spec.kernel}.${spec.entry}`);
+    if (slot === false) return;
     const pipeline = this.pipeline(spec);
     const entries: GPUBindGroupEntry[] = [];
     let binding = 0;
     if (spec.uniforms) entries.push({ binding: binding++, resource: { buffer: this.uniform(spec.uniforms) } });
     for (const b of spec.buffers) entries.push({ binding: binding++, resource: { buffer: b } });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    const pass = this.openPass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(x, y, z);
+    if (typeof slot === 'object') {
+      // A pass of its own, so that its timestamps bracket this dispatch alone.
+      const pass = this.closePass().beginComputePass({
+        timestampWrites: { querySet: slot.querySet, beginningOfPassWriteIndex: slot.index, endOfPassWriteIndex: slot.index + 1 },
+      });
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(x, y, z);
+      pass.end();
+    } else {
+      const pass = this.openPass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(x, y, z);
+    }
     if (++this.pendingDispatches >= this.batchSize) this.submit();
   }
 
   copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
     if (bytes === 0) return;
+    if (this.observer && this.observe('copy') === false) return;
     this.closePass().copyBufferToBuffer(src, srcOffset, dst, dstOffset, Math.ceil(bytes / 4) * 4);
     if (++this.pendingDispatches >= this.batchSize) this.submit();
+  }
+
+  /** The observer's verdict: false to leave the work out, a timestamp slot, or true. */
+  private observe(name: string): false | true | { querySet: GPUQuerySet; index: number } {
+    const o = this.observer!;
+    if (!o.see(name)) return false;
+    return o.timestampSlot?.() ?? true;
   }
 
   /** Submits the recorded work; buffers released before this point become reusable. */

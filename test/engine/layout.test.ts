@@ -25,6 +25,24 @@ test('permute: forward on several ranks (i32 too), backward is the inverse permu
   await checkGrad({ name: 'permute', inputs: [rand(rng, [3, 1, 2, 5])], gpu: (x) => ops.permute(x, [3, 1, 0, 2]), ref: (x) => R.permute(x, [3, 1, 0, 2]) }, rng);
 });
 
+test('strided copies in runs: a last axis contiguous in both operands is copied RUN elements per invocation', async () => {
+  assert.is(ops.copyRun([3, 5, 48], [[48, 144, 1], [240, 48, 1]]), 16);
+  assert.is(ops.copyRun([3, 6], [[6, 1], [1, 3]]), 1); // the destination's last axis is strided
+  assert.is(ops.copyRun([4, 6], [[6, 1], [6, 1]]), 2);
+  assert.is(ops.copyRun([4, 7], [[7, 1], [7, 1]]), 1);
+  // The attention layout change of the models: [B, N, 3, H, d] -> [3, B, H, N, d], runs of 16 and 8 and 4.
+  for (const d of [64, 24, 12]) {
+    await checkForward({ name: `permute qkv d=${d}`, inputs: [rand(rng, [2, 5, 3, 2, d])], gpu: (x) => ops.permute(x, [2, 0, 3, 1, 4]), ref: (x) => R.permute(x, [2, 0, 3, 1, 4]) });
+  }
+  await checkGrad({ name: 'permute in runs', inputs: [rand(rng, [3, 2, 8])], gpu: (x) => ops.permute(x, [1, 0, 2]), ref: (x) => R.permute(x, [1, 0, 2]) }, rng);
+  for (const [shape, b, e] of [[[3, 8], [0, 2], [3, 6]], [[2, 3, 16], [1, 0, 3], [2, 2, 13]], [[1, 1], [0, 0], [1, 1]]]) {
+    await checkGrad({ name: `slice in runs ${shape}`, inputs: [rand(rng, shape)], gpu: (x) => ops.slice(x, b, e), ref: (x) => R.slice(x, b, e) }, rng);
+  }
+  await checkForward({ name: 'slice in runs', inputs: [rand(rng, [3, 4, 8])], gpu: (x) => ops.slice(x, [1, 1, 4], [3, 3, 8]), ref: (x) => R.slice(x, [1, 1, 4], [3, 3, 8]) });
+  await checkForward({ name: 'concat in runs', inputs: [rand(rng, [2, 3, 12]), rand(rng, [2, 1, 12])], gpu: (a, b) => ops.concat([a, b], 1), ref: (a, b) => R.concat([a, b], 1) });
+  await checkForward({ name: 'concat last axis in runs', inputs: [rand(rng, [3, 4]), rand(rng, [3, 6])], gpu: (a, b) => ops.concat([a, b], 1), ref: (a, b) => R.concat([a, b], 1) });
+});
+
 test('transpose: forward and backward', async () => {
   await checkForward({ name: 'transpose', inputs: [rand(rng, [3, 5])], gpu: (x) => ops.transpose(x), ref: (x) => R.transpose(x, -2, -1) });
   await checkForward({ name: 'transpose', inputs: [rand(rng, [2, 3, 1, 5])], gpu: (x) => ops.transpose(x, 0, -1), ref: (x) => R.transpose(x, 0, -1) });

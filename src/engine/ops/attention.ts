@@ -290,7 +290,7 @@ function run(L: Launch, entry: Entry, buffers: GPUBuffer[], rows: number, extra:
   // The dQ sum reads the dK/dV kernel's chunk count.
   uniforms[10] = entry === 'attn_dq_sum' ? splitOf(L, 'attn_bwd_dkv', L.dims.Nk).chunks : chunks;
   engine().runtime.dispatch({
-    kernel: v.kernel, source: v.source, entry, constants: pre ? {} : { ...L.flags, ...extra },
+    kernel: v.kernel, family: 'attention', source: v.source, entry, constants: pre ? {} : { ...L.flags, ...extra },
     uniforms, buffers, workgroups: grid1d(pre ? rows : B * H * chunks, pre ? 64 : t.wg),
   });
 }

@@ -202,7 +202,7 @@ function dispatchBlocked(g: Geometry, x: Tensor, wt: Tensor, bias: Tensor | unde
   if (!src) { src = unrollEntry('forward_blocked', shape); blockedSources.set(kernel, src); }
   const [gx, gy] = grid1d(g.n * cdiv(g.ho, yb) * cdiv(g.wo, xb), 64);
   engine().runtime.dispatch({
-    kernel, source: src, entry: 'forward_blocked', constants: { HAS_BIAS: bias ? 1 : 0, ...shape },
+    kernel, family: 'conv2d', source: src, entry: 'forward_blocked', constants: { HAS_BIAS: bias ? 1 : 0, ...shape },
     uniforms: words(g), buffers: [x.buffer, wt.buffer, (bias ?? wt).buffer, y.buffer], workgroups: [gx, gy, cdiv(g.o, 16)],
   });
 }
@@ -278,7 +278,7 @@ function convGradWBlocked(g: Geometry, x: Tensor, gy: Tensor): Tensor {
   let src = blockedSources.get(kernel);
   if (!src) { src = unrollEntry('grad_w_blocked', consts); blockedSources.set(kernel, src); }
   engine().runtime.dispatch({
-    kernel, source: src, entry: 'grad_w_blocked', constants: { ...consts, VEC_GY: g.wo % 4 === 0 ? 1 : 0 }, uniforms: words(g, chunk, used),
+    kernel, family: 'conv2d', source: src, entry: 'grad_w_blocked', constants: { ...consts, VEC_GY: g.wo % 4 === 0 ? 1 : 0 }, uniforms: words(g, chunk, used),
     buffers: [x.buffer, gy.buffer, partial.buffer], workgroups: [...grid1d(blocks * used, 64), 1],
   });
   return sumSlabs(partial, used);

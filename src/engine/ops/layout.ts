@@ -41,10 +41,21 @@ function stridedCopy(op: string, src: Tensor, dst: Tensor, shape: readonly numbe
   words.set(c.shape, 4);
   words.set(c.strides[0], 12);
   words.set(c.strides[1], 20);
+  const run = copyRun(c.shape, c.strides);
   engine().runtime.dispatch({
-    kernel: 'layout', source, entry: 'strided_copy', uniforms: words,
-    buffers: [src.buffer, dst.buffer], workgroups: grid1d(n, 64),
+    kernel: 'layout', source, entry: 'strided_copy', uniforms: words, constants: { RUN: run },
+    buffers: [src.buffer, dst.buffer], workgroups: grid1d(n / run, 64),
   });
+}
+
+/**
+ * Elements per invocation of a strided copy: the largest of 16, 8, 4, 2 dividing the last axis
+ * when that axis is contiguous in both operands, else 1.
+ */
+export function copyRun(shape: readonly number[], strides: number[][]): number {
+  const last = shape.length - 1;
+  if (strides.some((s) => s[last] !== 1)) return 1;
+  return [16, 8, 4, 2].find((r) => shape[last] % r === 0) ?? 1;
 }
 
 // ---------------------------------------------------------------- permute, transpose
@@ -99,6 +110,7 @@ function sliceGrad(gy: Tensor, shape: readonly number[], begin: number[]): Tenso
   if (gx.size === 0) return gx;
   // Size-1 axes carry no index, so drop them (keeps most tensors within the kernel's rank).
   const keepAxes = shape.map((_, i) => i).filter((i) => shape[i] !== 1);
+  if (keepAxes.length === 0) keepAxes.push(0);
   if (keepAxes.length > MAX_RANK) throw new Error(`slice: backward supports rank ≤ ${MAX_RANK} after dropping size-1 axes, got ${fmt(shape)}`);
   const gs = stridesOf(gy.shape);
   const words = new Uint32Array(4 + 4 * 8);
@@ -109,9 +121,11 @@ function sliceGrad(gy: Tensor, shape: readonly number[], begin: number[]): Tenso
     words[20 + k] = gy.shape[a];
     words[28 + k] = gs[a];
   });
+  const last = shape[keepAxes[keepAxes.length - 1]];
+  const run = [16, 8, 4, 2].find((r) => last % r === 0) ?? 1;
   engine().runtime.dispatch({
-    kernel: 'layout', source, entry: 'slice_grad', uniforms: words,
-    buffers: [gy.buffer, gx.buffer], workgroups: grid1d(gx.size, 64),
+    kernel: 'layout', source, entry: 'slice_grad', uniforms: words, constants: { RUN: run },
+    buffers: [gy.buffer, gx.buffer], workgroups: grid1d(gx.size / run, 64),
   });
   return gx;
 }

@@ -148,7 +148,7 @@ function launch(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: 
   const rank = count === 1 ? 0 : col.shape.length;
   for (let z0 = 0; z0 < count; z0 += rt.maxWorkgroupsPerDim) {
     rt.dispatch({
-      kernel, source: src, entry: 'matmul', constants,
+      kernel, family: 'matmul', source: src, entry: 'matmul', constants,
       uniforms: [M, N, K, tilesN, tiles, rank, z0, 0,
         ...pad4(rank ? col.shape : [], 1), ...pad4(rank ? col.strides[0] : [], 0), ...pad4(rank ? col.strides[1] : [], 0)],
       // Without a bias the binding still needs a buffer; a read-only alias of A is harmless.

@@ -120,7 +120,7 @@ function launch(l: Launch): void {
   if (l.invocations === 0) return;
   const { kernel, source: src } = variant();
   engine().runtime.dispatch({
-    kernel, source: src, entry: l.entry, constants: { WG },
+    kernel, family: 'softmax_jacobian', source: src, entry: l.entry, constants: { WG },
     uniforms: uniformsOf(l), buffers: l.buffers, workgroups: grid1d(l.invocations, WG),
   });
 }
@@ -250,7 +250,7 @@ function shiftRaw(Q: Tensor, K: Tensor, dQ: Tensor, dK: Tensor, A: Tensor, g: At
   const { kernel, source: src } = variant(t.tr, t.tc4, !packed);
   if (!packed) {
     rt.dispatch({
-      kernel, source: src, entry: 'shift', constants: { SWG: t.wg, DIRECT: 1 },
+      kernel, family: 'softmax_jacobian', source: src, entry: 'shift', constants: { SWG: t.wg, DIRECT: 1 },
       uniforms: uniformsOf({ rows: batch, n: N, m: M, p4: d / 4, scale }),
       buffers: [Q.buffer, K.buffer, A.buffer, out.buffer, dQ.buffer, dK.buffer], workgroups,
     });
@@ -261,7 +261,7 @@ function shiftRaw(Q: Tensor, K: Tensor, dQ: Tensor, dK: Tensor, A: Tensor, g: At
   const X = packPair(dQ, Q, batch * N, d, p4);
   const Y = packPair(K, dK, batch * M, d, p4);
   rt.dispatch({
-    kernel, source: src, entry: 'shift', constants: { SWG: t.wg },
+    kernel, family: 'softmax_jacobian', source: src, entry: 'shift', constants: { SWG: t.wg },
     uniforms: uniformsOf({ rows: batch, n: N, m: M, p4, scale }),
     buffers: [X.buffer, Y.buffer, A.buffer, out.buffer], workgroups,
   });
