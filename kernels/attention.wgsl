@@ -47,6 +47,9 @@ struct Params {
   bias_sb: u32, bias_sh: u32,
   // Row chunks per (b, h) pair.
   chunks: u32, p1: u32,
+  // Where Q, K and V start in their buffers, and dK in its, in vec4s: 0, or the parts of one packed
+  // [3, B, H, N, d] tensor bound three times (read-only aliases), whose dK goes into its dQKV.
+  q_off: u32, k_off: u32, v_off: u32, dk_off: u32,
 }
 @group(0) @binding(0) var<uniform> P: Params;
 
@@ -99,7 +102,7 @@ fn attn_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
     // Rows past the end repeat the last row (same work, no write).
     rows[r] = min(row0 + r, P.nq - 1u);
     for (var c = 0u; c < D4; c++) { // d-loop
-      qr[r][c] = q[qb + rows[r] * D4 + c] * P.scale;
+      qr[r][c] = q[P.q_off + qb + rows[r] * D4 + c] * P.scale;
     }
     m[r] = M_INIT;
   }
@@ -117,7 +120,7 @@ fn attn_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
     }
     for (var c = 0u; c < D4; c++) { // d-loop
       for (var t = 0u; t < KB; t++) { // unroll
-        let kv = k[kr[t] + c];
+        let kv = k[P.k_off + kr[t] + c];
         for (var r = 0u; r < R; r++) { // unroll
           s[r][t] += dot(qr[r][c], kv);
         }
@@ -154,7 +157,7 @@ fn attn_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
         a[r] = acc[r][c] * alpha[r];
       }
       for (var t = 0u; t < KB; t++) { // unroll
-        let vv = v[kr[t] + c];
+        let vv = v[P.v_off + kr[t] + c];
         for (var r = 0u; r < R; r++) { // unroll
           a[r] = fma(vec4f(p[r][t]), vv, a[r]);
         }
@@ -197,7 +200,7 @@ fn attn_probs(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   for (var r = 0u; r < R; r++) { // unroll
     rows[r] = min(row0 + r, P.nq - 1u);
     for (var c = 0u; c < D4; c++) { // d-loop
-      qr[r][c] = q[qb + rows[r] * D4 + c] * P.scale;
+      qr[r][c] = q[P.q_off + qb + rows[r] * D4 + c] * P.scale;
     }
     ls[r] = p_lse[sl.bh * P.nq + rows[r]];
   }
@@ -215,7 +218,7 @@ fn attn_probs(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
     }
     for (var c = 0u; c < D4; c++) { // d-loop
       for (var t = 0u; t < KB; t++) { // unroll
-        let kv = k[kr[t] + c];
+        let kv = k[P.k_off + kr[t] + c];
         for (var r = 0u; r < R; r++) { // unroll
           s[r][t] += dot(qr[r][c], kv);
         }
@@ -281,7 +284,7 @@ fn attn_bwd_dq(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   for (var r = 0u; r < R; r++) { // unroll
     rows[r] = min(row0 + r, P.nq - 1u);
     for (var c = 0u; c < D4; c++) { // d-loop
-      qr[r][c] = q[qb + rows[r] * D4 + c] * P.scale;
+      qr[r][c] = q[P.q_off + qb + rows[r] * D4 + c] * P.scale;
       dor[r][c] = g_do[qb + rows[r] * D4 + c];
     }
     let st = g_stats[sl.bh * P.nq + rows[r]];
@@ -305,8 +308,8 @@ fn attn_bwd_dq(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
     }
     for (var c = 0u; c < D4; c++) { // d-loop
       for (var t = 0u; t < KB; t++) { // unroll
-        let kv = k[kr[t] + c];
-        let vv = v[kr[t] + c];
+        let kv = k[P.k_off + kr[t] + c];
+        let vv = v[P.v_off + kr[t] + c];
         kblk[t][c] = kv;
         for (var r = 0u; r < R; r++) { // unroll
           s[r][t] += dot(qr[r][c], kv);
@@ -383,8 +386,8 @@ fn attn_bwd_dkv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   for (var r = 0u; r < R; r++) { // unroll
     keys[r] = min(key0 + r, P.nk - 1u);
     for (var c = 0u; c < D4; c++) { // d-loop
-      kr[r][c] = k[kb + keys[r] * D4 + c] * P.scale;
-      vr[r][c] = v[kb + keys[r] * D4 + c];
+      kr[r][c] = k[P.k_off + kb + keys[r] * D4 + c] * P.scale;
+      vr[r][c] = v[P.v_off + kb + keys[r] * D4 + c];
     }
     kdead[r] = key_masked(sl.b, keys[r]);
   }
@@ -404,7 +407,7 @@ fn attn_bwd_dkv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
     }
     for (var c = 0u; c < D4; c++) { // d-loop
       for (var t = 0u; t < KB; t++) { // unroll
-        let qv = q[qi[t] + c];
+        let qv = q[P.q_off + qi[t] + c];
         let ov = g_do[qi[t] + c];
         qblk[t][c] = qv;
         oblk[t][c] = ov;
@@ -460,7 +463,7 @@ fn attn_bwd_dkv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
     if (key0 + r < P.nk) {
       let row = sl.bh * P.nk + key0 + r;
       for (var c = 0u; c < D4; c++) { // d-loop
-        g_dk[row * D4 + c] = dk[r][c] * P.scale;
+        g_dk[P.dk_off + row * D4 + c] = dk[r][c] * P.scale;
         g_dv[row * D4 + c] = dv[r][c];
       }
     }

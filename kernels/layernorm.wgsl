@@ -3,11 +3,13 @@
 // workgroup reductions on the software adapters, DESIGN.md); dgamma/dbeta are column sums over
 // rows, one invocation per (chunk of rows, column), finished by a sum over chunks.
 //
-// To stay within 4 storage buffers per entry point, gamma and beta share one buffer `gb`
-// ([gamma (d) | beta (d)]), the forward writes the per-row (mean, rstd) to `stats` for the
-// dgamma/dbeta sums, and the dx kernel recomputes them in its first pass (no extra load). The
-// `*4` entry points serve rows whose length is a multiple of 4 with vec4 loads of x, gamma and
-// beta (gamma and beta are read at the same address by every invocation of a step).
+// Every entry point binds at most 4 storage buffers (the compatibility-mode limit): the forward
+// x, gamma, beta, y; dx x, gamma, gy, dx (it rebuilds each row's mean and rstd in its first pass,
+// no extra load); the dgamma/dbeta sums read (mean, rstd) per row that `layernorm_stats` writes
+// only when parameter gradients are wanted. An absent gamma or beta is bound to another buffer
+// and never read (HAS_GAMMA / HAS_BETA). The `*4` entry points serve rows whose length is a
+// multiple of 4 with vec4 loads of x, gamma and beta (read at the same address by every
+// invocation of a step).
 
 struct Params { rows: u32, d: u32, eps: f32, chunk: u32, chunks: u32, p0: u32, p1: u32, p2: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
@@ -21,14 +23,17 @@ fn linear(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * WG; }
 fn hsum(v: vec4f) -> f32 { return (v.x + v.y) + (v.z + v.w); }
 
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> gb: array<f32>;
+@group(0) @binding(2) var<storage, read> gamma: array<f32>;
 @group(0) @binding(1) var<storage, read> x4: array<vec4f>;
-@group(0) @binding(2) var<storage, read> gb4: array<vec4f>;
+@group(0) @binding(2) var<storage, read> gamma4v: array<vec4f>;
+// Read by the forward only (dx does not need beta).
+@group(0) @binding(3) var<storage, read> beta: array<f32>;
+@group(0) @binding(3) var<storage, read> beta4v: array<vec4f>;
 
-fn gamma_at(c: u32) -> f32 { if (HAS_GAMMA) { return gb[c]; } return 1.0; }
-fn beta_at(c: u32) -> f32 { if (HAS_BETA) { return gb[P.d + c]; } return 0.0; }
-fn gamma4(q: u32) -> vec4f { if (HAS_GAMMA) { return gb4[q]; } return vec4f(1.0); }
-fn beta4(q: u32) -> vec4f { if (HAS_BETA) { return gb4[P.d / 4u + q]; } return vec4f(0.0); }
+fn gamma_at(c: u32) -> f32 { if (HAS_GAMMA) { return gamma[c]; } return 1.0; }
+fn beta_at(c: u32) -> f32 { if (HAS_BETA) { return beta[c]; } return 0.0; }
+fn gamma4(q: u32) -> vec4f { if (HAS_GAMMA) { return gamma4v[q]; } return vec4f(1.0); }
+fn beta4(q: u32) -> vec4f { if (HAS_BETA) { return beta4v[q]; } return vec4f(0.0); }
 
 // Mean and 1/sqrt(var + eps) from the sums of t = x − k and t², shifted by a value k of the row:
 // one read pass, and the shift keeps the cancellation in E[t²] − E[t]² small.
@@ -40,9 +45,8 @@ fn row_stats(k: f32, s1: f32, s2: f32) -> vec2f {
 }
 
 // ---------------------------------------------------------------- forward
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y4: array<vec4f>;
-@group(0) @binding(4) var<storage, read_write> stats: array<vec2f>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y4: array<vec4f>;
 
 @compute @workgroup_size(WG)
 fn layernorm_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -54,7 +58,6 @@ fn layernorm_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   var s2 = 0.0;
   for (var c = 0u; c < P.d; c++) { let t = x[b + c] - k; s1 += t; s2 += t * t; }
   let st = row_stats(k, s1, s2);
-  stats[row] = st;
   for (var c = 0u; c < P.d; c++) { y[b + c] = (x[b + c] - st.x) * st.y * gamma_at(c) + beta_at(c); }
 }
 
@@ -69,8 +72,23 @@ fn layernorm_fwd4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
   var s2 = vec4f(0.0);
   for (var q = 0u; q < d4; q++) { let t = x4[b + q] - k; s1 += t; s2 += t * t; }
   let st = row_stats(k, hsum(s1), hsum(s2));
-  stats[row] = st;
   for (var q = 0u; q < d4; q++) { y4[b + q] = (x4[b + q] - st.x) * st.y * gamma4(q) + beta4(q); }
+}
+
+// ---------------------------------------------------------------- row statistics
+// (mean, rstd) per row, as the forward computes them, for the dgamma/dbeta sums.
+@group(0) @binding(2) var<storage, read_write> stats: array<vec2f>;
+
+@compute @workgroup_size(WG)
+fn layernorm_stats(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = linear(gid, nwg);
+  if (row >= P.rows) { return; }
+  let b = row * P.d;
+  let k = x[b];
+  var s1 = 0.0;
+  var s2 = 0.0;
+  for (var c = 0u; c < P.d; c++) { let t = x[b + c] - k; s1 += t; s2 += t * t; }
+  stats[row] = row_stats(k, s1, s2);
 }
 
 // ---------------------------------------------------------------- backward: dx
@@ -135,7 +153,7 @@ fn layernorm_dx4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
 
 // ---------------------------------------------------------------- backward: dgamma, dbeta
 // Partial column sums over a chunk of rows: part[chunk] = [Σ gy·xh (d) | Σ gy (d)], from the
-// saved (mean, rstd) per row (the same for every invocation of a chunk: one load).
+// (mean, rstd) per row of layernorm_stats (the same for every invocation of a chunk: one load).
 @group(0) @binding(2) var<storage, read> bstats: array<vec2f>;
 @group(0) @binding(4) var<storage, read_write> part: array<f32>;
 @group(0) @binding(4) var<storage, read_write> part4: array<vec4f>;

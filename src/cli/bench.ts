@@ -11,7 +11,7 @@ export const BENCH_USAGE = `  bench kernels [--quick] [--json FILE] [--only REGE
   bench purify [--json FILE] [--only REGEX] [--batch 32] [--steps 3] [--warmup 1]
                                      purification seconds per batch for the shipped purifiers and the
                                      paper's models, beside the paper's A40 times
-  bench purify --profile [--method timestamp|elimination] [--json FILE] [--only REGEX] [--batch 32]
+  bench purify --profile [--method timestamp|elimination] [--repeats 5] [--json FILE] [--only REGEX] [--batch 32]
                                      one purification step per case: dispatches and time share per
                                      kernel family (timestamps where the adapter has them)`;
 
@@ -19,7 +19,7 @@ const PARSE = {
   kernels: { valued: ['--json', '--only'], switches: ['--quick', '--no-tfjs'] },
   fused: { valued: ['--json', '--only'], switches: ['--quick', '--no-tfjs'] },
   train: { valued: ['--json', '--only', '--steps', '--warmup'], switches: [] },
-  purify: { valued: ['--json', '--only', '--steps', '--warmup', '--batch', '--method'], switches: ['--profile'] },
+  purify: { valued: ['--json', '--only', '--steps', '--warmup', '--batch', '--method', '--repeats'], switches: ['--profile'] },
 } as const;
 
 export async function benchCommand(args: string[]): Promise<number> {
@@ -32,9 +32,9 @@ export async function benchCommand(args: string[]): Promise<number> {
     try { re = only !== undefined ? new RegExp(only) : undefined; } catch { throw new UsageError(`--only must be a regular expression, got '${only}'`); }
     const method = flags.values.get('--method');
     if (method !== undefined && method !== 'timestamp' && method !== 'elimination') throw new UsageError(`--method must be timestamp or elimination, got '${method}'`);
-    if (method !== undefined && !flags.switches.has('--profile')) throw new UsageError('--method goes with --profile');
+    for (const f of ['--method', '--repeats']) if (flags.values.has(f) && !flags.switches.has('--profile')) throw new UsageError(`${f} goes with --profile`);
     return {
-      profile: flags.switches.has('--profile'), method: method as 'timestamp' | 'elimination' | undefined,
+      profile: flags.switches.has('--profile'), method: method as 'timestamp' | 'elimination' | undefined, repeats: intFlag(flags.values, '--repeats', 1),
       what, json: flags.values.get('--json'), only: re, quick: flags.switches.has('--quick'), noTfjs: flags.switches.has('--no-tfjs'),
       steps: intFlag(flags.values, '--steps', 1), warmup: intFlag(flags.values, '--warmup', 1), batch: intFlag(flags.values, '--batch', 1),
     };
@@ -52,7 +52,7 @@ export async function benchCommand(args: string[]): Promise<number> {
     await runTrainBench({ json: a.json, only: a.only, steps: a.steps, warmup: a.warmup, command });
   } else {
     const { runPurifyBench } = await import('../../bench/purify.js');
-    await runPurifyBench({ json: a.json, only: a.only, steps: a.steps, warmup: a.warmup, batch: a.batch, profile: a.profile, method: a.method, command });
+    await runPurifyBench({ json: a.json, only: a.only, steps: a.steps, warmup: a.warmup, batch: a.batch, profile: a.profile, method: a.method, repeats: a.repeats, command });
   }
   if (a.json) console.log(`wrote ${a.json}`);
   return 0;

@@ -91,9 +91,9 @@ function loadData(a: TrainArgs): { trainSet: ImageSet; testSet: ImageSet } {
   return { trainSet, testSet };
 }
 
-/** Mean MAE loss over a set with fixed masks (seeded), in eval batches. */
+/** One console line per step; the time left extrapolates this session's pace (a resumed run's earlier steps took other sessions' time). */
 function progressLine(i: StepInfo): string {
-  const left = i.step < i.totalSteps ? ((i.totalSteps - i.step) * i.seconds) / Math.max(1, i.step) : 0;
+  const left = i.step < i.totalSteps ? ((i.totalSteps - i.step) * i.seconds) / Math.max(1, i.sessionSteps) : 0;
   const fmtT = (s: number): string => `${Math.floor(s / 3600)}:${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
   const pct = ((100 * i.step) / i.totalSteps).toFixed(1);
   return `step ${i.step}/${i.totalSteps} (${pct}%) epoch ${i.epoch + 1} loss ${i.loss.toFixed(4)} lr ${i.lr.toExponential(2)} ${i.imagesPerS.toFixed(1)} img/s elapsed ${fmtT(i.seconds)} left ${fmtT(left)}`;

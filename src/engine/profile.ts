@@ -39,7 +39,7 @@ export interface WorkProfile {
 export interface ProfileOptions {
   /** Default: timestamps where the device has the feature, elimination otherwise. */
   method?: ProfileMethod;
-  /** Timed runs per measurement (medians). Default 3. */
+  /** Timed runs (elimination: pairs of runs) per measurement, whose median counts. Default 3. */
   repeats?: number;
 }
 
@@ -108,16 +108,24 @@ async function timestampMs(work: () => Promise<void>, count: number): Promise<Ma
   }
 }
 
-/** Milliseconds per family by elimination: the median wall time saved by leaving the family out. */
-async function eliminationMs(work: () => Promise<void>, families: string[], baseline: number, repeats: number): Promise<Map<string, number>> {
+/**
+ * Milliseconds per family by elimination: the median over `repeats` pairs of (a full run − a run
+ * without the family), the two runs of a pair back to back so that a shared machine's changing
+ * load hits both alike.
+ */
+async function eliminationMs(work: () => Promise<void>, families: string[], repeats: number): Promise<Map<string, number>> {
   const ms = new Map<string, number>();
+  const rt = engine().runtime;
   for (const f of families) {
-    const times: number[] = [];
-    await observed({ see: (n) => familyOf(n) !== f }, async () => {
-      await wallMs(work); // first run without the family may compile other variants
-      for (let r = 0; r < repeats; r++) times.push(await wallMs(work));
-    });
-    ms.set(f, Math.max(0, baseline - median(times)));
+    const without: DispatchObserver = { see: (n) => familyOf(n) !== f };
+    const diffs: number[] = [];
+    await observed(without, () => wallMs(work)); // the first run without the family may compile other variants
+    for (let r = 0; r < repeats; r++) {
+      const full = await wallMs(work);
+      rt.observer = without;
+      try { diffs.push(full - await wallMs(work)); } finally { rt.observer = undefined; }
+    }
+    ms.set(f, Math.max(0, median(diffs)));
   }
   return ms;
 }
@@ -148,7 +156,7 @@ export async function profileWork(work: () => Promise<void>, o: ProfileOptions =
   }
   const ms = method === 'timestamp'
     ? await timestampMs(work, names.length)
-    : await eliminationMs(work, [...counts.keys()], medianMs, repeats);
+    : await eliminationMs(work, [...counts.keys()], repeats);
   const families: ProfileFamily[] = [...counts].map(([family, e]) => {
     const t = ms.get(family) ?? 0;
     return {

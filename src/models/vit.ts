@@ -4,7 +4,7 @@
 import { Tensor, keep } from '../engine/tensor.js';
 import { add } from '../engine/ops/elementwise.js';
 import { permute, reshape, slice } from '../engine/ops/layout.js';
-import { attention, ATTENTION_MAX_D } from '../engine/ops/attention.js';
+import { attentionPacked, ATTENTION_MAX_D } from '../engine/ops/attention.js';
 import { fmt } from '../engine/shape.js';
 import type { Module, NamedTensor } from './module.js';
 import { LayerNorm, Linear, Mlp, type Initializer, type MlpOptions } from './layers.js';
@@ -86,15 +86,15 @@ export class Attention implements Module {
   forward(x: Tensor, site?: BlockSite & { input: Tensor }): Tensor {
     const [B, N, D] = x.shape;
     const H = this.heads, hd = D / H;
-    // [B, N, 3D] -> [3, B, H, N, hd]: one copy, then q, k, v are contiguous slices of axis 0.
+    // [B, N, 3D] -> [3, B, H, N, hd]: one copy, which the attention kernels read in place.
     const qkv = permute(reshape(this.qkv.forward(x), [B, N, 3, H, hd]), [2, 0, 3, 1, 4]);
-    const part = (i: number): Tensor => reshape(slice(qkv, [i], [i + 1]), [B, H, N, hd]);
     const impl = hd % 4 === 0 && hd <= ATTENTION_MAX_D ? undefined : 'composed';
-    const [q, k] = [part(0), part(1)];
     const returnProbs = !!(site?.probe && site.probeProbs);
-    const r = attention(q, k, part(2), { returnProbs, impl });
+    const r = attentionPacked(qkv, { returnProbs, impl });
     if (site?.probe) {
-      site.probe({ stack: site.stack, layer: site.layer, input: site.input, normed: x, q, k, scale: 1 / Math.sqrt(hd), probs: r.probs, attention: this });
+      // A probe gets Q and K of its own: slices of qkv, on the tape like the rest.
+      const part = (i: number): Tensor => reshape(slice(qkv, [i], [i + 1]), [B, H, N, hd]);
+      site.probe({ stack: site.stack, layer: site.layer, input: site.input, normed: x, q: part(0), k: part(1), scale: 1 / Math.sqrt(hd), probs: r.probs, attention: this });
     }
     const merged = reshape(permute(r.out, [0, 2, 1, 3]), [B, N, D]);
     return this.proj.forward(merged);

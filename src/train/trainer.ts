@@ -35,6 +35,8 @@ export interface StepInfo {
   imagesPerS: number;
   /** Seconds since this session started. */
   seconds: number;
+  /** Steps taken in this session (fewer than `step` after a resume). */
+  sessionSteps: number;
 }
 
 export interface TrainOptions {
@@ -124,7 +126,7 @@ export async function train(task: TrainTask, loader: BatchLoader, options: Train
       step++;
       sessionSteps++;
       const seconds = (performance.now() - t0) / 1000;
-      options.onStep?.({ step, totalSteps, epoch: Math.floor((step - 1) / perEpoch), loss: value, lr, imagesPerS: (sessionSteps * batch.shape[0]) / seconds, seconds });
+      options.onStep?.({ step, totalSteps, epoch: Math.floor((step - 1) / perEpoch), loss: value, lr, imagesPerS: (sessionSteps * batch.shape[0]) / seconds, seconds, sessionSteps });
       const epochEnd = step % perEpoch === 0;
       if (epochEnd && options.onEpoch) {
         task.setTraining(false);

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { setup, rand, Rng, checkGrad, upload, download, normRelErr, type Arr } from '../harness.js';
+import { setup, rand, Rng, arr, checkGrad, upload, download, normRelErr, type Arr } from '../harness.js';
 import * as ops from '../../src/engine/ops/index.js';
 import { setAttentionImpl, setAttentionTiling, type AttentionOptions } from '../../src/engine/ops/attention.js';
 import * as R from '../../src/engine/reference/attention.js';
@@ -152,6 +152,50 @@ test('gradients to q, k, v and the bias match finite differences of the referenc
   await gradCase({ B: 1, H: 2, Nq: 7, d: 16, bias: 'hnn' });
   await gradCase({ B: 2, H: 2, Nq: 5, Nk: 9, d: 24, mask: 'i32', bias: 'nn' });
   await gradCase({ B: 2, H: 2, Nq: 7, d: 16, mask: 'f32', bias: 'bhnn' }, 'composed');
+});
+
+/** Part i of a packed [3, B, H, N, d] array. */
+const partOf = (a: Arr, i: number): Arr => {
+  const n = a.data.length / 3;
+  return arr(a.shape.slice(1), Array.from(a.data.subarray(i * n, (i + 1) * n)));
+};
+
+test('packed qkv [3, B, H, N, d]: the same results as three tensors, gradients as one tensor by finite differences', async () => {
+  for (const impl of ['fused', 'composed'] as const) {
+    for (const c of [{ B: 2, H: 3, Nq: 17, d: 64, mask: 'f32', bias: 'hnn' }, { B: 1, H: 2, Nq: 9, d: 24 }] as Case[]) {
+      const x = inputs(c);
+      const qkv = arr([3, c.B, c.H, c.Nq, c.d], [...x.q.data, ...x.k.data, ...x.v.data]);
+      const gy = rand(rng, [c.B, c.H, c.Nq, c.d], { lo: -1, hi: 1 });
+      const [packed, separate] = await asyncScope(async () => {
+        const o = (): AttentionOptions => ({ keyMask: x.mask && upload(x.mask), bias: x.bias && upload(x.bias), returnProbs: true, impl });
+        const p = upload(qkv).requireGrad();
+        const rp = ops.attentionPacked(p, o());
+        backward(rp.out, upload(gy));
+        const ts = [x.q, x.k, x.v].map((a) => upload(a).requireGrad());
+        const rs = ops.attention(ts[0], ts[1], ts[2], o());
+        backward(rs.out, upload(gy));
+        const read = async (list: Tensor[]) => Promise.all(list.map((t) => t.data()));
+        return [await read([rp.out, rp.lse, rp.probs!, p.grad!]), await read([rs.out, rs.lse, rs.probs!, ...ts.map((t) => t.grad!)])];
+      });
+      const n = x.q.data.length;
+      for (let i = 0; i < 3; i++) assert.equal(Array.from(packed[i]), Array.from(separate[i]), `${impl} ${label(c)}: output ${i} packed = separate`);
+      for (let i = 0; i < 3; i++) {
+        assert.equal(Array.from(packed[3].subarray(i * n, (i + 1) * n)), Array.from(separate[3 + i]), `${impl} ${label(c)}: gradient part ${i} packed = separate`);
+      }
+    }
+    const c: Case = { B: 2, H: 2, Nq: 7, d: 16, mask: 'f32', bias: 'nn' };
+    const x = inputs(c);
+    const qkv = arr([3, c.B, c.H, c.Nq, c.d], [...x.q.data, ...x.k.data, ...x.v.data]);
+    await checkGrad({
+      name: `attentionPacked ${impl} ${label(c)}`, inputs: [qkv, x.mask!, x.bias!], wrt: [0, 2],
+      gpu: (p, m, b) => ops.attentionPacked(p, { keyMask: m, bias: b, impl }).out,
+      ref: (p, m, b) => R.attention(partOf(p, 0), partOf(p, 1), partOf(p, 2), { keyMask: m, bias: b }).out,
+    }, rng);
+  }
+  await asyncScope(async () => {
+    assert.throws(() => ops.attentionPacked(upload(rand(rng, [2, 1, 2, 5, 8]))), /packed qkv must be \[3, B, H, N, d\], got \[2, 1, 2, 5, 8\]/);
+    assert.throws(() => ops.attentionPacked(upload(rand(rng, [3, 1, 2, 5, 8])), { keyMask: upload(rand(rng, [1, 4])) }), /keyMask must be \[B, Nk\] = \[1, 5\]/);
+  });
 });
 
 test('a row with every key masked gives zeros, lse -inf, zero probabilities and zero gradients (no NaN)', async () => {

@@ -12,7 +12,7 @@ import { record, noGrad } from '../autograd.js';
 import { checkF32, fmt } from '../shape.js';
 import { add, log, mul, mulScalar, sub, where } from './elementwise.js';
 import { max, sumTo } from './reduce.js';
-import { reshape } from './layout.js';
+import { reshape, slice } from './layout.js';
 import { fill } from './creation.js';
 import { matmul } from './matmul.js';
 import { unrollLoops, scalarizeArrays } from '../wgsl.js';
@@ -192,6 +192,11 @@ function validate(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions): Dims {
   if (k.shape[0] !== B || k.shape[1] !== H || k.shape[3] !== d) throw new Error(`attention: k must be [${B}, ${H}, Nk, ${d}] to match q, got ${shapes}`);
   if (v.shape[0] !== B || v.shape[1] !== H || v.shape[2] !== Nk || v.shape[3] !== d) throw new Error(`attention: v must have k's shape [${B}, ${H}, ${Nk}, ${d}], got ${shapes}`);
   if (Nk === 0 || d === 0) throw new Error(`attention: no keys or an empty head dimension (${shapes})`);
+  return validateOptions({ B, H, Nq, Nk, d }, o, shapes);
+}
+
+function validateOptions(dims: Dims, o: AttentionOptions, shapes: string): Dims {
+  const { B, H, Nq, Nk } = dims;
   if (o.keyMask) {
     const m = o.keyMask;
     if (m.rank !== 2 || m.shape[0] !== B || m.shape[1] !== Nk) throw new Error(`attention: keyMask must be [B, Nk] = [${B}, ${Nk}], got ${fmt(m.shape)} (${shapes})`);
@@ -205,25 +210,50 @@ function validate(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions): Dims {
     if (!ok) throw new Error(`attention: bias ${fmt(bs)} must broadcast as [Nq, Nk], [H, Nq, Nk] or [B, H, Nq, Nk] with Nq = ${Nq}, Nk = ${Nk}, H = ${H}, B = ${B} (${shapes})`);
   }
   if (o.scale !== undefined && !Number.isFinite(o.scale)) throw new Error(`attention: scale ${o.scale} is not a finite number`);
-  return { B, H, Nq, Nk, d };
+  return dims;
 }
 
-/** Attention over q, k, v [B, H, N, d] with an optional key mask and additive bias. */
-export function attention(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions = {}): AttentionResult {
-  const dims = validate(q, k, v, o);
+/** The implementation a call runs: its own choice or the default, checked against the adapter and d. */
+function implFor(o: AttentionOptions, dims: Dims, what: string): AttentionImpl {
   // The dQ and dK/dV kernels bind 8 storage buffers; an adapter with fewer (compatibility mode's
   // default is 4) takes the composed path unless the fused one is asked for by name.
   const buffersOk = (engine().gpu.limits.maxStorageBuffersPerShaderStage ?? 8) >= FUSED_STORAGE_BUFFERS;
   const impl = o.impl ?? (buffersOk ? defaultImpl : 'composed');
-  if (impl === 'composed') return composed(q, k, v, o, dims);
+  if (impl === 'composed') return impl;
   if (impl !== 'fused') throw new Error(`attention: unknown implementation '${impl}' (fused or composed)`);
   if (!buffersOk) {
     throw new Error(`attention: the fused kernels bind ${FUSED_STORAGE_BUFFERS} storage buffers, this adapter allows ${engine().gpu.limits.maxStorageBuffersPerShaderStage} per stage; use impl: 'composed'`);
   }
   if (dims.d > ATTENTION_MAX_D || dims.d % 4 !== 0) {
-    throw new Error(`attention: the fused kernels take a head dimension d that is a multiple of 4 up to ${ATTENTION_MAX_D}, got ${dims.d} (q ${fmt(q.shape)}); use impl: 'composed'`);
+    throw new Error(`attention: the fused kernels take a head dimension d that is a multiple of 4 up to ${ATTENTION_MAX_D}, got ${dims.d} (${what}); use impl: 'composed'`);
   }
-  return fused(q, k, v, o, dims);
+  return impl;
+}
+
+/** Attention over q, k, v [B, H, N, d] with an optional key mask and additive bias. */
+export function attention(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions = {}): AttentionResult {
+  const dims = validate(q, k, v, o);
+  if (implFor(o, dims, `q ${fmt(q.shape)}`) === 'composed') return composed(q, k, v, o, dims);
+  return fused({ q, k, v }, o, dims);
+}
+
+/**
+ * Self-attention over the three parts of one packed tensor qkv [3, B, H, N, d] (q, k, v = qkv[0],
+ * qkv[1], qkv[2]), the layout a transformer's QKV projection takes after one permute. The fused
+ * kernels read the parts where they lie and write the gradient as one [3, B, H, N, d] tensor, so
+ * neither the three slices nor their three slice gradients and two sums are needed.
+ */
+export function attentionPacked(qkv: Tensor, o: AttentionOptions = {}): AttentionResult {
+  checkF32('attention', qkv);
+  if (qkv.rank !== 5 || qkv.shape[0] !== 3) throw new Error(`attention: a packed qkv must be [3, B, H, N, d], got ${fmt(qkv.shape)}`);
+  const [, B, H, N, d] = qkv.shape;
+  if (N === 0 || d === 0) throw new Error(`attention: no keys or an empty head dimension (qkv ${fmt(qkv.shape)})`);
+  const dims = validateOptions({ B, H, Nq: N, Nk: N, d }, o, `qkv ${fmt(qkv.shape)}`);
+  if (implFor(o, dims, `qkv ${fmt(qkv.shape)}`) === 'composed') {
+    const part = (i: number): Tensor => reshape(slice(qkv, [i], [i + 1]), [B, H, N, d]);
+    return scope(() => composed(part(0), part(1), part(2), o, dims));
+  }
+  return fused({ packed: qkv }, o, dims);
 }
 
 // ---------------------------------------------------------------- fused
@@ -259,7 +289,7 @@ function prepare(o: AttentionOptions, dims: Dims): Launch {
   const t = tiling();
   return {
     dims, t, aux, owned,
-    uniforms: [B, H, Nq, Nk, f32bits(scale), f32bits(-Infinity), maskOff, biasOff, sb, sh, 0, 0],
+    uniforms: [B, H, Nq, Nk, f32bits(scale), f32bits(-Infinity), maskOff, biasOff, sb, sh, 0, 0, 0, 0, 0, 0],
     flags: { WG: t.wg, HAS_MASK: o.keyMask ? 1 : 0, MASK_I32: o.keyMask?.dtype === 'i32' ? 1 : 0, HAS_BIAS: o.bias ? 1 : 0 },
   };
 }
@@ -295,70 +325,103 @@ function run(L: Launch, entry: Entry, buffers: GPUBuffer[], rows: number, extra:
   });
 }
 
-function fused(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions, dims: Dims): AttentionResult {
-  const { B, H, Nq, Nk } = dims;
+/** The fused kernels' operands: three tensors, or one packed [3, B, H, N, d] tensor bound three times. */
+type Operands = { q: Tensor; k: Tensor; v: Tensor; packed?: undefined } | { packed: Tensor; q?: undefined; k?: undefined; v?: undefined };
+
+/** Q, K, V buffers, and the vec4 offsets of the parts in a packed tensor (uniforms q_off, k_off, v_off, dk_off). */
+function bind(x: Operands, L: Launch): [GPUBuffer, GPUBuffer, GPUBuffer] {
+  if (!x.packed) return [x.q.buffer, x.k.buffer, x.v.buffer];
+  const part4 = x.packed.size / 12;
+  L.uniforms.splice(12, 4, 0, part4, 2 * part4, part4);
+  return [x.packed.buffer, x.packed.buffer, x.packed.buffer];
+}
+
+function fused(x: Operands, o: AttentionOptions, dims: Dims): AttentionResult {
+  const { B, H, Nq, Nk, d } = dims;
   const L = prepare(o, dims);
-  const auxBuf = (L.aux ?? q).buffer; // unread when there is neither mask nor bias
-  const out = empty(q.shape, 'f32', 'attention');
+  const [qb, kb, vb] = bind(x, L);
+  const auxBuf = L.aux?.buffer ?? qb; // unread when there is neither mask nor bias
+  const out = empty([B, H, Nq, d], 'f32', 'attention');
   const lse = empty([B, H, Nq], 'f32', 'attention lse');
-  if (Nq > 0) run(L, 'attn_fwd', [q.buffer, k.buffer, v.buffer, auxBuf, out.buffer, lse.buffer], Nq);
+  if (Nq > 0) run(L, 'attn_fwd', [qb, kb, vb, auxBuf, out.buffer, lse.buffer], Nq);
   let probs: Tensor | undefined;
   if (o.returnProbs) {
     probs = empty([B, H, Nq, Nk], 'f32', 'attention probs');
-    if (Nq > 0) run(L, 'attn_probs', [q.buffer, k.buffer, lse.buffer, auxBuf, probs.buffer], Nq);
+    if (Nq > 0) run(L, 'attn_probs', [qb, kb, lse.buffer, auxBuf, probs.buffer], Nq);
   }
   const bias = o.bias;
-  const inputs = bias ? [q, k, v, bias] : [q, k, v];
-  const saved = [q, k, v, out, lse, ...(L.aux ? [L.aux] : [])];
-  const y = record('attention', out, inputs, saved, (gy, [qs, ks, vs, os, ls, as]) => backwardFused(L, gy, qs, ks, vs, os, ls, as, [q, k, v, bias]));
+  const parts = x.packed ? [x.packed] : [x.q, x.k, x.v];
+  const inputs = bias ? [...parts, bias] : parts;
+  const saved = [...parts, out, lse, ...(L.aux ? [L.aux] : [])];
+  const y = record('attention', out, inputs, saved, (gy, s) => {
+    const [os, ls, as] = s.slice(parts.length);
+    const xs: Operands = x.packed ? { packed: s[0] } : { q: s[0], k: s[1], v: s[2] };
+    const g = backwardFused(L, gy, xs, os, ls, as, parts.map((t) => t.requiresGrad), bias);
+    return bias ? [...g.parts, g.dbias] : g.parts;
+  });
   if (L.owned) L.aux!.dispose(); // the node's saved handle keeps it while a backward may need it
   return probs ? { out: y, lse, probs } : { out: y, lse };
 }
 
-function backwardFused(L: Launch, gy: Tensor, q: Tensor, k: Tensor, v: Tensor, o: Tensor, lse: Tensor, aux: Tensor | undefined,
-  inputs: (Tensor | undefined)[]): (Tensor | undefined)[] {
-  const { B, H, Nq, Nk } = L.dims;
-  const [qi, ki, vi, bias] = inputs;
-  const needQ = qi!.requiresGrad, needKV = ki!.requiresGrad || vi!.requiresGrad, needBias = !!bias?.requiresGrad;
-  const auxBuf = (aux ?? q).buffer;
+/**
+ * dQ, dK, dV (or, packed, one dQKV: dQ written at its start, dK at its middle through dk_off, dV
+ * copied into its end) and the bias gradient. `need` says which parts want a gradient.
+ */
+function backwardFused(L: Launch, gy: Tensor, x: Operands, o: Tensor, lse: Tensor, aux: Tensor | undefined, need: boolean[], bias: Tensor | undefined):
+  { parts: (Tensor | undefined)[]; dbias: Tensor | undefined } {
+  const { B, H, Nq, Nk, d } = L.dims;
+  const [qb, kb, vb] = bind(x, L);
+  const packed = x.packed;
+  const needQ = need[0], needKV = packed ? need[0] : need[1] || need[2], needBias = !!bias?.requiresGrad;
+  const auxBuf = aux?.buffer ?? qb;
+  const qShape = [B, H, Nq, d], kShape = [B, H, Nk, d];
   const stats = empty([B, H, Nq, 2], 'f32', 'attention backward stats');
   if (Nq > 0) run(L, 'attn_bwd_pre', [o.buffer, gy.buffer, lse.buffer, stats.buffer], B * H * Nq);
+  const dqkv = packed ? empty(packed.shape, 'f32', 'attention dqkv') : undefined;
   let dq: Tensor | undefined, dk: Tensor | undefined, dv: Tensor | undefined, dbias: Tensor | undefined;
   // dQ as partial sums from the dK/dV kernel, where the adapter's split and buffer limit allow it.
   const t = L.t;
   const kvChunks = splitOf(L, 'attn_bwd_dkv', Nk).chunks;
   const partial = needQ && !needBias && Nq > 0 && t.dqPartial &&
     (engine().gpu.limits.maxStorageBuffersPerShaderStage ?? 8) >= FUSED_STORAGE_BUFFERS + 1;
+  // Packed, dQ is the first part of dQKV: the dQ kernels write rows 0 … B·H·Nq of their output.
+  const dqOut = (): GPUBuffer => (dqkv ?? (dq = empty(qShape, 'f32', 'attention dq'))).buffer;
   if ((needQ || needBias) && !partial) {
-    dq = empty(q.shape, 'f32', 'attention dq');
     // Without a bias gradient the dS binding still needs a writable buffer of its own.
     const ds = empty(needBias ? [B, H, Nq, Nk] : [1], 'f32', 'attention dS');
+    const dqBuf = dqOut();
     if (Nq > 0) {
-      run(L, 'attn_bwd_dq', [q.buffer, k.buffer, v.buffer, auxBuf, gy.buffer, stats.buffer, dq.buffer, ds.buffer], Nq,
+      run(L, 'attn_bwd_dq', [qb, kb, vb, auxBuf, gy.buffer, stats.buffer, dqBuf, ds.buffer], Nq,
         { WRITE_DS: needBias ? 1 : 0 });
     }
     if (needBias) {
       dbias = sumTo(ds, bias!.shape);
       if (dbias !== ds) ds.dispose();
     } else ds.dispose();
-    if (!needQ) { dq.dispose(); dq = undefined; }
+    if (!needQ && dq) { dq.dispose(); dq = undefined; }
   }
   if (needKV || partial) {
-    dk = empty(k.shape, 'f32', 'attention dk');
-    dv = empty(v.shape, 'f32', 'attention dv');
-    const dqp = partial ? empty([B, H, kvChunks, Nq, L.dims.d], 'f32', 'attention dQ partials') : undefined;
-    run(L, 'attn_bwd_dkv', [q.buffer, k.buffer, v.buffer, auxBuf, gy.buffer, stats.buffer, dk.buffer, dv.buffer, ...(dqp ? [dqp.buffer] : [])],
+    if (!dqkv) dk = empty(kShape, 'f32', 'attention dk');
+    dv = empty(kShape, 'f32', 'attention dv');
+    const dqp = partial ? empty([B, H, kvChunks, Nq, d], 'f32', 'attention dQ partials') : undefined;
+    run(L, 'attn_bwd_dkv', [qb, kb, vb, auxBuf, gy.buffer, stats.buffer, (dqkv ?? dk)!.buffer, dv.buffer, ...(dqp ? [dqp.buffer] : [])],
       Nk, {}, partial);
     if (dqp) {
-      dq = empty(q.shape, 'f32', 'attention dq');
-      run(L, 'attn_dq_sum', [dqp.buffer, dq.buffer], B * H * Nq * (L.dims.d / 4));
+      const dqBuf = dqOut();
+      run(L, 'attn_dq_sum', [dqp.buffer, dqBuf], B * H * Nq * (d / 4));
       dqp.dispose();
     }
-    if (!ki!.requiresGrad) { dk.dispose(); dk = undefined; }
-    if (!vi!.requiresGrad) { dv.dispose(); dv = undefined; }
+    if (dqkv) {
+      engine().runtime.copy(dv.buffer, dqkv.buffer, dv.size * 4, 0, 2 * dv.size * 4);
+      dv.dispose();
+      dv = undefined;
+    } else {
+      if (!need[1]) { dk!.dispose(); dk = undefined; }
+      if (!need[2]) { dv.dispose(); dv = undefined; }
+    }
   }
   stats.dispose();
-  return bias ? [dq, dk, dv, dbias] : [dq, dk, dv];
+  return { parts: dqkv ? [dqkv] : [dq, dk, dv], dbias };
 }
 
 // ---------------------------------------------------------------- composed (reference path)

@@ -125,16 +125,12 @@ function binary(op: BinaryName, a: Tensor, b: Tensor): Tensor {
       }
       const g = sumTo(full, t.shape);
       if (full !== gy && g !== full) full.dispose();
-      grads.push(g === gy ? copyOf(gy) : g);
+      // Both operands of a + b get gy itself: a second handle on its buffer, not a copy (gradients
+      // are never written in place; accumulation makes new tensors).
+      grads.push(g === gy ? gy.detach() : g);
     }
     return grads;
   });
-}
-
-function copyOf(t: Tensor): Tensor {
-  const c = empty(t.shape, t.dtype, 'copy');
-  engine().runtime.copy(t.buffer, c.buffer, t.size * 4);
-  return c;
 }
 
 export const add = (a: Tensor, b: Tensor): Tensor => binary('add', a, b);

@@ -1,5 +1,5 @@
 // Layer normalization over the last axis with optional affine gamma/beta (PyTorch semantics:
-// biased variance). The forward saves per-row mean and 1/std for the backward.
+// biased variance). The backward rebuilds each row's mean and 1/std from the saved input.
 import { engine } from '../engine.js';
 import { f32bits, grid1d } from '../runtime.js';
 import { empty, Tensor } from '../tensor.js';
@@ -36,30 +36,26 @@ export function layerNorm(x: Tensor, gamma?: Tensor, beta?: Tensor, eps = 1e-5):
   const rt = engine().runtime;
   const vec4 = d % 4 === 0 ? '4' : '';
   const constants = { WG, HAS_GAMMA: gamma ? 1 : 0, HAS_BETA: beta ? 1 : 0 };
-  // Internal: [gamma | beta] in one buffer, so that every kernel binds at most 4 storage buffers.
-  const gb = empty([2 * d], 'f32', 'layerNorm gamma|beta');
-  if (gamma) rt.copy(gamma.buffer, gb.buffer, d * 4);
-  if (beta) rt.copy(beta.buffer, gb.buffer, d * 4, 0, d * 4);
-  // Internal: (mean, rstd) per row, for the dgamma/dbeta sums.
-  const stats = empty([rows, 2], 'f32', 'layerNorm statistics');
+  // An absent gamma or beta binds x in its place (never read).
+  const g = gamma ?? x, b = beta ?? x;
   const y = empty(x.shape, 'f32', 'layerNorm');
   const uniforms = [rows, d, f32bits(eps), CHUNK_ROWS, Math.max(1, Math.ceil(rows / CHUNK_ROWS)), 0, 0, 0];
   if (rows > 0) {
-    rt.dispatch({ kernel: 'layernorm', source, entry: `layernorm_fwd${vec4}`, constants, uniforms, buffers: [x.buffer, gb.buffer, y.buffer, stats.buffer], workgroups: grid1d(rows, WG) });
+    rt.dispatch({ kernel: 'layernorm', source, entry: `layernorm_fwd${vec4}`, constants, uniforms, buffers: [x.buffer, g.buffer, b.buffer, y.buffer], workgroups: grid1d(rows, WG) });
   }
   const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
-  const out = record('layerNorm', y, inputs, [x, gb, stats], (gy, [xs, gbs, sts]) => {
+  return record('layerNorm', y, inputs, [x, g], (gy, [xs, gs]) => {
     const dx = x.requiresGrad ? empty(x.shape, 'f32', 'layerNorm backward dx') : undefined;
     if (dx && rows > 0) {
       rt.dispatch({
         kernel: 'layernorm', source, entry: `layernorm_dx${vec4}`, constants, uniforms,
-        buffers: [xs.buffer, gbs.buffer, gy.buffer, dx.buffer], workgroups: grid1d(rows, WG),
+        buffers: [xs.buffer, gs.buffer, gy.buffer, dx.buffer], workgroups: grid1d(rows, WG),
       });
     }
     const wantGamma = !!gamma?.requiresGrad, wantBeta = !!beta?.requiresGrad;
     let dgamma: Tensor | undefined, dbeta: Tensor | undefined;
     if (wantGamma || wantBeta) {
-      [dgamma, dbeta] = paramGrads(xs, sts, gy, d, vec4, uniforms);
+      [dgamma, dbeta] = paramGrads(xs, gy, d, vec4, uniforms);
       if (!wantGamma) { dgamma.dispose(); dgamma = undefined; }
       if (!wantBeta) { dbeta.dispose(); dbeta = undefined; }
     }
@@ -68,21 +64,22 @@ export function layerNorm(x: Tensor, gamma?: Tensor, beta?: Tensor, eps = 1e-5):
     if (beta) grads.push(dbeta);
     return grads;
   });
-  // The backward holds its own references.
-  gb.dispose();
-  stats.dispose();
-  return out;
 }
 
 /** dgamma = Σ_rows gy·xh and dbeta = Σ_rows gy: partial sums per chunk of rows, then a sum over chunks. */
-function paramGrads(xs: Tensor, stats: Tensor, gy: Tensor, d: number, vec4: string, uniforms: number[]): [Tensor, Tensor] {
+function paramGrads(xs: Tensor, gy: Tensor, d: number, vec4: string, uniforms: number[]): [Tensor, Tensor] {
   const rt = engine().runtime;
-  const chunks = uniforms[4];
+  const rows = uniforms[0], chunks = uniforms[4];
+  // (mean, rstd) per row: recomputed here rather than saved by every forward, which would cost
+  // inference and purification a buffer and a binding for what only training reads.
+  const stats = empty([rows, 2], 'f32', 'layerNorm statistics');
+  if (rows > 0) rt.dispatch({ kernel: 'layernorm', source, entry: 'layernorm_stats', constants: { WG }, uniforms, buffers: [xs.buffer, stats.buffer], workgroups: grid1d(rows, WG) });
   const part = empty([chunks, 2 * d], 'f32', 'layerNorm backward partial sums');
   rt.dispatch({
     kernel: 'layernorm', source, entry: `layernorm_dgb${vec4}`, constants: { WG }, uniforms,
     buffers: [xs.buffer, stats.buffer, gy.buffer, part.buffer], workgroups: grid1d(chunks * (vec4 ? d / 4 : d), WG),
   });
+  stats.dispose();
   let total = part;
   if (chunks > 1) { total = sum(part, 0); part.dispose(); }
   const dgamma = empty([d], 'f32', 'layerNorm backward dgamma');
