@@ -73,6 +73,8 @@ export interface PurifyBenchOptions {
   batch?: number; warmup?: number; steps?: number; only?: RegExp; json?: string; command?: string;
   /** Profile one step per case instead of timing S steps (method: the adapter's best by default). */
   profile?: boolean; method?: ProfileMethod;
+  /** Profile: runs per measurement (default 5). */
+  repeats?: number;
 }
 
 export interface PurifyProfileRow extends WorkProfile {
@@ -91,7 +93,7 @@ function imagesOf(c: Case, batch: number): Float32Array {
  * The profile of one purification step: the unit of work is a one-step purification (the input
  * copy and the ball's two bounds, 3 of its dispatches, come with it).
  */
-async function profileCase(c: Case, batch: number, method: ProfileMethod | undefined): Promise<PurifyProfileRow | undefined> {
+async function profileCase(c: Case, batch: number, method: ProfileMethod | undefined, repeats: number): Promise<PurifyProfileRow | undefined> {
   if (c.file && !existsSync(c.file)) {
     console.log(`${c.name}: ${c.file} is not there, left out`);
     return undefined;
@@ -103,7 +105,7 @@ async function profileCase(c: Case, batch: number, method: ProfileMethod | undef
       (await purify(p.recon, tensor(x, [batch, c.inChans, ...c.imgSize]), purifyConfig(c.preset, { steps }))).images.dispose();
     });
     const setup = (await recordDispatches(run(0))).length;
-    const profile = await profileWork(run(1), { method });
+    const profile = await profileWork(run(1), { method, repeats });
     return { model: c.name, preset: c.preset, batch, ...profile, dispatches_per_step: profile.dispatches - setup };
   } finally { p.dispose(); }
 }
@@ -113,7 +115,7 @@ async function runPurifyProfile(o: PurifyBenchOptions): Promise<PurifyProfileRow
   const rows: PurifyProfileRow[] = [];
   for (const c of CASES) {
     if (o.only && !o.only.test(c.name)) continue;
-    const row = await profileCase(c, batch, o.method);
+    const row = await profileCase(c, batch, o.method, o.repeats ?? 5);
     if (!row) continue;
     rows.push(row);
     console.log(`${row.model}, ${row.preset}, batch ${batch}: ${row.dispatches_per_step} dispatches per step`);
@@ -124,7 +126,7 @@ async function runPurifyProfile(o: PurifyBenchOptions): Promise<PurifyProfileRow
       bench: 'purify --profile', command: o.command ?? 'runPurifyBench({ profile: true })', adapter: engine().gpu.kind, adapter_info: engine().gpu.info,
       date: new Date().toISOString(),
       timing: 'the unit is a one-step purification (its 3 setup dispatches included); medianMs is its median wall time; ' +
-        'elimination: a family\'s ms is the median wall time saved by leaving its dispatches out; timestamp: GPU time of its dispatches',
+        'elimination: a family\'s ms is the median, over pairs of back-to-back runs, of the wall time saved by leaving its dispatches out; timestamp: GPU time of its dispatches',
       rows,
     };
     writeAtomic(o.json, `${JSON.stringify(report, null, 2)}\n`);
