@@ -44,6 +44,15 @@ fn row_stats(k: f32, s1: f32, s2: f32) -> vec2f {
   return vec2f(k + mt, 1.0 / sqrt(v + P.eps));
 }
 
+// (mean, rstd) of the row starting at x[b], in one pass of scalar loads.
+fn stats_of_row(b: u32) -> vec2f {
+  let k = x[b];
+  var s1 = 0.0;
+  var s2 = 0.0;
+  for (var c = 0u; c < P.d; c++) { let t = x[b + c] - k; s1 += t; s2 += t * t; }
+  return row_stats(k, s1, s2);
+}
+
 // ---------------------------------------------------------------- forward
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y4: array<vec4f>;
@@ -53,11 +62,7 @@ fn layernorm_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   let row = linear(gid, nwg);
   if (row >= P.rows) { return; }
   let b = row * P.d;
-  let k = x[b];
-  var s1 = 0.0;
-  var s2 = 0.0;
-  for (var c = 0u; c < P.d; c++) { let t = x[b + c] - k; s1 += t; s2 += t * t; }
-  let st = row_stats(k, s1, s2);
+  let st = stats_of_row(b);
   for (var c = 0u; c < P.d; c++) { y[b + c] = (x[b + c] - st.x) * st.y * gamma_at(c) + beta_at(c); }
 }
 
@@ -83,12 +88,7 @@ fn layernorm_fwd4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
 fn layernorm_stats(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let row = linear(gid, nwg);
   if (row >= P.rows) { return; }
-  let b = row * P.d;
-  let k = x[b];
-  var s1 = 0.0;
-  var s2 = 0.0;
-  for (var c = 0u; c < P.d; c++) { let t = x[b + c] - k; s1 += t; s2 += t * t; }
-  stats[row] = row_stats(k, s1, s2);
+  stats[row] = stats_of_row(row * P.d);
 }
 
 // ---------------------------------------------------------------- backward: dx
