@@ -47,7 +47,11 @@ export interface DispatchObserver {
   timestampSlot?(): { querySet: GPUQuerySet; index: number } | undefined;
 }
 
-export interface PoolStats { bytesInUse: number; bytesPooled: number; buffersInUse: number; }
+export interface PoolStats {
+  bytesInUse: number; bytesPooled: number; buffersInUse: number;
+  /** The most bytes in use at once since the runtime started or resetPeak(). */
+  peakBytesInUse: number;
+}
 
 export class Runtime {
   readonly device: GPUDevice;
@@ -61,6 +65,7 @@ export class Runtime {
   private pass: GPUComputePassEncoder | undefined;
   private pendingDispatches = 0;
   private inUse = 0;
+  private peak = 0;
   private inUseCount = 0;
   private pooledBytes = 0;
   /** Dispatches per submission: large enough to amortize submit, small enough to keep the GPU fed. */
@@ -100,6 +105,7 @@ export class Runtime {
       this.sizeOf.set(buf, size);
     }
     this.inUse += size;
+    this.peak = Math.max(this.peak, this.inUse);
     this.inUseCount++;
     return buf;
   }
@@ -113,7 +119,10 @@ export class Runtime {
     this.releasedSinceSubmit.push(buf);
   }
 
-  stats(): PoolStats { return { bytesInUse: this.inUse, bytesPooled: this.pooledBytes, buffersInUse: this.inUseCount }; }
+  stats(): PoolStats { return { bytesInUse: this.inUse, bytesPooled: this.pooledBytes, buffersInUse: this.inUseCount, peakBytesInUse: this.peak }; }
+
+  /** Starts a new peak measurement at the bytes in use now. */
+  resetPeak(): void { this.peak = this.inUse; }
 
   /** Frees every pooled (unused) buffer back to the driver. */
   trim(): void {

@@ -2,18 +2,25 @@
 //   x0 = input; for s in 1..S: g = ∇_x mean_m L_rec(x_{s-1}; fresh masks M_s,m)
 //                               x_s = clamp01(project_{‖x − x0‖∞ ≤ eta}(x_{s-1} − lambda_s · sign(g)))
 //   return x_S (the optimized image, not the model's reconstruction).
-// Two modes share one update function, so they produce the same images bit for bit:
-// - `purify`: plain, under no-grad, memory flat over the steps;
-// - `purifyDifferentiable`: the unrolled loop recorded on the autograd tape, so that an attack gets
-//   d x_S / d x0 by backward (METHOD.md section 6). sign(g) enters the tape as a constant: its
-//   derivative is zero almost everywhere (the engine's sign backward is zero too), so cutting g off
-//   the tape changes no gradient and spares the second-order work of differentiating g.
+// The modes produce the same images bit for bit:
+// - `purify`: plain, under no-grad, memory flat over the steps; the update is one kernel
+//   (purifyStep, the same arithmetic as the composed ops);
+// - `purifyDifferentiable`: x_S on the autograd tape, so that an attack gets d x_S / d x0 by backward
+//   (METHOD.md section 6). sign(g) has zero derivative almost everywhere (the engine's sign backward
+//   is zero too), so d x_S / d x0 is diagonal, a product of the ball's and the clamp's Jacobians
+//   along the steps. Two routes to it:
+//   'closed-form' (default): the plain loop carries that diagonal along (purifyStepJacobian), and
+//     x_S enters the tape as one node whose backward multiplies by it: no tape over the steps, memory
+//     flat in S;
+//   'tape': the unrolled loop of composed ops recorded on the tape (g cut off it), the reference
+//     the closed form is tested against.
 import { Tensor, asyncScope, keep, scope } from '../engine/tensor.js';
-import { grad, noGrad } from '../engine/autograd.js';
+import { grad, noGrad, record } from '../engine/autograd.js';
 import { Rng } from '../engine/random.js';
 import { sync } from '../engine/engine.js';
-import { copyData } from '../engine/ops/creation.js';
-import { addScalar, clamp, maximum, minimum, mulScalar, sign, sqrt, sub } from '../engine/ops/elementwise.js';
+import { copyData, fill } from '../engine/ops/creation.js';
+import { purifyStep, purifyStepJacobian } from '../engine/ops/purify_step.js';
+import { addScalar, clamp, maximum, minimum, mul, mulScalar, sign, sqrt, sub } from '../engine/ops/elementwise.js';
 import { concat, reshape } from '../engine/ops/layout.js';
 import { fmt } from '../engine/shape.js';
 import type { AttentionMaps, ReconstructionModel } from './loss.js';
@@ -115,7 +122,7 @@ function checkInput(model: ReconstructionModel, x0: Tensor): void {
   }
 }
 
-/** One update: clamp01(project_ball(x − lambda·sign(g))); lo/hi = x0 ∓ eta, absent without a ball. */
+/** One update on the tape, composed: clamp01(project_ball(x − lambda·sign(g))); lo/hi = x0 ∓ eta, absent without a ball. */
 function update(x: Tensor, g: Tensor, lam: number, lo: Tensor | undefined, hi: Tensor | undefined): Tensor {
   return scope(() => {
     const v = sub(x, mulScalar(sign(g), lam));
@@ -152,7 +159,11 @@ async function measureAmv(model: ReconstructionModel, x: Tensor, ref: AttentionM
 /** A seed for the AMV probe mask, apart from the loop's own mask stream (which starts at `seed`). */
 export const AMV_PROBE_SEED_OFFSET = 0x414d56;
 
-async function run(model: ReconstructionModel, x0: Tensor, options: PurifyOptions, r: PurifyRunOptions, differentiable: boolean): Promise<PurifyResult> {
+/** How run() treats the gradient: none, the loop on the tape, or the diagonal Jacobian carried along. */
+type Mode = 'plain' | 'tape' | 'jacobian';
+
+async function run(model: ReconstructionModel, x0: Tensor, options: PurifyOptions, r: PurifyRunOptions, mode: Mode): Promise<PurifyResult & { jacobian?: Tensor }> {
+  const differentiable = mode === 'tape';
   checkOptions(options);
   checkInput(model, x0);
   if (r.trackAmv && !model.attentionMaps) throw new Error(`purify: trackAmv needs a model with attention maps, ${model.name} has none`);
@@ -170,18 +181,19 @@ async function run(model: ReconstructionModel, x0: Tensor, options: PurifyOption
   const rng = new Rng(options.seed);
   const losses: Tensor[] = [];
   const trajectory: Float32Array[] = [];
-  const images = await asyncScope(async () => {
-    // The ball's bounds: on the tape in the differentiable mode (pixels held by the ball follow x0).
-    const bounds = Number.isFinite(options.eta)
-      ? (differentiable ? [addScalar(x0, -options.eta), addScalar(x0, options.eta)] : noGrad(() => [addScalar(x0, -options.eta), addScalar(x0, options.eta)]))
-      : [undefined, undefined];
+  // d x_s / d x0, carried along in the 'jacobian' mode.
+  const jac = mode === 'jacobian' ? noGrad(() => fill(x0.shape, 1)) : undefined;
+  const loop = asyncScope(async () => {
+    // The composed update's ball bounds, on the tape (pixels held by the ball follow x0).
+    const bounds = differentiable && Number.isFinite(options.eta) ? [addScalar(x0, -options.eta), addScalar(x0, options.eta)] : [undefined, undefined];
     let x = differentiable ? x0 : copyData(x0);
     const refMaps = r.trackAmv ? model.attentionMaps!(r.amvReference ?? x0, probe) : undefined;
     if (refMaps) await trackAmv(x, refMaps);
     for (let s = 1; s <= options.steps; s++) {
       const { g, loss } = lossGradient(model, x, options, rng);
       const lam = stepSizeAt(options, s);
-      const next = differentiable ? update(x, g, lam, bounds[0], bounds[1]) : noGrad(() => update(x, g, lam, bounds[0], bounds[1]));
+      if (jac) purifyStepJacobian(jac, x, g, x0, lam, options.eta);
+      const next = differentiable ? update(x, g, lam, bounds[0], bounds[1]) : purifyStep(x, g, x0, lam, options.eta);
       g.dispose();
       if (r.trackLoss) losses.push(keep(loss)); else loss.dispose();
       // In the differentiable mode x_{s-1}'s node stays alive through x_s's; the handle can go.
@@ -195,7 +207,10 @@ async function run(model: ReconstructionModel, x0: Tensor, options: PurifyOption
     if (x !== x0) return x;
     return differentiable ? addScalar(x0, 0) : copyData(x0); // S = 0: the input itself, as a new tensor
   });
-  const out: PurifyResult = { images, seconds: 0 };
+  let images: Tensor;
+  try { images = await loop; } catch (e) { jac?.dispose(); throw e; }
+  const out: PurifyResult & { jacobian?: Tensor } = { images, seconds: 0 };
+  if (jac) out.jacobian = jac;
   if (r.trackLoss) {
     out.losses = losses.length
       ? await asyncScope(async () => new Float32Array(await concat(losses.map((l) => reshape(l, [1])), 0).data()))
@@ -214,15 +229,29 @@ async function run(model: ReconstructionModel, x0: Tensor, options: PurifyOption
  */
 export function purify(model: ReconstructionModel, x0: Tensor, options: PurifyOptions, r: PurifyRunOptions = {}): Promise<PurifyResult> {
   // Not wrapped in noGrad: that is synchronous and would not cover the awaits, and each step's
-  // loss gradient needs the tape. The updates themselves run under noGrad (see run).
-  return run(model, x0, options, r, false);
+  // loss gradient needs the tape. The update kernel records nothing.
+  return run(model, x0, options, r, 'plain');
 }
 
+/** How purifyDifferentiable gets d x_S / d x0: the Jacobian carried along the plain loop, or the loop on the tape. */
+export type PurifyGradientRoute = 'closed-form' | 'tape';
+
 /**
- * The same loop recorded on the autograd tape from x0 (which should require a gradient): backward
- * from anything computed from the result reaches x0 through every step's projection and clamp.
- * The tape holds a few image-sized tensors per step until that backward.
+ * The loop with x_S on the autograd tape from x0 (which should require a gradient): backward from
+ * anything computed from the result reaches x0 through every step's projection and clamp. The
+ * closed-form route (default) keeps one image-sized diagonal whatever S is; the tape route holds a
+ * few image-sized tensors per step until that backward. Both give the same images and gradients.
  */
-export function purifyDifferentiable(model: ReconstructionModel, x0: Tensor, options: PurifyOptions, r: PurifyRunOptions = {}): Promise<PurifyResult> {
-  return run(model, x0, options, r, true);
+export async function purifyDifferentiable(model: ReconstructionModel, x0: Tensor, options: PurifyOptions, r: PurifyRunOptions = {},
+  route: PurifyGradientRoute = 'closed-form'): Promise<PurifyResult> {
+  if (route === 'tape') return run(model, x0, options, r, 'tape');
+  if (route !== 'closed-form') throw new Error(`purify: unknown gradient route '${route}' (closed-form or tape)`);
+  const xd = x0.detach();
+  let res: PurifyResult & { jacobian?: Tensor };
+  try { res = await run(model, xd, options, r, 'jacobian'); } finally { xd.dispose(); }
+  const { jacobian, ...rest } = res;
+  // One node: x_S's gradient times the diagonal d x_S / d x0 (the node keeps its own handle).
+  const images = record('purify', rest.images, [x0], [jacobian!], (gy, [j]) => [mul(gy, j)]);
+  jacobian!.dispose();
+  return { ...rest, images };
 }

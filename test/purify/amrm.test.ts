@@ -200,7 +200,7 @@ test('autograd through the unrolled loop equals the closed form of METHOD.md sec
     });
     const [xs, g] = await asyncScope(async () => {
       const x0t = tensor(x0, [B, 3, 8, 8]).requireGrad();
-      const r = await purifyDifferentiable(model, x0t, o);
+      const r = await purifyDifferentiable(model, x0t, o, {}, 'tape');
       const [gx] = grad(sum(mul(r.images, tensor(u, [B, 3, 8, 8]))), [x0t]);
       const out = [await r.images.data(), await gx.data()] as const;
       gx.dispose();
@@ -219,6 +219,81 @@ test('autograd through the unrolled loop equals the closed form of METHOD.md sec
     for (let i = 0; i < n; i++) assert.is(g[i], Math.fround(u[i] * J[i]), `pixel ${i}: autograd ${g[i]}, closed form ${u[i] * J[i]}`);
     assert.ok(counts.free > 0 && counts.ball > 0 && counts.clamp > 0, `every case occurs: ${JSON.stringify(counts)}`);
     assert.ok(J.some((v) => v === 0) && J.some((v) => v === 1));
+  } finally { mae.dispose(); }
+});
+
+test('the closed-form gradient route equals the tape: same images, same gradients, ties (half gradients) and no ball included', async () => {
+  const mae = tinyMae();
+  try {
+    const model = new MaeReconstruction(mae);
+    const B = 2, n = B * 3 * 64;
+    const rng = new Rng(31);
+    // Pixels on the 8-bit grid with a ball of whole steps: free steps land exactly on the ball's
+    // bounds and on 0 and 1, so the ties of max, min and the clamp all occur.
+    const grid = Float32Array.from({ length: n }, (_, i) => (i % 5 === 0 ? 0 : i % 5 === 1 ? 1 : Math.round(rng.uniform(0, 255)) / 255));
+    const smooth = Float32Array.from({ length: n }, () => rng.uniform(0.1, 0.9));
+    const u = Float32Array.from({ length: n }, () => rng.uniform(-1, 1));
+    const cases: [string, Float32Array, Partial<PurifyOptions>][] = [
+      ['ties: 8-bit pixels, ball of 2 steps', grid, { steps: 6, stepSize: 1, halve: false, eta: 2 / 255, seed: 2 }],
+      ['the 1* schedule, ball of 2.5 steps', smooth, { steps: 8, stepSize: 1, halve: true, eta: 2.5 / 255, seed: 3 }],
+      ['no ball', grid, { steps: 5, stepSize: 2, halve: false, eta: Infinity, seed: 4 }],
+    ];
+    for (const [name, x0, o] of cases) {
+      const results: { x: Float32Array; g: Float32Array }[] = [];
+      for (const route of ['closed-form', 'tape'] as const) {
+        results.push(await asyncScope(async () => {
+          const x0t = tensor(x0, [B, 3, 8, 8]).requireGrad();
+          const r = await purifyDifferentiable(model, x0t, opts(o), {}, route);
+          const [gx] = grad(sum(mul(r.images, tensor(u, [B, 3, 8, 8]))), [x0t]);
+          const out = { x: await r.images.data(), g: await gx.data() };
+          gx.dispose();
+          return out;
+        }));
+      }
+      const [cf, tape] = results;
+      assert.equal(Array.from(cf.x), Array.from(tape.x), `${name}: the same images`);
+      let worst = 0;
+      for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(cf.g[i] - tape.g[i]));
+      assert.ok(worst <= 1e-6, `${name}: the gradients differ by up to ${worst}`);
+      const halves = tape.g.filter((v, i) => v !== 0 && Math.abs(Math.abs(v / u[i]) - 1) > 1e-6).length;
+      if (name.startsWith('ties')) assert.ok(halves > 0, 'a tie occurred (a gradient neither 0 nor the full upstream)');
+    }
+    // Plain purification gives the same images as both routes.
+    const plain = await asyncScope(async () => (await purify(model, tensor(grid, [B, 3, 8, 8]), opts(cases[0][2]))).images.data());
+    const tape = await asyncScope(async () => (await purifyDifferentiable(model, tensor(grid, [B, 3, 8, 8]), opts(cases[0][2]), {}, 'tape')).images.data());
+    assert.equal(Array.from(plain), Array.from(tape));
+    await asyncScope(async () => {
+      try {
+        await purifyDifferentiable(model, tensor(grid, [B, 3, 8, 8]), opts({ steps: 1 }), {}, 'forward' as 'tape');
+        assert.unreachable('should have thrown');
+      } catch (e) { assert.match((e as Error).message, /unknown gradient route 'forward'/); }
+    });
+  } finally { mae.dispose(); }
+});
+
+test('the closed-form route holds memory flat in S; the tape grows with it', async () => {
+  const mae = tinyMae();
+  try {
+    const model = new MaeReconstruction(mae);
+    const rt = engine().runtime;
+    const x0 = Float32Array.from({ length: 2 * 3 * 64 }, (_, i) => ((i * 37) % 255) / 255);
+    const peak = async (route: 'closed-form' | 'tape', steps: number): Promise<number> => {
+      await rt.sync();
+      const before = rt.stats().bytesInUse;
+      rt.resetPeak();
+      await asyncScope(async () => {
+        const x = tensor(x0, [2, 3, 8, 8]).requireGrad();
+        const r = await purifyDifferentiable(model, x, opts({ steps, eta: 4 / 255 }), {}, route);
+        const [g] = grad(sum(r.images), [x]);
+        await g.data();
+        g.dispose();
+      });
+      return rt.stats().peakBytesInUse - before;
+    };
+    await peak('closed-form', 1); // first use allocates the pipelines' uniforms, not counted
+    const [cf2, cf12, tape2, tape12] = [await peak('closed-form', 2), await peak('closed-form', 12), await peak('tape', 2), await peak('tape', 12)];
+    assert.is(cf12, cf2, `closed form: ${cf2} bytes at S 2, ${cf12} at S 12`);
+    assert.ok(tape12 > tape2, `tape: ${tape2} bytes at S 2, ${tape12} at S 12`);
   } finally { mae.dispose(); }
 });
 

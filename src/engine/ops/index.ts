@@ -13,3 +13,4 @@ export * from './batchnorm.js';
 export * from './attention.js';
 export * from './patch.js';
 export * from './softmax_jacobian.js';
+export * from './purify_step.js';
