@@ -8,16 +8,12 @@
 // is the same for every layer, so the model computes it once and the parts take it ready-made.
 import type { Tensor } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
-import { add, addScalar, mul, silu } from '../engine/ops/elementwise.js';
+import { silu } from '../engine/ops/elementwise.js';
+import { gatedResidual, modulate } from '../engine/ops/modulate.js';
 import { reshape, slice } from '../engine/ops/layout.js';
 import type { Module, NamedTensor } from './module.js';
 import { LayerNorm, Linear, Mlp, type Initializer } from './layers.js';
 import { Attention, type BlockSite, type StackBlock } from './vit.js';
-
-/** x [B, N, D] · (1 + scale) + shift, with shift and scale [B, 1, D] (one per image). */
-export function modulate(x: Tensor, shift: Tensor, scale: Tensor): Tensor {
-  return add(mul(x, addScalar(scale, 1)), shift);
-}
 
 /**
  * adaLN_modulation's Linear (index 1 of the reference's Sequential(SiLU, Linear)): SiLU(c) [B, Dc]
@@ -58,8 +54,8 @@ export class DiTBlock implements Module {
 
   forward(x: Tensor, cAct: Tensor, site?: BlockSite): Tensor {
     const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = this.adaLN.forward(cAct);
-    const h = add(x, mul(gateMsa, this.attn.forward(modulate(this.norm1.forward(x), shiftMsa, scaleMsa), site && { ...site, input: x })));
-    return add(h, mul(gateMlp, this.mlp.forward(modulate(this.norm2.forward(h), shiftMlp, scaleMlp))));
+    const h = gatedResidual(x, gateMsa, this.attn.forward(modulate(this.norm1.forward(x), shiftMsa, scaleMsa), site && { ...site, input: x }));
+    return gatedResidual(h, gateMlp, this.mlp.forward(modulate(this.norm2.forward(h), shiftMlp, scaleMlp)));
   }
 
   /** This block with its conditioning fixed, for `runBlocks`. */

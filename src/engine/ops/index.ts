@@ -14,3 +14,4 @@ export * from './attention.js';
 export * from './patch.js';
 export * from './softmax_jacobian.js';
 export * from './purify_step.js';
+export * from './modulate.js';
