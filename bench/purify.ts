@@ -28,7 +28,7 @@ export const PAPER_ANCHORS = {
   maskdit: { seconds_per_batch: 32.85, batch: 32, model: 'the paper\'s CIFAR MaskDiT (maskdit-c32)', steps: 25, hardware: 'NVIDIA A40' },
 };
 
-interface Case {
+export interface Case {
   name: string;
   family: 'mae' | 'maskdit';
   /** A checkpoint of the repository, or a configuration with random weights. */
@@ -134,7 +134,14 @@ async function runPurifyProfile(o: PurifyBenchOptions): Promise<PurifyProfileRow
   return rows;
 }
 
-async function measure(c: Case, batch: number, warmup: number, timed: number): Promise<PurifyBenchRow | undefined> {
+/** The shipped or configured case by the start of its name (for other benchmarks). */
+export function purifyCase(name: string): Case {
+  const c = CASES.find((k) => k.name.startsWith(name));
+  if (!c) throw new Error(`bench purify: no case '${name}' (${CASES.map((k) => k.name).join(', ')})`);
+  return c;
+}
+
+export async function measure(c: Case, batch: number, warmup: number, timed: number): Promise<PurifyBenchRow | undefined> {
   if (c.file && !existsSync(c.file)) {
     console.log(`${c.name}: ${c.file} is not there, left out`);
     return undefined;

@@ -1,4 +1,4 @@
-// `amrm bench kernels|fused|train|purify|gradient-route`: the benchmarks in bench/, each loaded only when asked for (the
+// `amrm bench kernels|fused|train|purify|e2e|gradient-route`: the benchmarks in bench/, each loaded only when asked for (the
 // kernel and fused ones pull in TF.js, the peer they are timed against).
 import { UsageError, intFlag, parseFlags, withUsage } from './args.js';
 
@@ -14,6 +14,9 @@ export const BENCH_USAGE = `  bench kernels [--quick] [--json FILE] [--only REGE
   bench purify --profile [--method timestamp|elimination] [--repeats 5] [--json FILE] [--only REGEX] [--batch 32]
                                      one purification step per case: dispatches and time share per
                                      kernel family (timestamps where the adapter has them)
+  bench e2e [--json FILE] [--batch 32] [--steps 5]
+                                     one purification step of the shipped MAEs by amrm and by PyTorch
+                                     eager on the same CPU (where a python3 with torch is present)
   bench gradient-route [--json FILE] [--batch 8]
                                      the adaptive attack's gradient through S purification steps by
                                      the closed form and by the tape: peak memory and time against S`;
@@ -24,12 +27,13 @@ const PARSE = {
   train: { valued: ['--json', '--only', '--steps', '--warmup'], switches: [] },
   purify: { valued: ['--json', '--only', '--steps', '--warmup', '--batch', '--method', '--repeats'], switches: ['--profile'] },
   'gradient-route': { valued: ['--json', '--batch'], switches: [] },
+  e2e: { valued: ['--json', '--batch', '--steps'], switches: [] },
 } as const;
 
 export async function benchCommand(args: string[]): Promise<number> {
   const [what, ...rest] = args;
   const a = withUsage('bench', BENCH_USAGE, () => {
-    if (what !== 'kernels' && what !== 'fused' && what !== 'train' && what !== 'purify' && what !== 'gradient-route') throw new UsageError(what ? `unknown benchmark '${what}'` : 'name a benchmark');
+    if (what !== 'kernels' && what !== 'fused' && what !== 'train' && what !== 'purify' && what !== 'gradient-route' && what !== 'e2e') throw new UsageError(what ? `unknown benchmark '${what}'` : 'name a benchmark');
     const flags = parseFlags(rest, PARSE[what]);
     const only = flags.values.get('--only');
     let re: RegExp | undefined;
@@ -54,6 +58,9 @@ export async function benchCommand(args: string[]): Promise<number> {
   } else if (a.what === 'train') {
     const { runTrainBench } = await import('../../bench/train.js');
     await runTrainBench({ json: a.json, only: a.only, steps: a.steps, warmup: a.warmup, command });
+  } else if (a.what === 'e2e') {
+    const { runE2eBench } = await import('../../bench/e2e.js');
+    await runE2eBench({ json: a.json, batch: a.batch, steps: a.steps, command });
   } else if (a.what === 'gradient-route') {
     const { runGradientRouteBench } = await import('../../bench/gradient_route.js');
     await runGradientRouteBench({ json: a.json, batch: a.batch, command });

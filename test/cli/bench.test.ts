@@ -38,4 +38,20 @@ test('bench purify --profile: one step of the shipped MNIST MAE, per family, wri
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
+test('bench e2e: the shipped MAEs step by amrm, and by PyTorch where a python3 with torch is present', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'amrm-e2e-'));
+  try {
+    const out = join(dir, 'e2e.json');
+    const r = amrm(['bench', 'e2e', '--batch', '2', '--steps', '1', '--json', out]);
+    assert.is(r.status, 0, r.stderr);
+    const report = JSON.parse(readFileSync(out, 'utf8'));
+    assert.equal(report.rows.map((x: { model: string }) => x.model.split(' ')[0]), ['cifar10-mae', 'mnist-mae']);
+    for (const row of report.rows) {
+      assert.ok(row.amrm_ms > 0);
+      if (row.pytorch_ms !== null) assert.ok(row.pytorch_ms > 0 && row.ratio > 0);
+    }
+    assert.match(report.why, /OpenBLAS/);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
 test.run();
