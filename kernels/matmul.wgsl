@@ -1,4 +1,4 @@
-// Batched matmul with a fused epilogue: C[z] = act(op(A)[z] · op(B)[z] + bias), where op transposes
+// Batched matmul with a fused epilogue: C[z] = act(op(A)[z] · op(B)[z] + bias) + R[z], where op transposes
 // an operand when TRANS_A / TRANS_B is set and z runs over the broadcast batch.
 //
 // Register blocking without workgroup memory: each invocation computes a TM×TN block of C and walks
@@ -28,6 +28,9 @@ override HAS_TAIL: bool = false;
 override HAS_BIAS: bool = false;
 // 0 none, 1 relu, 2 gelu (exact erf form), 3 gelu (tanh form).
 override ACT: u32 = 0u;
+// A residual R of C's shape is added last (a transformer's x + f(x)); its binding is the last one,
+// so that the pipelines without it (the branch removed) keep the others' numbers.
+override HAS_RES: bool = false;
 
 struct Params {
   M: u32, N: u32, K: u32, tiles_n: u32,
@@ -46,6 +49,7 @@ struct Params {
 // Written as whole vec4s where N is a multiple of 4 (VEC_C), else one component at a time (a
 // component is its own memory location, so neighbouring invocations do not race).
 @group(0) @binding(4) var<storage, read_write> C: array<vec4f>;
+@group(0) @binding(5) var<storage, read> R: array<vec4f>;
 
 fn a_at(i: u32) -> f32 { return A[i >> 2u][i & 3u]; }
 fn b_at(i: u32) -> f32 { return B[i >> 2u][i & 3u]; }
@@ -195,7 +199,9 @@ fn matmul(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
       for (var c = 0u; c < TN / 4u; c++) { // unroll
         let n = n0 + 4u * c;
         if (m < M && n < N) {
-          C[(c_off + m * N + n) >> 2u] = vec4f(row[4u * c], row[4u * c + 1u], row[4u * c + 2u], row[4u * c + 3u]);
+          var v4 = vec4f(row[4u * c], row[4u * c + 1u], row[4u * c + 2u], row[4u * c + 3u]);
+          if (HAS_RES) { v4 += R[(c_off + m * N + n) >> 2u]; }
+          C[(c_off + m * N + n) >> 2u] = v4;
         }
       }
     } else {
@@ -203,7 +209,9 @@ fn matmul(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
         let n = n0 + j;
         if (m < M && n < N) {
           let o = c_off + m * N + n;
-          C[o >> 2u][o & 3u] = row[j];
+          var v1 = row[j];
+          if (HAS_RES) { v1 += R[o >> 2u][o & 3u]; }
+          C[o >> 2u][o & 3u] = v1;
         }
       }
     }

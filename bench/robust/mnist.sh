@@ -23,6 +23,9 @@ for e in 0.3 0.1; do
   $AMRM eval "${common[@]}" "${md[@]}" --attack pgd --norm linf --eps $e --steps 40 --adaptive none --json "$OUT/mnist-maskdit-pgd40-none-linf-$e.json"
   # AMRM-Pure, adaptive: PGD-10 with exact gradients through the 100-step purification (EOT 1).
   $AMRM eval "${common[@]}" "${pur[@]}" --attack pgd --norm linf --eps $e --steps 10 --eot 1 --adaptive exact --json "$OUT/mnist-amrm-pgd10-exact-linf-$e.json"
+  # MaskDiT-Pure, adaptive: PGD-10 with exact gradients through the 50-step purification (EOT 1;
+  # each draw fixes the masks and the noise at sigma_pur).
+  $AMRM eval "${common[@]}" "${md[@]}" --attack pgd --norm linf --eps $e --steps 10 --eot 1 --adaptive exact --json "$OUT/mnist-maskdit-pgd10-exact-linf-$e.json"
 done
 # AMRM-Pure, adaptive with EOT: PGD-10 + EOT-4 (gradients averaged over 4 mask draws per step) at
 # l_inf 0.1, the one threat where EOT 1 leaves digits standing (about 70 CPU-minutes on llvmpipe).

@@ -50,7 +50,10 @@ export const zeroInit: Initializer = {
 };
 
 // ---------------------------------------------------------------- parts
-/** y = x·Wᵀ + b with W stored [out, in] as PyTorch does; an activation can be fused into the matmul. */
+/**
+ * y = x·Wᵀ + b with W stored [out, in] as PyTorch does; an activation, and a residual added last,
+ * can be fused into the matmul.
+ */
 export class Linear implements Module {
   constructor(readonly weight: Tensor, readonly bias: Tensor | undefined) {}
 
@@ -62,8 +65,8 @@ export class Linear implements Module {
   get inFeatures(): number { return this.weight.shape[1]; }
   get outFeatures(): number { return this.weight.shape[0]; }
 
-  forward(x: Tensor, activation: Activation = 'none'): Tensor {
-    return matmul(x, this.weight, { transB: true, bias: this.bias, activation });
+  forward(x: Tensor, activation: Activation = 'none', residual?: Tensor): Tensor {
+    return matmul(x, this.weight, { transB: true, bias: this.bias, activation, residual });
   }
 
   parameters(prefix = ''): NamedTensor[] {
@@ -112,7 +115,8 @@ export class Mlp implements Module {
     return new Mlp(Linear.init(init, dim, hidden), Linear.init(init, hidden, dim), o);
   }
 
-  forward(x: Tensor): Tensor { return this.fc2.forward(this.fc1.forward(x, this.activation)); }
+  /** fc2(act(fc1(x))), plus `residual` when given (fused into fc2's matmul). */
+  forward(x: Tensor, residual?: Tensor): Tensor { return this.fc2.forward(this.fc1.forward(x, this.activation), 'none', residual); }
 
   parameters(prefix = ''): NamedTensor[] {
     return [...this.fc1.parameters(`${prefix}fc1.`), ...this.fc2.parameters(`${prefix}fc2.`)];

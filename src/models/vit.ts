@@ -2,7 +2,6 @@
 // (Attention with one qkv Linear, Block = x + attn(norm1(x)), then x + mlp(norm2(x))), as the MAE
 // reference builds them; and the forward probe through which analyses see inside attention.
 import { Tensor, keep } from '../engine/tensor.js';
-import { add } from '../engine/ops/elementwise.js';
 import { permute, reshape, slice } from '../engine/ops/layout.js';
 import { attentionPacked, ATTENTION_MAX_D } from '../engine/ops/attention.js';
 import { fmt } from '../engine/shape.js';
@@ -82,8 +81,8 @@ export class Attention implements Module {
     return { wQ: slice(this.qkv.weight, [0, 0], [D, D]), wK: slice(this.qkv.weight, [D, 0], [2 * D, D]) };
   }
 
-  /** x [B, N, D] (already normalized) to [B, N, D]; `site` reports to a probe. */
-  forward(x: Tensor, site?: BlockSite & { input: Tensor }): Tensor {
+  /** x [B, N, D] (already normalized) to [B, N, D], plus `residual` when given (fused into the projection); `site` reports to a probe. */
+  forward(x: Tensor, site?: BlockSite & { input: Tensor }, residual?: Tensor): Tensor {
     const [B, N, D] = x.shape;
     const H = this.heads, hd = D / H;
     // [B, N, 3D] -> [3, B, H, N, hd]: one copy, which the attention kernels read in place.
@@ -97,7 +96,7 @@ export class Attention implements Module {
       site.probe({ stack: site.stack, layer: site.layer, input: site.input, normed: x, q: part(0), k: part(1), scale: 1 / Math.sqrt(hd), probs: r.probs, attention: this });
     }
     const merged = reshape(permute(r.out, [0, 2, 1, 3]), [B, N, D]);
-    return this.proj.forward(merged);
+    return this.proj.forward(merged, 'none', residual);
   }
 
   parameters(prefix = ''): NamedTensor[] {
@@ -124,8 +123,9 @@ export class Block implements Module {
   }
 
   forward(x: Tensor, site?: BlockSite): Tensor {
-    const h = add(x, this.attn.forward(this.norm1.forward(x), site && { ...site, input: x }));
-    return add(h, this.mlp.forward(this.norm2.forward(h)));
+    // The residual adds are fused into the attention's projection and fc2.
+    const h = this.attn.forward(this.norm1.forward(x), site && { ...site, input: x }, x);
+    return this.mlp.forward(this.norm2.forward(h), h);
   }
 
   parameters(prefix = ''): NamedTensor[] {

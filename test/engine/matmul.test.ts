@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { setup, rand, Rng, checkForward, checkGrad, upload } from '../harness.js';
+import { setup, rand, Rng, checkForward, checkGrad, upload, type Arr } from '../harness.js';
 import { matmul, setMatmulTiling, type MatmulOptions } from '../../src/engine/ops/matmul.js';
 import { unrollLoops, specializeBranches, scalarizeArrays } from '../../src/engine/wgsl.js';
 import * as R from '../../src/engine/reference/matmul.js';
@@ -159,6 +159,33 @@ test('backward through broadcast batch dimensions', async () => {
       }, rng);
     }
   }
+});
+
+/** The reference matmul plus a residual of its output's shape, added last. */
+const withResidual = (a: Arr, b: Arr, bias: Arr | undefined, r: Arr, o: MatmulOptions) => {
+  const y = R.matmul(a, b, bias, { transA: o.transA, transB: o.transB, activation: o.activation });
+  return { shape: y.shape, data: y.data.map((v, i) => v + r.data[i]) };
+};
+
+test('residual epilogue: act(a·b + bias) + r, forward (vec4 and scalar stores, batched, folded) and gradients to all four', async () => {
+  const cases: [number[], number[], MatmulOptions][] = [
+    [[2, 5, 12], [8, 12], { transB: true }], // a batch folded into M, N a multiple of 4 (vec4 stores)
+    [[3, 7], [7, 6], {}], // N not a multiple of 4 (scalar stores)
+    [[2, 3, 4, 5], [2, 1, 5, 8], {}], // broadcast batch dimensions
+  ];
+  for (const [sa, sb, o] of cases) {
+    const a = rand(rng, sa), b = rand(rng, sb);
+    const ref = R.matmul(a, b, undefined, o);
+    const r = rand(rng, ref.shape), bias = rand(rng, [ref.shape[ref.shape.length - 1]]);
+    for (const activation of ['none', 'gelu'] as const) {
+      const oo = { ...o, activation };
+      await checkForward({ name: `matmul + residual ${activation}`, inputs: [a, b, bias, r], gpu: (x, y, z, w) => matmul(x, y, { ...oo, bias: z, residual: w }), ref: (x, y, z, w) => withResidual(x, y, z, w, oo) });
+      await checkGrad({ name: `matmul + residual ${activation}`, inputs: [a, b, bias, r], gpu: (x, y, z, w) => matmul(x, y, { ...oo, bias: z, residual: w }), ref: (x, y, z, w) => withResidual(x, y, z, w, oo) }, rng);
+    }
+  }
+  await asyncScope(async () => {
+    assert.throws(() => matmul(upload(rand(rng, [3, 4])), upload(rand(rng, [4, 5])), { residual: upload(rand(rng, [3, 4])) }), /matmul: residual \[3, 4\] must have the output's shape \[3, 5\]/);
+  });
 });
 
 test('shape errors name the op and the shapes', async () => {

@@ -6,7 +6,7 @@ import { record, isGradEnabled, noGrad } from '../autograd.js';
 import { checkF32, collapse, broadcastStrides, fmt } from '../shape.js';
 import { sumTo } from './reduce.js';
 import { reshape } from './layout.js';
-import { broadcastTo, gelu, geluTanh, relu } from './elementwise.js';
+import { add, broadcastTo, gelu, geluTanh, relu } from './elementwise.js';
 import { unrollLoops, specializeBranches } from '../wgsl.js';
 import matmulWgsl from '../../../kernels/matmul.wgsl';
 import erfWgsl from '../../../kernels/erf.wgsl';
@@ -24,6 +24,8 @@ export interface MatmulOptions {
   /** [N], added to every output row before the activation. */
   bias?: Tensor;
   activation?: Activation;
+  /** Of the output's shape, added last, after the activation (a residual stream's x + f(x)). */
+  residual?: Tensor;
 }
 
 const ACT = { none: 0, relu: 1, gelu: 2, gelu_tanh: 3 } as const;
@@ -102,7 +104,12 @@ function plan(a: Tensor, b: Tensor, o: MatmulOptions): Plan {
   }
   const act = o.activation ?? 'none';
   if (!(act in ACT)) throw new Error(`matmul: unknown activation '${act}' (none, relu, gelu or gelu_tanh)`);
-  return { M, N, K, batch, outShape: [...batch, M, N], aBatch, bBatch };
+  const outShape = [...batch, M, N];
+  if (o.residual) {
+    checkF32('matmul', o.residual);
+    if (o.residual.shape.join() !== outShape.join()) throw new Error(`matmul: residual ${fmt(o.residual.shape)} must have the output's shape ${fmt(outShape)} (operands ${t})`);
+  }
+  return { M, N, K, batch, outShape, aBatch, bBatch };
 }
 
 /** Records the kernel launch(es) writing act(op(a)·op(b) + bias) into `out` (no autograd). */
@@ -141,7 +148,7 @@ function launch(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: 
   const constants = {
     WG: t.wg, TRANS_A: o.transA ? 1 : 0, TRANS_B: o.transB ? 1 : 0,
     VEC_A: (o.transA ? M : K) % 4 === 0 ? 1 : 0, VEC_B: (o.transB ? K : N) % 4 === 0 ? 1 : 0, VEC_C: N % 4 === 0 ? 1 : 0,
-    HAS_TAIL: K % 4 !== 0 ? 1 : 0, HAS_BIAS: bias ? 1 : 0, ACT: ACT[o.activation ?? 'none'],
+    HAS_TAIL: K % 4 !== 0 ? 1 : 0, HAS_BIAS: bias ? 1 : 0, ACT: ACT[o.activation ?? 'none'], HAS_RES: o.residual ? 1 : 0,
   };
   const { WG: _, ...flags } = constants; // the flags that shape the source (WG only sizes the workgroup)
   const { kernel, source: src } = variant(tm, tn, t, flags);
@@ -152,7 +159,7 @@ function launch(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: 
       uniforms: [M, N, K, tilesN, tiles, rank, z0, 0,
         ...pad4(rank ? col.shape : [], 1), ...pad4(rank ? col.strides[0] : [], 0), ...pad4(rank ? col.strides[1] : [], 0)],
       // Without a bias the binding still needs a buffer; a read-only alias of A is harmless.
-      buffers: [a.buffer, b.buffer, (bias ?? a).buffer, out.buffer],
+      buffers: [a.buffer, b.buffer, (bias ?? a).buffer, out.buffer, ...(o.residual ? [o.residual.buffer] : [])],
       workgroups: [gx, gy, Math.min(count - z0, rt.maxWorkgroupsPerDim)],
     });
   }
@@ -169,20 +176,26 @@ export function matmul(a: Tensor, b: Tensor, o: MatmulOptions = {}): Tensor {
   const p = plan(a, b, o);
   const act = o.activation ?? 'none';
   const bias = o.bias;
-  const tracked = isGradEnabled() && (a.requiresGrad || b.requiresGrad || !!bias?.requiresGrad);
+  const residual = o.residual;
+  const tracked = isGradEnabled() && (a.requiresGrad || b.requiresGrad || !!bias?.requiresGrad || !!residual?.requiresGrad);
   if (tracked && act !== 'none') {
     const z = matmul(a, b, { transA: o.transA, transB: o.transB, bias });
     const y = act === 'gelu' ? gelu(z) : act === 'gelu_tanh' ? geluTanh(z) : relu(z);
     z.dispose(); // y's node keeps z's data and graph alive
-    return y;
+    if (!residual) return y;
+    const r = add(residual, y);
+    y.dispose();
+    return r;
   }
   const out = empty(p.outShape, 'f32', 'matmul');
   launch(a, b, bias, out, p, o);
-  const inputs = bias ? [a, b, bias] : [a, b];
+  const inputs = [a, b, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
   return record('matmul', out, inputs, [a, b], (gy, [as, bs]) => [
     a.requiresGrad ? gradA(gy, bs, a.shape, o) : undefined,
     b.requiresGrad ? gradB(gy, as, b.shape, p, o) : undefined,
     ...(bias ? [bias.requiresGrad ? sumTo(gy, bias.shape) : undefined] : []),
+    // The residual's gradient is gy itself: a second handle on its buffer.
+    ...(residual ? [residual.requiresGrad ? gy.detach() : undefined] : []),
   ]);
 }
 
