@@ -30,6 +30,8 @@ override MASK_I32: bool = false;
 override HAS_BIAS: bool = false;
 // dQ kernel: also write dS = P ∘ (dP − Dᵢ) (the bias gradient before its broadcast is undone).
 override WRITE_DS: bool = false;
+// dK/dV kernel: dV goes into dK's buffer (the packed dQKV) at v_off rather than into its own.
+override DV_IN_DK: bool = false;
 
 // Below every finite score that can occur, so exp(m − m_new) never overflows and a masked score
 // (-inf) never leaves the running max at -inf (exp(-inf − -inf) would be NaN).
@@ -47,9 +49,16 @@ struct Params {
   bias_sb: u32, bias_sh: u32,
   // Row chunks per (b, h) pair.
   chunks: u32, p1: u32,
-  // Where Q, K and V start in their buffers, and dK in its, in vec4s: 0, or the parts of one packed
-  // [3, B, H, N, d] tensor bound three times (read-only aliases), whose dK goes into its dQKV.
-  q_off: u32, k_off: u32, v_off: u32, dk_off: u32,
+  // Layouts, in vec4s: where Q, K and V start in their buffers (0, or their parts of one packed
+  // tensor bound three times as read-only aliases), and the strides over b, h and the row of Q
+  // (and dQ), of K and V (and dK, dV), and of O and dO. Contiguous [B, H, N, d] tensors have
+  // strides (H·N·d/4, N·d/4, d/4); the packed [B, N, 3, H, d] projection (3·N·H·d/4, d/4, 3·H·d/4)
+  // with parts H·d/4 apart, and O in [B, N, H, d] (N·H·d/4, d/4, H·d/4), so no permute is needed
+  // on either side. lse and the backward's per-row statistics stay [B, H, N].
+  q_off: u32, k_off: u32, v_off: u32, p2: u32,
+  q_sb: u32, q_sh: u32, q_sn: u32, p3: u32,
+  k_sb: u32, k_sh: u32, k_sn: u32, p4: u32,
+  o_sb: u32, o_sh: u32, o_sn: u32, p5: u32,
 }
 @group(0) @binding(0) var<uniform> P: Params;
 
@@ -65,6 +74,9 @@ fn key_masked(b: u32, j: u32) -> bool {
 fn bias_base(b: u32, h: u32) -> u32 { return P.bias_off + b * P.bias_sb + h * P.bias_sh; }
 
 struct Slot { bh: u32, b: u32, h: u32, row0: u32, ok: bool }
+fn q_base(b: u32, h: u32) -> u32 { return P.q_off + b * P.q_sb + h * P.q_sh; }
+fn k_base(b: u32, h: u32) -> u32 { return b * P.k_sb + h * P.k_sh; }
+fn o_base(b: u32, h: u32) -> u32 { return b * P.o_sb + h * P.o_sh; }
 fn slot_of(gid: vec3u, nwg: vec3u) -> Slot {
   var s: Slot;
   let g = gid.x + gid.y * nwg.x * WG;
@@ -90,8 +102,8 @@ fn attn_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
   let sl = slot_of(gid, nwg);
   if (!sl.ok) { return; }
   let row0 = sl.row0;
-  let qb = sl.bh * P.nq * D4;
-  let kb = sl.bh * P.nk * D4;
+  let qb = q_base(sl.b, sl.h);
+  let kb = k_base(sl.b, sl.h);
   let bb = bias_base(sl.b, sl.h);
   var qr: array<array<vec4f, D4>, R>;
   var acc: array<array<vec4f, D4>, R>;
@@ -102,7 +114,7 @@ fn attn_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
     // Rows past the end repeat the last row (same work, no write).
     rows[r] = min(row0 + r, P.nq - 1u);
     for (var c = 0u; c < D4; c++) { // d-loop
-      qr[r][c] = q[P.q_off + qb + rows[r] * D4 + c] * P.scale;
+      qr[r][c] = q[qb + rows[r] * P.q_sn + c] * P.scale;
     }
     m[r] = M_INIT;
   }
@@ -116,7 +128,7 @@ fn attn_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
     }
     var kr: array<u32, KB>;
     for (var t = 0u; t < KB; t++) { // unroll
-      kr[t] = kb + min(j0 + t, P.nk - 1u) * D4;
+      kr[t] = kb + min(j0 + t, P.nk - 1u) * P.k_sn;
     }
     for (var c = 0u; c < D4; c++) { // d-loop
       for (var t = 0u; t < KB; t++) { // unroll
@@ -173,8 +185,9 @@ fn attn_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
       let row = sl.bh * P.nq + i;
       let no_keys = l[r] == 0.0;
       let inv = select(1.0 / l[r], 0.0, no_keys);
+      let orow = o_base(sl.b, sl.h) + i * P.o_sn;
       for (var c = 0u; c < D4; c++) { // d-loop
-        out[row * D4 + c] = acc[r][c] * inv;
+        out[orow + c] = acc[r][c] * inv;
       }
       lse[row] = select(m[r] + log(l[r]), P.neg_inf, no_keys);
     }
@@ -191,8 +204,8 @@ fn attn_probs(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   let sl = slot_of(gid, nwg);
   if (!sl.ok) { return; }
   let row0 = sl.row0;
-  let qb = sl.bh * P.nq * D4;
-  let kb = sl.bh * P.nk * D4;
+  let qb = q_base(sl.b, sl.h);
+  let kb = k_base(sl.b, sl.h);
   let bb = bias_base(sl.b, sl.h);
   var qr: array<array<vec4f, D4>, R>;
   var rows: array<u32, R>;
@@ -200,7 +213,7 @@ fn attn_probs(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   for (var r = 0u; r < R; r++) { // unroll
     rows[r] = min(row0 + r, P.nq - 1u);
     for (var c = 0u; c < D4; c++) { // d-loop
-      qr[r][c] = q[P.q_off + qb + rows[r] * D4 + c] * P.scale;
+      qr[r][c] = q[qb + rows[r] * P.q_sn + c] * P.scale;
     }
     ls[r] = p_lse[sl.bh * P.nq + rows[r]];
   }
@@ -214,7 +227,7 @@ fn attn_probs(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
     }
     var kr: array<u32, KB>;
     for (var t = 0u; t < KB; t++) { // unroll
-      kr[t] = kb + min(j0 + t, P.nk - 1u) * D4;
+      kr[t] = kb + min(j0 + t, P.nk - 1u) * P.k_sn;
     }
     for (var c = 0u; c < D4; c++) { // d-loop
       for (var t = 0u; t < KB; t++) { // unroll
@@ -252,8 +265,10 @@ fn attn_probs(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
 fn attn_bwd_pre(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let row = gid.x + gid.y * nwg.x * 64u;
   if (row >= P.B * P.H * P.nq) { return; }
+  let bh = row / P.nq;
+  let orow = o_base(bh / P.H, bh % P.H) + (row % P.nq) * P.o_sn;
   var acc = vec4f(0.0);
-  for (var c = 0u; c < D4; c++) { acc = fma(pre_o[row * D4 + c], pre_do[row * D4 + c], acc); }
+  for (var c = 0u; c < D4; c++) { acc = fma(pre_o[orow + c], pre_do[orow + c], acc); }
   pre_stats[row] = vec2f(pre_lse[row], (acc.x + acc.y) + (acc.z + acc.w));
 }
 
@@ -270,8 +285,8 @@ fn attn_bwd_dq(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   let sl = slot_of(gid, nwg);
   if (!sl.ok) { return; }
   let row0 = sl.row0;
-  let qb = sl.bh * P.nq * D4;
-  let kb = sl.bh * P.nk * D4;
+  let qb = q_base(sl.b, sl.h);
+  let kb = k_base(sl.b, sl.h);
   let bb = bias_base(sl.b, sl.h);
   var qr: array<array<vec4f, D4>, R>;
   var dor: array<array<vec4f, D4>, R>;
@@ -284,8 +299,8 @@ fn attn_bwd_dq(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   for (var r = 0u; r < R; r++) { // unroll
     rows[r] = min(row0 + r, P.nq - 1u);
     for (var c = 0u; c < D4; c++) { // d-loop
-      qr[r][c] = q[P.q_off + qb + rows[r] * D4 + c] * P.scale;
-      dor[r][c] = g_do[qb + rows[r] * D4 + c];
+      qr[r][c] = q[qb + rows[r] * P.q_sn + c] * P.scale;
+      dor[r][c] = g_do[o_base(sl.b, sl.h) + rows[r] * P.o_sn + c];
     }
     let st = g_stats[sl.bh * P.nq + rows[r]];
     ls[r] = st.x;
@@ -304,7 +319,7 @@ fn attn_bwd_dq(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
     }
     var kr: array<u32, KB>;
     for (var t = 0u; t < KB; t++) { // unroll
-      kr[t] = kb + min(j0 + t, P.nk - 1u) * D4;
+      kr[t] = kb + min(j0 + t, P.nk - 1u) * P.k_sn;
     }
     for (var c = 0u; c < D4; c++) { // d-loop
       for (var t = 0u; t < KB; t++) { // unroll
@@ -347,9 +362,9 @@ fn attn_bwd_dq(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   }
   for (var r = 0u; r < R; r++) { // unroll
     if (row0 + r < P.nq) {
-      let row = sl.bh * P.nq + row0 + r;
+      let qrow = qb + (row0 + r) * P.q_sn;
       for (var c = 0u; c < D4; c++) { // d-loop
-        g_dq[row * D4 + c] = acc[r][c] * P.scale;
+        g_dq[qrow + c] = acc[r][c] * P.scale;
       }
     }
   }
@@ -372,8 +387,8 @@ fn attn_bwd_dkv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   let sl = slot_of(gid, nwg);
   if (!sl.ok) { return; }
   let key0 = sl.row0;
-  let qb = sl.bh * P.nq * D4;
-  let kb = sl.bh * P.nk * D4;
+  let qb = q_base(sl.b, sl.h);
+  let kb = k_base(sl.b, sl.h);
   let bb = bias_base(sl.b, sl.h);
   var kr: array<array<vec4f, D4>, R>;
   var vr: array<array<vec4f, D4>, R>;
@@ -386,8 +401,8 @@ fn attn_bwd_dkv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   for (var r = 0u; r < R; r++) { // unroll
     keys[r] = min(key0 + r, P.nk - 1u);
     for (var c = 0u; c < D4; c++) { // d-loop
-      kr[r][c] = k[P.k_off + kb + keys[r] * D4 + c] * P.scale;
-      vr[r][c] = v[P.v_off + kb + keys[r] * D4 + c];
+      kr[r][c] = k[P.k_off + kb + keys[r] * P.k_sn + c] * P.scale;
+      vr[r][c] = v[P.v_off + kb + keys[r] * P.k_sn + c];
     }
     kdead[r] = key_masked(sl.b, keys[r]);
   }
@@ -402,13 +417,15 @@ fn attn_bwd_dkv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
       }
     }
     var qi: array<u32, KB>;
+    var oi: array<u32, KB>;
     for (var t = 0u; t < KB; t++) { // unroll
-      qi[t] = qb + min(i0 + t, P.nq - 1u) * D4;
+      qi[t] = qb + min(i0 + t, P.nq - 1u) * P.q_sn;
+      oi[t] = o_base(sl.b, sl.h) + min(i0 + t, P.nq - 1u) * P.o_sn;
     }
     for (var c = 0u; c < D4; c++) { // d-loop
       for (var t = 0u; t < KB; t++) { // unroll
-        let qv = q[P.q_off + qi[t] + c];
-        let ov = g_do[qi[t] + c];
+        let qv = q[qi[t] + c];
+        let ov = g_do[oi[t] + c];
         qblk[t][c] = qv;
         oblk[t][c] = ov;
         for (var r = 0u; r < R; r++) { // unroll
@@ -461,10 +478,10 @@ fn attn_bwd_dkv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   }
   for (var r = 0u; r < R; r++) { // unroll
     if (key0 + r < P.nk) {
-      let row = sl.bh * P.nk + key0 + r;
+      let krow = kb + (key0 + r) * P.k_sn;
       for (var c = 0u; c < D4; c++) { // d-loop
-        g_dk[P.dk_off + row * D4 + c] = dk[r][c] * P.scale;
-        g_dv[row * D4 + c] = dv[r][c];
+        g_dk[P.k_off + krow + c] = dk[r][c] * P.scale;
+        if (DV_IN_DK) { g_dk[P.v_off + krow + c] = dv[r][c]; } else { g_dv[krow + c] = dv[r][c]; }
       }
     }
   }
@@ -485,5 +502,6 @@ fn attn_dq_sum(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   let base = (o / per) * P.chunks * per + o % per;
   var acc = s_dqp[base];
   for (var c = 1u; c < P.chunks; c++) { acc += s_dqp[base + c * per]; }
-  s_dq[o] = acc;
+  let bh = o / per;
+  s_dq[q_base(bh / P.H, bh % P.H) + ((o % per) / D4) * P.q_sn + o % D4] = acc;
 }

@@ -85,17 +85,18 @@ export class Attention implements Module {
   forward(x: Tensor, site?: BlockSite & { input: Tensor }, residual?: Tensor): Tensor {
     const [B, N, D] = x.shape;
     const H = this.heads, hd = D / H;
-    // [B, N, 3D] -> [3, B, H, N, hd]: one copy, which the attention kernels read in place.
-    const qkv = permute(reshape(this.qkv.forward(x), [B, N, 3, H, hd]), [2, 0, 3, 1, 4]);
+    // [B, N, 3D] viewed as [B, N, 3, H, hd]: the attention kernels read it in place and write
+    // [B, N, H, hd], which views as [B, N, D]: no copies.
+    const qkv = reshape(this.qkv.forward(x), [B, N, 3, H, hd]);
     const impl = hd % 4 === 0 && hd <= ATTENTION_MAX_D ? undefined : 'composed';
     const returnProbs = !!(site?.probe && site.probeProbs);
     const r = attentionPacked(qkv, { returnProbs, impl });
     if (site?.probe) {
-      // A probe gets Q and K of its own: slices of qkv, on the tape like the rest.
-      const part = (i: number): Tensor => reshape(slice(qkv, [i], [i + 1]), [B, H, N, hd]);
+      // A probe gets Q and K of its own, [B, H, N, hd]: copies of parts of qkv, on the tape like the rest.
+      const part = (i: number): Tensor => reshape(permute(slice(qkv, [0, 0, i], [B, N, i + 1]), [0, 2, 3, 1, 4]), [B, H, N, hd]);
       site.probe({ stack: site.stack, layer: site.layer, input: site.input, normed: x, q: part(0), k: part(1), scale: 1 / Math.sqrt(hd), probs: r.probs, attention: this });
     }
-    const merged = reshape(permute(r.out, [0, 2, 1, 3]), [B, N, D]);
+    const merged = reshape(r.out, [B, N, D]);
     return this.proj.forward(merged, 'none', residual);
   }
 

@@ -154,47 +154,72 @@ test('gradients to q, k, v and the bias match finite differences of the referenc
   await gradCase({ B: 2, H: 2, Nq: 7, d: 16, mask: 'f32', bias: 'bhnn' }, 'composed');
 });
 
-/** Part i of a packed [3, B, H, N, d] array. */
-const partOf = (a: Arr, i: number): Arr => {
-  const n = a.data.length / 3;
-  return arr(a.shape.slice(1), Array.from(a.data.subarray(i * n, (i + 1) * n)));
-};
+/** q, k, v [B, H, N, d] as the QKV projection lays them out, [B, N, 3, H, d]. */
+function toPacked(q: Arr, k: Arr, v: Arr): Arr {
+  const [B, H, N, d] = q.shape;
+  const out = arr([B, N, 3, H, d], new Array(3 * q.data.length).fill(0));
+  [q, k, v].forEach((t, p) => {
+    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let n = 0; n < N; n++) for (let c = 0; c < d; c++) {
+      out.data[((((b * N + n) * 3 + p) * H + h) * d) + c] = t.data[((b * H + h) * N + n) * d + c];
+    }
+  });
+  return out;
+}
+/** Part p of a packed [B, N, 3, H, d] array (or a flat gradient of that layout), as [B, H, N, d]. */
+function partOf(x: Arr | { shape: number[]; data: ArrayLike<number> }, p: number): Arr {
+  const [B, N, , H, d] = x.shape;
+  const out = arr([B, H, N, d], new Array(B * H * N * d).fill(0));
+  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let n = 0; n < N; n++) for (let c = 0; c < d; c++) {
+    out.data[((b * H + h) * N + n) * d + c] = x.data[((((b * N + n) * 3 + p) * H + h) * d) + c];
+  }
+  return out;
+}
+/** [B, H, N, d] to [B, N, H, d]. */
+function toBNHD(x: Arr): Arr {
+  const [B, H, N, d] = x.shape;
+  const out = arr([B, N, H, d], new Array(x.data.length).fill(0));
+  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let n = 0; n < N; n++) for (let c = 0; c < d; c++) {
+    out.data[((b * N + n) * H + h) * d + c] = x.data[((b * H + h) * N + n) * d + c];
+  }
+  return out;
+}
 
-test('packed qkv [3, B, H, N, d]: the same results as three tensors, gradients as one tensor by finite differences', async () => {
+test('packed qkv [B, N, 3, H, d], out [B, N, H, d]: the same results as three tensors, gradients as one tensor by finite differences', async () => {
   for (const impl of ['fused', 'composed'] as const) {
     for (const c of [{ B: 2, H: 3, Nq: 17, d: 64, mask: 'f32', bias: 'hnn' }, { B: 1, H: 2, Nq: 9, d: 24 }] as Case[]) {
       const x = inputs(c);
-      const qkv = arr([3, c.B, c.H, c.Nq, c.d], [...x.q.data, ...x.k.data, ...x.v.data]);
+      const qkv = toPacked(x.q, x.k, x.v);
       const gy = rand(rng, [c.B, c.H, c.Nq, c.d], { lo: -1, hi: 1 });
       const [packed, separate] = await asyncScope(async () => {
         const o = (): AttentionOptions => ({ keyMask: x.mask && upload(x.mask), bias: x.bias && upload(x.bias), returnProbs: true, impl });
         const p = upload(qkv).requireGrad();
         const rp = ops.attentionPacked(p, o());
-        backward(rp.out, upload(gy));
+        backward(rp.out, upload(toBNHD(gy)));
         const ts = [x.q, x.k, x.v].map((a) => upload(a).requireGrad());
         const rs = ops.attention(ts[0], ts[1], ts[2], o());
         backward(rs.out, upload(gy));
         const read = async (list: Tensor[]) => Promise.all(list.map((t) => t.data()));
         return [await read([rp.out, rp.lse, rp.probs!, p.grad!]), await read([rs.out, rs.lse, rs.probs!, ...ts.map((t) => t.grad!)])];
       });
-      const n = x.q.data.length;
-      for (let i = 0; i < 3; i++) assert.equal(Array.from(packed[i]), Array.from(separate[i]), `${impl} ${label(c)}: output ${i} packed = separate`);
+      const sepOut = toBNHD(arr([c.B, c.H, c.Nq, c.d], Array.from(separate[0])));
+      assert.equal(Array.from(packed[0]), Array.from(sepOut.data), `${impl} ${label(c)}: out packed = separate`);
+      for (let i = 1; i < 3; i++) assert.equal(Array.from(packed[i]), Array.from(separate[i]), `${impl} ${label(c)}: output ${i} packed = separate`);
       for (let i = 0; i < 3; i++) {
-        assert.equal(Array.from(packed[3].subarray(i * n, (i + 1) * n)), Array.from(separate[3 + i]), `${impl} ${label(c)}: gradient part ${i} packed = separate`);
+        const part = partOf({ shape: qkv.shape, data: packed[3] }, i);
+        assert.equal(Array.from(part.data), Array.from(separate[3 + i]), `${impl} ${label(c)}: gradient part ${i} packed = separate`);
       }
     }
     const c: Case = { B: 2, H: 2, Nq: 7, d: 16, mask: 'f32', bias: 'nn' };
     const x = inputs(c);
-    const qkv = arr([3, c.B, c.H, c.Nq, c.d], [...x.q.data, ...x.k.data, ...x.v.data]);
     await checkGrad({
-      name: `attentionPacked ${impl} ${label(c)}`, inputs: [qkv, x.mask!, x.bias!], wrt: [0, 2],
+      name: `attentionPacked ${impl} ${label(c)}`, inputs: [toPacked(x.q, x.k, x.v), x.mask!, x.bias!], wrt: [0, 2],
       gpu: (p, m, b) => ops.attentionPacked(p, { keyMask: m, bias: b, impl }).out,
-      ref: (p, m, b) => R.attention(partOf(p, 0), partOf(p, 1), partOf(p, 2), { keyMask: m, bias: b }).out,
+      ref: (p, m, b) => toBNHD(R.attention(partOf(p, 0), partOf(p, 1), partOf(p, 2), { keyMask: m, bias: b }).out),
     }, rng);
   }
   await asyncScope(async () => {
-    assert.throws(() => ops.attentionPacked(upload(rand(rng, [2, 1, 2, 5, 8]))), /packed qkv must be \[3, B, H, N, d\], got \[2, 1, 2, 5, 8\]/);
-    assert.throws(() => ops.attentionPacked(upload(rand(rng, [3, 1, 2, 5, 8])), { keyMask: upload(rand(rng, [1, 4])) }), /keyMask must be \[B, Nk\] = \[1, 5\]/);
+    assert.throws(() => ops.attentionPacked(upload(rand(rng, [1, 5, 2, 2, 8]))), /packed qkv must be \[B, N, 3, H, d\], got \[1, 5, 2, 2, 8\]/);
+    assert.throws(() => ops.attentionPacked(upload(rand(rng, [1, 5, 3, 2, 8])), { keyMask: upload(rand(rng, [1, 4])) }), /keyMask must be \[B, Nk\] = \[1, 5\]/);
   });
 });
 

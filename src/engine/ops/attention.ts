@@ -12,7 +12,7 @@ import { record, noGrad } from '../autograd.js';
 import { checkF32, fmt } from '../shape.js';
 import { add, log, mul, mulScalar, sub, where } from './elementwise.js';
 import { max, sumTo } from './reduce.js';
-import { reshape, slice } from './layout.js';
+import { permute, reshape, slice } from './layout.js';
 import { fill } from './creation.js';
 import { matmul } from './matmul.js';
 import { unrollLoops, scalarizeArrays } from '../wgsl.js';
@@ -35,7 +35,7 @@ export interface AttentionOptions {
 }
 
 export interface AttentionResult {
-  /** [B, H, Nq, d]; gradients flow to q, k, v and the bias. */
+  /** [B, H, Nq, d] ([B, N, H, d] from attentionPacked); gradients flow to q, k, v and the bias. */
   out: Tensor;
   /** [B, H, Nq]: log Σⱼ exp(scoreᵢⱼ) over the attended keys (-inf for a row with none); no gradient. */
   lse: Tensor;
@@ -238,20 +238,24 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions =
 }
 
 /**
- * Self-attention over the three parts of one packed tensor qkv [3, B, H, N, d] (q, k, v = qkv[0],
- * qkv[1], qkv[2]), the layout a transformer's QKV projection takes after one permute. The fused
- * kernels read the parts where they lie and write the gradient as one [3, B, H, N, d] tensor, so
- * neither the three slices nor their three slice gradients and two sums are needed.
+ * Self-attention over a transformer's QKV projection as it comes, qkv [B, N, 3, H, d] (the
+ * [B, N, 3·H·d] matmul output viewed), giving out as [B, N, H, d], which views as [B, N, H·d] for
+ * the output projection. The fused kernels read Q, K and V where they lie and write O, dQ, dK and
+ * dV there too: no permute, slice or slice gradient on either side. lse and probs are [B, H, N(, N)].
  */
 export function attentionPacked(qkv: Tensor, o: AttentionOptions = {}): AttentionResult {
   checkF32('attention', qkv);
-  if (qkv.rank !== 5 || qkv.shape[0] !== 3) throw new Error(`attention: a packed qkv must be [3, B, H, N, d], got ${fmt(qkv.shape)}`);
-  const [, B, H, N, d] = qkv.shape;
+  if (qkv.rank !== 5 || qkv.shape[2] !== 3) throw new Error(`attention: a packed qkv must be [B, N, 3, H, d], got ${fmt(qkv.shape)}`);
+  const [B, N, , H, d] = qkv.shape;
   if (N === 0 || d === 0) throw new Error(`attention: no keys or an empty head dimension (qkv ${fmt(qkv.shape)})`);
   const dims = validateOptions({ B, H, Nq: N, Nk: N, d }, o, `qkv ${fmt(qkv.shape)}`);
   if (implFor(o, dims, `qkv ${fmt(qkv.shape)}`) === 'composed') {
-    const part = (i: number): Tensor => reshape(slice(qkv, [i], [i + 1]), [B, H, N, d]);
-    return scope(() => composed(part(0), part(1), part(2), o, dims));
+    return scope(() => {
+      const parts = permute(qkv, [2, 0, 3, 1, 4]);
+      const part = (i: number): Tensor => reshape(slice(parts, [i], [i + 1]), [B, H, N, d]);
+      const r = composed(part(0), part(1), part(2), o, dims);
+      return { ...r, out: permute(r.out, [0, 2, 1, 3]) };
+    });
   }
   return fused({ packed: qkv }, o, dims);
 }
@@ -289,10 +293,16 @@ function prepare(o: AttentionOptions, dims: Dims): Launch {
   const t = tiling();
   return {
     dims, t, aux, owned,
-    uniforms: [B, H, Nq, Nk, f32bits(scale), f32bits(-Infinity), maskOff, biasOff, sb, sh, 0, 0, 0, 0, 0, 0],
+    uniforms: [B, H, Nq, Nk, f32bits(scale), f32bits(-Infinity), maskOff, biasOff, sb, sh, 0, 0,
+      // q_off, k_off, v_off; the strides of Q, of K and V, of O (kernels/attention.wgsl): contiguous
+      // [B, H, N, d] tensors until bind() says otherwise.
+      0, 0, 0, 0, ...contiguous(H, Nq, d), ...contiguous(H, Nk, d), ...contiguous(H, Nq, d)],
     flags: { WG: t.wg, HAS_MASK: o.keyMask ? 1 : 0, MASK_I32: o.keyMask?.dtype === 'i32' ? 1 : 0, HAS_BIAS: o.bias ? 1 : 0 },
   };
 }
+
+/** vec4 strides over b, h and the row of a contiguous [B, H, N, d] tensor (and a pad word). */
+const contiguous = (H: number, N: number, d: number): number[] => [H * N * (d / 4), N * (d / 4), d / 4, 0];
 
 type Entry = 'attn_fwd' | 'attn_probs' | 'attn_bwd_pre' | 'attn_bwd_dq' | 'attn_bwd_dkv' | 'attn_dq_sum';
 
@@ -325,14 +335,19 @@ function run(L: Launch, entry: Entry, buffers: GPUBuffer[], rows: number, extra:
   });
 }
 
-/** The fused kernels' operands: three tensors, or one packed [3, B, H, N, d] tensor bound three times. */
+/**
+ * The fused kernels' operands: three [B, H, N, d] tensors, or the QKV projection [B, N, 3, H, d]
+ * bound three times (its output then [B, N, H, d]).
+ */
 type Operands = { q: Tensor; k: Tensor; v: Tensor; packed?: undefined } | { packed: Tensor; q?: undefined; k?: undefined; v?: undefined };
 
-/** Q, K, V buffers, and the vec4 offsets of the parts in a packed tensor (uniforms q_off, k_off, v_off, dk_off). */
+/** Q, K, V buffers; for a packed projection also its layout in the uniforms (offsets and strides, in vec4s). */
 function bind(x: Operands, L: Launch): [GPUBuffer, GPUBuffer, GPUBuffer] {
   if (!x.packed) return [x.q.buffer, x.k.buffer, x.v.buffer];
-  const part4 = x.packed.size / 12;
-  L.uniforms.splice(12, 4, 0, part4, 2 * part4, part4);
+  const [, N, , H, d] = x.packed.shape;
+  const d4 = d / 4;
+  const row = 3 * H * d4;
+  L.uniforms.splice(12, 16, 0, H * d4, 2 * H * d4, 0, N * row, d4, row, 0, N * row, d4, row, 0, N * H * d4, d4, H * d4, 0);
   return [x.packed.buffer, x.packed.buffer, x.packed.buffer];
 }
 
@@ -341,7 +356,7 @@ function fused(x: Operands, o: AttentionOptions, dims: Dims): AttentionResult {
   const L = prepare(o, dims);
   const [qb, kb, vb] = bind(x, L);
   const auxBuf = L.aux?.buffer ?? qb; // unread when there is neither mask nor bias
-  const out = empty([B, H, Nq, d], 'f32', 'attention');
+  const out = empty(x.packed ? [B, Nq, H, d] : [B, H, Nq, d], 'f32', 'attention');
   const lse = empty([B, H, Nq], 'f32', 'attention lse');
   if (Nq > 0) run(L, 'attn_fwd', [qb, kb, vb, auxBuf, out.buffer, lse.buffer], Nq);
   let probs: Tensor | undefined;
@@ -402,17 +417,17 @@ function backwardFused(L: Launch, gy: Tensor, x: Operands, o: Tensor, lse: Tenso
   }
   if (needKV || partial) {
     if (!dqkv) dk = empty(kShape, 'f32', 'attention dk');
-    dv = empty(kShape, 'f32', 'attention dv');
+    // Packed, dV goes into dQKV beside dK; the dV binding then gets a stand-in it never writes.
+    dv = empty(dqkv ? [4] : kShape, 'f32', dqkv ? 'attention dv (unused)' : 'attention dv');
     const dqp = partial ? empty([B, H, kvChunks, Nq, d], 'f32', 'attention dQ partials') : undefined;
     run(L, 'attn_bwd_dkv', [qb, kb, vb, auxBuf, gy.buffer, stats.buffer, (dqkv ?? dk)!.buffer, dv.buffer, ...(dqp ? [dqp.buffer] : [])],
-      Nk, {}, partial);
+      Nk, { DV_IN_DK: dqkv ? 1 : 0 }, partial);
     if (dqp) {
       const dqBuf = dqOut();
       run(L, 'attn_dq_sum', [dqp.buffer, dqBuf], B * H * Nq * (d / 4));
       dqp.dispose();
     }
     if (dqkv) {
-      engine().runtime.copy(dv.buffer, dqkv.buffer, dv.size * 4, 0, 2 * dv.size * 4);
       dv.dispose();
       dv = undefined;
     } else {
