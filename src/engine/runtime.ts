@@ -3,6 +3,7 @@
 // content, and readback, the only await.
 import { settle } from '#host';
 import type { Gpu } from './device.js';
+import { submitBatchFor } from './tuning.js';
 
 // Usage bits spelled out (WebGPU spec values), so this module does not need the GPUBufferUsage global.
 const STORAGE_USAGE = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08 /* COPY_DST */;
@@ -68,8 +69,6 @@ export class Runtime {
   private peak = 0;
   private inUseCount = 0;
   private pooledBytes = 0;
-  /** Dispatches per submission: large enough to amortize submit, small enough to keep the GPU fed. */
-  batchSize = 48;
   observer: DispatchObserver | undefined;
   readonly maxBinding: number;
   readonly maxBuffer: number;
@@ -229,14 +228,14 @@ export class Runtime {
       pass.setBindGroup(0, bindGroup);
       pass.dispatchWorkgroups(x, y, z);
     }
-    if (++this.pendingDispatches >= this.batchSize) this.submit();
+    if (++this.pendingDispatches >= submitBatchFor(this.gpu.kind)) this.submit();
   }
 
   copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
     if (bytes === 0) return;
     if (this.observer && this.observe('copy') === false) return;
     this.closePass().copyBufferToBuffer(src, srcOffset, dst, dstOffset, Math.ceil(bytes / 4) * 4);
-    if (++this.pendingDispatches >= this.batchSize) this.submit();
+    if (++this.pendingDispatches >= submitBatchFor(this.gpu.kind)) this.submit();
   }
 
   /** The observer's verdict: false to leave the work out, a timestamp slot, or true. */

@@ -2,7 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup, rand, Rng, arr, checkGrad, upload, download, normRelErr, type Arr } from '../harness.js';
 import * as ops from '../../src/engine/ops/index.js';
-import { setAttentionImpl, setAttentionTiling, type AttentionOptions } from '../../src/engine/ops/attention.js';
+import { setAttentionImpl, type AttentionOptions } from '../../src/engine/ops/attention.js';
+import { setTuning } from '../../src/engine/tuning.js';
 import * as R from '../../src/engine/reference/attention.js';
 import { asyncScope, Tensor } from '../../src/engine/tensor.js';
 import { backward } from '../../src/engine/autograd.js';
@@ -14,7 +15,7 @@ const rng = new Rng(8088);
 // different constant; the fused-attention benchmark checks the default splits against the composed
 // path before it times them.
 const TEST_TILING = { rcap: 4 };
-setAttentionTiling(TEST_TILING);
+setTuning({ attention: TEST_TILING });
 const test = suite('attention');
 
 interface Case { B: number; H: number; Nq: number; Nk?: number; d: number; mask?: 'f32' | 'i32'; bias?: 'nn' | 'hnn' | 'bhnn' | '1hnn'; }
@@ -99,11 +100,11 @@ test('other work splits (rows and keys per step not dividing N) give the same re
   // splits that divide nothing (dQ as partial sums of the dK/dV kernel).
   for (const t of [{ r: 1, kbFwd: 4, kbDq: 4, kbDkv: 4, wg: 64, scalarize: false, dqPartial: false }, { r: 3, kbFwd: 2, kbDq: 3, kbDkv: 2, wg: 8 },
     { r: 2, kbFwd: 5, kbDq: 1, kbDkv: 4, wg: 16, unrollD: true }]) {
-    setAttentionTiling(t);
+    setTuning({ attention: t });
     try {
       await forwardCase({ B: 2, H: 2, Nq: 33, d: 24, mask: 'f32', bias: 'hnn' });
       await gradCase({ B: 2, H: 1, Nq: 7, Nk: 6, d: 16, mask: 'f32', bias: 'nn' }, 'fused', ` ${JSON.stringify(t)}`);
-    } finally { setAttentionTiling(TEST_TILING); }
+    } finally { setTuning({ attention: TEST_TILING }); }
   }
 });
 

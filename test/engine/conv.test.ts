@@ -7,6 +7,7 @@ import type { Tensor } from '../../src/engine/tensor.js';
 import { asyncScope } from '../../src/engine/tensor.js';
 import { backward } from '../../src/engine/autograd.js';
 import { engine } from '../../src/engine/engine.js';
+import { setTuning } from '../../src/engine/tuning.js';
 
 await setup();
 const rng = new Rng(2718);
@@ -36,16 +37,16 @@ function convCase(c: Case, name = 'conv2d') {
   };
 }
 
-// Every kernel variant runs on every adapter (conv2dSettings picks one per adapter by default),
+// Every kernel variant runs on every adapter (the tuning picks one per adapter by default),
 // except the blocked one on SwiftShader, which never picks it (its compiler took over 20 GB on it).
 const VARIANTS = engine().gpu.kind === 'swiftshader' ? ['registers', 'matrices'] as const : ['blocked', 'registers', 'matrices'] as const;
 
 test('forward on odd sizes, strides, paddings, size-1 dims (every kernel variant)', async () => {
   for (const variant of VARIANTS) {
-    ops.conv2dSettings.variant = variant;
+    setTuning({ conv: variant });
     for (const c of CASES) await checkForward(convCase(c, `conv2d ${variant}`));
   }
-  ops.conv2dSettings.variant = 'auto';
+  setTuning({ conv: undefined });
 });
 
 test('backward to x, w and bias by finite differences (every kernel variant)', async () => {
@@ -61,10 +62,10 @@ test('backward to x, w and bias by finite differences (every kernel variant)', a
     { x: [1, 2, 3, 4], w: [3, 2, 2, 2], bias: false, opts: { padding: 2 } },
   ];
   for (const variant of VARIANTS) {
-    ops.conv2dSettings.variant = variant;
+    setTuning({ conv: variant });
     for (const c of [CASES[0], CASES[1], CASES[3], CASES[6], CASES[7], ...extra]) await checkGrad(convCase(c, `conv2d ${variant}`), rng);
   }
-  ops.conv2dSettings.variant = 'auto';
+  setTuning({ conv: undefined });
 });
 
 test('weight gradient with the batch split into uneven runs (wide layers)', async () => {

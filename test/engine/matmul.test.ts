@@ -1,7 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup, rand, Rng, checkForward, checkGrad, upload, type Arr } from '../harness.js';
-import { matmul, setMatmulTiling, type MatmulOptions } from '../../src/engine/ops/matmul.js';
+import { matmul, type MatmulOptions } from '../../src/engine/ops/matmul.js';
+import { setTuning } from '../../src/engine/tuning.js';
 import { unrollLoops, specializeBranches, scalarizeArrays } from '../../src/engine/wgsl.js';
 import * as R from '../../src/engine/reference/matmul.js';
 import { asyncScope } from '../../src/engine/tensor.js';
@@ -16,8 +17,8 @@ const test = suite('matmul');
 // template, TM ≠ TN to catch mixed-up indices), and a subset runs with the adapter's own tiling.
 const small = { tm: 8, tn: 4 };
 async function withTiling(t: { tm: number; tn: number } | undefined, fn: () => Promise<void>): Promise<void> {
-  setMatmulTiling(t);
-  try { await fn(); } finally { setMatmulTiling(undefined); }
+  setTuning({ matmul: t });
+  try { await fn(); } finally { setTuning({ matmul: undefined }); }
 }
 
 type Trans = { transA: boolean; transB: boolean };

@@ -7,6 +7,7 @@ import { softmax as refSoftmax } from '../../src/engine/reference/softmax.js';
 import { asyncScope, type Tensor } from '../../src/engine/tensor.js';
 import { backward } from '../../src/engine/autograd.js';
 import { engine } from '../../src/engine/engine.js';
+import { setTuning, type ShiftTiling } from '../../src/engine/tuning.js';
 
 await setup();
 const rng = new Rng(8642);
@@ -95,13 +96,13 @@ test('the large end of the MAE shapes: N = 257 (16×16 patches + class token), d
 
 test('attentionShift: every work split and both operand layouts (packed, direct)', async () => {
   // The adapters' defaults run above; these are the other blockings, ragged ends included.
-  const splits: SJ.ShiftTiling[] = [
+  const splits: ShiftTiling[] = [
     { tr: 8, tc4: 4, wg: 8, packed: true }, { tr: 16, tc4: 4, wg: 8 }, { tr: 2, tc4: 1, wg: 64 },
     { tr: 3, tc4: 2, wg: 4 }, { tr: 1, tc4: 1, wg: 1, packed: true },
   ];
   try {
     for (const t of splits) {
-      SJ.setShiftTiling(t);
+      setTuning({ shift: t });
       for (const [B, H, N, d, M] of [[1, 3, 17, 16], [2, 1, 33, 8, 21], [1, 2, 5, 4, 70]]) {
         const { Q, K, A } = attn(B, H, N, d, M);
         await checkForward({
@@ -111,7 +112,7 @@ test('attentionShift: every work split and both operand layouts (packed, direct)
       }
     }
   } finally {
-    SJ.setShiftTiling(undefined);
+    setTuning({ shift: undefined });
   }
 });
 

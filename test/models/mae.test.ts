@@ -5,7 +5,7 @@ import { setup, rand, Rng, arr, type Arr, upload, normRelErr } from '../harness.
 import { asyncScope } from '../../src/engine/tensor.js';
 import { tensor } from '../../src/engine/ops/creation.js';
 import { backward } from '../../src/engine/autograd.js';
-import { setAttentionTiling } from '../../src/engine/ops/attention.js';
+import { setTuning } from '../../src/engine/tuning.js';
 import { reconstructionLoss } from '../../src/engine/ops/patch.js';
 import { readSafetensors, writeSafetensors } from '../../src/engine/io/safetensors.js';
 import { loadTorch } from '../../src/engine/io/torch.js';
@@ -19,7 +19,7 @@ import { maeReference, type RefParams } from './mae_reference.js';
 const eng = await setup();
 const rng = new Rng(9151);
 // Small row splits compile fast (see test/engine/attention.test.ts).
-setAttentionTiling({ rcap: 4 });
+setTuning({ attention: { rcap: 4 } });
 const test = suite('mae');
 
 // A tiny MAE on a non-square image: 2×3 patches of 4×4×3, encoder 16 wide (2 heads of 8), decoder
@@ -362,6 +362,6 @@ test('mae-tiny-c32: forward and backward run, and the pool returns to its baseli
   model.dispose();
 });
 
-test.after(() => { setAttentionTiling(undefined); });
+test.after(() => { setTuning({ attention: undefined }); });
 
 test.run();

@@ -3,12 +3,12 @@ import * as assert from 'uvu/assert';
 import { setup } from '../harness.js';
 import { BatchLoader } from '../../src/train/loader.js';
 import { train } from '../../src/train/trainer.js';
-import { setAttentionTiling } from '../../src/engine/ops/attention.js';
+import { setTuning } from '../../src/engine/tuning.js';
 import { teacherSet, mlpTask, vitTask } from './tasks.js';
 
 const eng = await setup();
 // Small row splits compile fast (see test/engine/attention.test.ts).
-setAttentionTiling({ rcap: 4 });
+setTuning({ attention: { rcap: 4 } });
 const test = suite('fit');
 
 const mean = (a: number[]): number => a.reduce((s, v) => s + v, 0) / a.length;

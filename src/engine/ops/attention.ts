@@ -16,6 +16,7 @@ import { permute, reshape, slice } from './layout.js';
 import { fill } from './creation.js';
 import { matmul } from './matmul.js';
 import { unrollLoops, scalarizeArrays } from '../wgsl.js';
+import { tuning, type AttentionTiling } from '../tuning.js';
 import { softmax } from './softmax.js';
 import source from '../../../kernels/attention.wgsl';
 
@@ -52,60 +53,6 @@ export function setAttentionImpl(impl: AttentionImpl): void {
 }
 export const getAttentionImpl = (): AttentionImpl => defaultImpl;
 
-/**
- * Work split per adapter. Each invocation owns a chunk of R rows of one (b, h) pair (queries, or keys
- * in the dK/dV kernel) and walks the other side KB rows at a time. On llvmpipe a storage load costs
- * per lane and per 32-bit word, whatever the address pattern (a uniform address is no cheaper, nor
- * a texture), so the time follows how many chunks read all of K and V, and R is made large: the rows
- * split evenly over the fewest chunks of at most rmax rows (at d = 64; scaled by 64/d, at most rcap).
- * Measured at B 32, H 3, N 65, d 64, CPU time of the llvmpipe threads: forward 18.5 ms with 17
- * chunks of 4 rows, 9.5 with 8 of 9, 7.0 with 3 of 22; forward + backward 38 ms with backward chunks
- * of 9 rows, 30.5 with 17. The price is compile time, which grows faster than R: on first use
- * llvmpipe takes about 26 s for the forward at R 22 and two minutes for the backward at R 17 (Mesa's
- * shader cache keeps them for later runs). SwiftShader compiles far more slowly: at R 9 and d 64 the
- * three kernels had not compiled after 17 CPU-minutes, at R 4 they take about 5 s (fwd + bwd at
- * B 32, H 3, N 65: 298 ms against 445 at R 2 and 363 for the composed path), so it stays at R 4.
- * A GPU wants many small invocations instead (R = 1).
- */
-export interface AttentionTiling {
-  wg: number;
-  /** Largest R at d = 64 (scaled by 64/d, at most rcap), per kernel. */
-  rmaxFwd: number; rmaxDq: number; rmaxDkv: number;
-  rcap: number;
-  /** Keys (queries) per step, per kernel. */
-  kbFwd: number; kbDq: number; kbDkv: number;
-  /** Unroll the loops over d/4 in the source (else the adapter's compiler decides). */
-  unrollD: boolean;
-  /**
-   * Unroll everything and turn the private arrays into scalar variables in the source (for
-   * compilers that keep arrays in memory even when every index is constant, as SwiftShader's).
-   * llvmpipe unrolls and promotes them itself: no difference there, in run or compile time.
-   */
-  scalarize: boolean;
-  /**
-   * dQ from the dK/dV kernel, as one partial sum per key chunk (summed afterwards), instead of a
-   * separate dQ kernel that recomputes S and dP. Pays where chunks are few (large R); a GPU with R = 1
-   * would write Nk partial copies of dQ. Not used when the bias needs a gradient (the dQ kernel
-   * writes dS for it).
-   */
-  dqPartial: boolean;
-  /** A fixed R for every kernel (tests: work splits that do not divide N). */
-  r?: number;
-}
-const TILING: Record<string, AttentionTiling> = {
-  llvmpipe: { wg: 8, rmaxFwd: 24, rmaxDq: 17, rmaxDkv: 17, rcap: 32, kbFwd: 2, kbDq: 2, kbDkv: 2, unrollD: false, scalarize: true, dqPartial: true },
-  swiftshader: { wg: 8, rmaxFwd: 4, rmaxDq: 4, rmaxDkv: 4, rcap: 8, kbFwd: 2, kbDq: 2, kbDkv: 2, unrollD: false, scalarize: true, dqPartial: true },
-  gpu: { wg: 64, rmaxFwd: 1, rmaxDq: 1, rmaxDkv: 1, rcap: 1, kbFwd: 4, kbDq: 4, kbDkv: 4, unrollD: false, scalarize: false, dqPartial: false },
-};
-let tilingOverride: Partial<AttentionTiling> | undefined;
-
-/** Overrides the per-adapter work split (benchmarks and tests); undefined restores the default. */
-export function setAttentionTiling(t?: Partial<AttentionTiling>): void { tilingOverride = t; }
-
-function tiling(): AttentionTiling {
-  const base = TILING[engine().gpu.kind] ?? TILING.gpu;
-  return { ...base, ...tilingOverride };
-}
 
 /**
  * The row counts R that kernels are compiled for: every R is its own pipeline, and on llvmpipe a
@@ -290,7 +237,7 @@ function prepare(o: AttentionOptions, dims: Dims): Launch {
     sb = lead[0] === 1 ? 0 : lead[1] * Nq * Nk;
   }
   const scale = o.scale ?? 1 / Math.sqrt(d);
-  const t = tiling();
+  const t = tuning().attention;
   return {
     dims, t, aux, owned,
     uniforms: [B, H, Nq, Nk, f32bits(scale), f32bits(-Infinity), maskOff, biasOff, sb, sh, 0, 0,

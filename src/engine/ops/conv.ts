@@ -1,6 +1,7 @@
 // 2-D convolution (NCHW, groups = 1): direct, with the input and weight gradients as their own
 // kernels and the bias gradient as a sum over N, H, W.
 import { engine } from '../engine.js';
+import { tuning, type ConvVariant } from '../tuning.js';
 import { grid1d } from '../runtime.js';
 import { empty, Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
@@ -17,26 +18,15 @@ function constOf(name: string): number {
 }
 const SEG16 = constOf('SEG16'), RMAX16 = 8;
 const OB = constOf('OB'), XB = constOf('XB'), CB = constOf('CB'), WOB = constOf('WOB'), WCB = constOf('WCB'), SEG = constOf('SEG'), KMAX = constOf('KMAX');
-/**
- * Which kernels run. 'blocked': 16 channels × 16 pixels per invocation with pre-arranged weights
- * for the forward and the stride-1 input gradient, and 16 × 2 channels × all taps for the weight
- * gradient (llvmpipe: 11-13 GFLOP/s against 4-6 for the 8×8 kernels at ResNet-20 shapes). 'registers': 8×8 blocks in loops over small arrays.
- * 'matrices': the same 8×8 blocks held in mat4x4f accumulators, for SwiftShader, which keeps such
- * arrays in memory (5× slower there). 'auto' picks by adapter; tests set the others to cover every
- * kernel on every adapter.
- */
-export const conv2dSettings: { variant: 'auto' | 'blocked' | 'registers' | 'matrices' } = { variant: 'auto' };
 
 // The matrix kernels hard-code 8×8 blocks; they share the launch grid of the register kernels.
 const MATRICES_FIT = OB === 8 && XB === 8 && CB === 8;
 
-function variant(): 'blocked' | 'registers' | 'matrices' {
-  const v = conv2dSettings.variant;
-  const kind = engine().runtime.gpu.kind;
-  let chosen = v !== 'auto' ? v : kind === 'swiftshader' ? 'matrices' : kind === 'llvmpipe' ? 'blocked' : 'registers';
-  // SwiftShader's compiler does not finish the fully unrolled blocked kernels (over 20 GB of memory
-  // at test shapes before it was stopped): never hand them to it.
-  if (chosen === 'blocked' && kind === 'swiftshader') chosen = 'matrices';
+/** The kernels that run (src/engine/tuning.ts, per adapter). */
+function variant(): ConvVariant {
+  let chosen = tuning().conv;
+  // SwiftShader's compiler does not finish the fully unrolled blocked kernels: never hand them to it.
+  if (chosen === 'blocked' && engine().gpu.kind === 'swiftshader') chosen = 'matrices';
   return chosen === 'matrices' && !MATRICES_FIT ? 'registers' : chosen;
 }
 

@@ -8,6 +8,7 @@ import { sumTo } from './reduce.js';
 import { reshape } from './layout.js';
 import { add, broadcastTo, gelu, geluTanh, relu } from './elementwise.js';
 import { unrollLoops, specializeBranches } from '../wgsl.js';
+import { tuning, type MatmulTiling } from '../tuning.js';
 import matmulWgsl from '../../../kernels/matmul.wgsl';
 import erfWgsl from '../../../kernels/erf.wgsl';
 import geluTanhWgsl from '../../../kernels/gelu_tanh.wgsl';
@@ -30,29 +31,6 @@ export interface MatmulOptions {
 
 const ACT = { none: 0, relu: 1, gelu: 2, gelu_tanh: 3 } as const;
 
-/**
- * Register blocking per adapter kind: the outputs per invocation (tm × tn), the workgroup size, and
- * whether the marked loops are unrolled in the source (and the private arrays split into variables)
- * before compiling. Measured at 1024³ and at the ViT shapes, interleaving the variants (bench/kernels.ts
- * and DESIGN.md): on llvmpipe 32×16 beats 16×16 by 15-25% and 8×8 by 2×, while 48×16 and up fall off
- * a cliff (spills); Mesa unrolls the loops itself, and unrolling them in the source only adds compile
- * time. SwiftShader leaves loops as loops over memory arrays (4× slower), so the source is unrolled;
- * there 8×8 edges out 16×16 (about 10%) and compiles faster. A real GPU keeps its registers for
- * occupancy.
- */
-export interface MatmulTiling { tm: number; tn: number; wg: number; unroll: boolean; }
-const TILING: Record<string, MatmulTiling> = {
-  llvmpipe: { tm: 32, tn: 16, wg: 64, unroll: false },
-  swiftshader: { tm: 8, tn: 8, wg: 64, unroll: true },
-  gpu: { tm: 4, tn: 4, wg: 64, unroll: true },
-};
-let tilingOverride: Partial<MatmulTiling> | undefined;
-
-/** Replaces the adapter's tiling (benchmarks compare variants with it); undefined restores it. */
-export function setMatmulTiling(t: Partial<MatmulTiling> | undefined): void { tilingOverride = t; }
-function tiling(): MatmulTiling {
-  return { ...(TILING[engine().gpu.kind] ?? TILING.gpu), ...tilingOverride };
-}
 
 const sources = new Map<string, { kernel: string; source: string }>();
 
@@ -136,7 +114,7 @@ function launch(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: 
     return;
   }
   const count = sizeOf(batchShape);
-  const t = tiling();
+  const t = tuning().matmul;
   // Tiles no larger than the matrix (rounded up to a power of two, at least 4 for the vec4 paths).
   const tm = Math.min(t.tm, Math.max(4, pow2ceil(M)));
   const tn = Math.min(t.tn, Math.max(4, pow2ceil(N)));

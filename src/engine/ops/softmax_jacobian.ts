@@ -16,6 +16,7 @@ import { sum } from './reduce.js';
 import { softmax } from './softmax.js';
 import { matmul } from './matmul.js';
 import { scalarizeArrays, specializeBranches, unrollLoops } from '../wgsl.js';
+import { tuning, type ShiftTiling } from '../tuning.js';
 import source from '../../../kernels/softmax_jacobian.wgsl';
 
 export type SoftmaxJacobianImpl = 'fused' | 'composed';
@@ -45,38 +46,6 @@ function implOf(op: string, o: SoftmaxJacobianOptions): SoftmaxJacobianImpl {
 // ---------------------------------------------------------------- kernel plumbing
 const WG = 64;
 
-/**
- * Work split of the shift kernel per adapter: TR query rows per invocation, 4·TC4 keys per block,
- * WG invocations per workgroup (one batch entry per workgroup). Per vec4 step of the head dimension
- * an invocation loads TR + 4·TC4 vec4s per operand pair for 16·TR·TC4 multiply-adds, so larger
- * blocks feed more work per load (a load is a loop over the SIMD lanes on the software adapters)
- * until the accumulators spill, while ragged ends (N, M = 65, 197) waste more of a larger block.
- * Measured (TR × 4·TC4) at B 32, H 3, d 64 in process CPU time, the machine being shared: on
- * llvmpipe 8×16 took 22 ms at N = 65 and 137 ms at N = 197, 8×8 23 / 150 ms, 4×8 26 / 181 ms; on
- * SwiftShader 16×16 162 / 821 ms, 8×16 184 / 867 ms, 16×8 194 / 940 ms. The same FLOPs as one
- * engine matmul [96, N, 128]·[96, N, 128]ᵀ took 19 / 88 ms (llvmpipe) and 127 / 604 ms
- * (SwiftShader). Workgroup size hardly matters (8 is one llvmpipe SIMD width).
- */
-export interface ShiftTiling {
-  tr: number; tc4: number; wg: number;
-  /**
-   * Pack [dQ, Q] and [K, dK] first so that the kernel binds 4 storage buffers (the compatibility
-   * budget), instead of reading the 4 operands in place with 6. Chosen when the adapter allows
-   * fewer than 6 storage buffers per stage.
-   */
-  packed?: boolean;
-}
-const TILING: Record<string, ShiftTiling> = {
-  llvmpipe: { tr: 8, tc4: 4, wg: 8 },
-  swiftshader: { tr: 16, tc4: 4, wg: 8 },
-  // Not measured on a GPU yet: small blocks, many invocations.
-  gpu: { tr: 2, tc4: 1, wg: 64 },
-};
-let tilingOverride: Partial<ShiftTiling> | undefined;
-
-/** Overrides the per-adapter work split of the fused shift (benchmarks and tests); undefined restores it. */
-export function setShiftTiling(t?: Partial<ShiftTiling>): void { tilingOverride = t; }
-const shiftTiling = (): ShiftTiling => ({ ...(TILING[engine().gpu.kind] ?? TILING.gpu), ...tilingOverride });
 
 const variants = new Map<string, { kernel: string; source: string }>();
 /**
@@ -240,7 +209,7 @@ function shiftRaw(Q: Tensor, K: Tensor, dQ: Tensor, dK: Tensor, A: Tensor, g: At
   const out = empty(A.shape, 'f32', 'attentionShift');
   if (out.size === 0) return out;
   const { batch, N, M, d } = g;
-  const t = shiftTiling();
+  const t = tuning().shift;
   const rt = engine().runtime;
   // The direct kernel reads the operands in place as vec4s: d a multiple of 4 and 6 storage buffers.
   const packed = t.packed ?? (d % 4 !== 0 || engine().gpu.limits.maxStorageBuffersPerShaderStage < 6);
