@@ -30,6 +30,22 @@ export const CASES: Record<string, (rng: InstanceType<typeof Rng>) => T> = {
     amrm.backward(amrm.crossEntropy(x, [3, 0, 9, 3]));
     return x.grad!;
   },
+  'attentionPacked backward [2,9,3,2,8]': (r) => {
+    const qkv = randn(r, [2, 9, 3, 2, 8]).requireGrad();
+    amrm.backward(amrm.attentionPacked(qkv).out, randn(r, [2, 9, 2, 8]));
+    return qkv.grad!;
+  },
+  'matmul + residual, modulate, gatedResidual [2,5,8]': (r) => {
+    const x = randn(r, [2, 5, 8]);
+    const y = amrm.matmul(x, randn(r, [8, 8]), { bias: randn(r, [8]), residual: randn(r, [2, 5, 8]) });
+    return amrm.gatedResidual(x, randn(r, [2, 1, 8]), amrm.modulate(y, randn(r, [2, 1, 8]), randn(r, [2, 1, 8])));
+  },
+  'purifyStep and its Jacobian [67]': (r) => {
+    const x0 = amrm.clamp(randn(r, [67]), 0, 1), x = amrm.clamp(randn(r, [67]), 0, 1), g = randn(r, [67]);
+    const jac = amrm.fill([67], 1);
+    amrm.purifyStepJacobian(jac, x, g, x0, 1 / 255, 2 / 255);
+    return amrm.concat([amrm.purifyStep(x, g, x0, 1 / 255, 2 / 255), jac], 0);
+  },
   'backward of sum(tanh(x)*x) [37]': (r) => {
     const x = randn(r, [37]).requireGrad();
     amrm.backward(amrm.sum(amrm.mul(amrm.tanh(x), x)));
