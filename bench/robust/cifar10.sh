@@ -1,43 +1,72 @@
 #!/usr/bin/env bash
 # The CIFAR-10 rows of the README's robustness table: the published CIFAR-10 ResNet-20 (in
-# ../shared/models) alone and behind AMRM-Pure with the MAE this repository trained
-# (models/cifar10-mae, preset mae-cifar10: rho 0.25, S 150, lambda 1/255 halved), on a seeded sample
-# of test images, l_inf 8/255 and l_2 1.0. Each command writes one report under
-# bench/results/robust/; `node scripts/results-table.mjs --write` puts them in the README.
+# ../shared/models) alone, behind AMRM-Pure with the MAE this repository trained (models/cifar10-mae,
+# preset mae-cifar10: rho 0.25, S 150, lambda 1/255 halved) and behind MaskDiT-Pure with the MaskDiT
+# it trained (models/cifar10-maskdit, preset maskdit-cifar10: rho 0.5, S 25, lambda 1/255, sigma_pur
+# from bench/results/cifar10-maskdit-preset-sweep.json), on a seeded sample of test images, l_inf
+# 8/255 and l_2 1.0. Each command writes one report under bench/results/robust/;
+# `node scripts/results-table.mjs --write` puts them in the README.
 #   usage: bash bench/robust/cifar10.sh [N] [N_ADAPTIVE]   (defaults 128 and 128)
-# AMRM is an env override for the command (default: npx amrm); DATA the cifar-10-batches-bin folder.
+# AMRM is an env override for the command (default: npx amrm); DATA the cifar-10-batches-bin folder;
+# PARTS the parts to run (default "none mae maskdit extra": no defense, the MAE's rows, the
+# MaskDiT's rows, the diagnoses and 512-image rows).
 set -euo pipefail
 N=${1:-128}
 NA=${2:-128}
 AMRM=${AMRM:-npx amrm}
 DATA=${DATA:-../shared/data/cifar-10-batches-bin}
+PARTS=${PARTS:-none mae maskdit extra}
 OUT=bench/results/robust
 mkdir -p "$OUT"
+has() { [[ " $PARTS " == *" $1 "* ]]; }
 common=(--dataset cifar10 --data "$DATA" --classifier ../shared/models/resnet20-12fca82f.th --seed 0 --batch 32)
 pur=(--purifier models/cifar10-mae.safetensors --preset mae-cifar10)
+md=(--purifier models/cifar10-maskdit.safetensors --preset maskdit-cifar10)
 for threat in "linf 8/255" "l2 1.0"; do
   set -- $threat
   norm=$1; eps=$2; tag="$norm-${eps/\//_}"
-  # No defense: PGD-20 on the classifier.
-  $AMRM eval "${common[@]}" --n "$N" --attack pgd --norm "$norm" --eps "$eps" --steps 20 --json "$OUT/cifar10-none-pgd20-$tag.json"
-  # No defense: APGD-CE and APGD-DLR, 20 iterations each.
-  for atk in apgd-ce apgd-dlr; do
-    $AMRM eval "${common[@]}" --n "$N" --attack $atk --norm "$norm" --eps "$eps" --steps 20 --json "$OUT/cifar10-none-$atk-20-$tag.json"
-  done
-  # AMRM-Pure, non-adaptive: PGD-20 on the classifier alone, then purified and classified.
-  $AMRM eval "${common[@]}" "${pur[@]}" --n "$N" --attack pgd --norm "$norm" --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-amrm-pgd20-none-$tag.json"
-  # AMRM-Pure, non-adaptive: APGD-CE-20 and APGD-DLR-20 on the classifier alone, then purified.
-  for atk in apgd-ce apgd-dlr; do
-    $AMRM eval "${common[@]}" "${pur[@]}" --n "$N" --attack $atk --norm "$norm" --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-amrm-$atk-20-none-$tag.json"
-  done
-  # AMRM-Pure, adaptive: PGD-5 with exact gradients through the 150-step purification (EOT 1). The
-  # l_2 report was made as --shard 1/2 and 2/2 (bench/results/robust/shards/) joined by amrm merge.
-  $AMRM eval "${common[@]}" "${pur[@]}" --n "$NA" --attack pgd --norm "$norm" --eps "$eps" --steps 5 --eot 1 --adaptive exact --json "$OUT/cifar10-amrm-pgd5-exact-$tag.json"
+  if has none; then
+    # No defense: PGD-20 on the classifier.
+    $AMRM eval "${common[@]}" --n "$N" --attack pgd --norm "$norm" --eps "$eps" --steps 20 --json "$OUT/cifar10-none-pgd20-$tag.json"
+    # No defense: APGD-CE and APGD-DLR, 20 iterations each.
+    for atk in apgd-ce apgd-dlr; do
+      $AMRM eval "${common[@]}" --n "$N" --attack $atk --norm "$norm" --eps "$eps" --steps 20 --json "$OUT/cifar10-none-$atk-20-$tag.json"
+    done
+  fi
+  if has mae; then
+    # AMRM-Pure, non-adaptive: PGD-20 on the classifier alone, then purified and classified.
+    $AMRM eval "${common[@]}" "${pur[@]}" --n "$N" --attack pgd --norm "$norm" --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-amrm-pgd20-none-$tag.json"
+    # AMRM-Pure, non-adaptive: APGD-CE-20 and APGD-DLR-20 on the classifier alone, then purified.
+    for atk in apgd-ce apgd-dlr; do
+      $AMRM eval "${common[@]}" "${pur[@]}" --n "$N" --attack $atk --norm "$norm" --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-amrm-$atk-20-none-$tag.json"
+    done
+    # AMRM-Pure, adaptive: PGD-5 with exact gradients through the 150-step purification (EOT 1). The
+    # l_2 report was made as --shard 1/2 and 2/2 (bench/results/robust/shards/) joined by amrm merge.
+    $AMRM eval "${common[@]}" "${pur[@]}" --n "$NA" --attack pgd --norm "$norm" --eps "$eps" --steps 5 --eot 1 --adaptive exact --json "$OUT/cifar10-amrm-pgd5-exact-$tag.json"
+  fi
+  if has maskdit; then
+    # MaskDiT-Pure, non-adaptive: the same PGD-20, APGD-CE-20 and APGD-DLR-20 (same seed) on the
+    # classifier alone, purified by the MaskDiT.
+    $AMRM eval "${common[@]}" "${md[@]}" --n "$N" --attack pgd --norm "$norm" --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-maskdit-pgd20-none-$tag.json"
+    for atk in apgd-ce apgd-dlr; do
+      $AMRM eval "${common[@]}" "${md[@]}" --n "$N" --attack $atk --norm "$norm" --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-maskdit-$atk-20-none-$tag.json"
+    done
+    # MaskDiT-Pure, adaptive: PGD-5 with exact gradients through the 25-step purification (EOT 1:
+    # each draw fixes the masks and the noise at sigma_pur).
+    $AMRM eval "${common[@]}" "${md[@]}" --n "$NA" --attack pgd --norm "$norm" --eps "$eps" --steps 5 --eot 1 --adaptive exact --json "$OUT/cifar10-maskdit-pgd5-exact-$tag.json"
+  fi
 done
-# No defense: Square (l_inf only, black box), 1000 queries.
-$AMRM eval "${common[@]}" --n "$N" --attack square --norm linf --eps 8/255 --steps 1000 --json "$OUT/cifar10-none-square1000-linf-8_255.json"
-# AMRM-Pure, non-adaptive: Square-1000 on the classifier alone, then purified.
-$AMRM eval "${common[@]}" "${pur[@]}" --n "$N" --attack square --norm linf --eps 8/255 --steps 1000 --adaptive none --json "$OUT/cifar10-amrm-square1000-none-linf-8_255.json"
+# Square (l_inf only, black box), 1000 queries: on the classifier, and transferred through each purifier.
+if has none; then
+  $AMRM eval "${common[@]}" --n "$N" --attack square --norm linf --eps 8/255 --steps 1000 --json "$OUT/cifar10-none-square1000-linf-8_255.json"
+fi
+if has mae; then
+  $AMRM eval "${common[@]}" "${pur[@]}" --n "$N" --attack square --norm linf --eps 8/255 --steps 1000 --adaptive none --json "$OUT/cifar10-amrm-square1000-none-linf-8_255.json"
+fi
+if has maskdit; then
+  $AMRM eval "${common[@]}" "${md[@]}" --n "$N" --attack square --norm linf --eps 8/255 --steps 1000 --adaptive none --json "$OUT/cifar10-maskdit-square1000-none-linf-8_255.json"
+fi
+has extra || exit 0
 # Diagnosis (not a table row): why the transfer attacks differ. Classifier margins of PGD-20's first
 # fooling and last iterates and of APGD-CE-20, and how many of each the purifier brings back.
 node dist/bench/robust/transfer.js --data "$DATA" --n 64 --json "$OUT/transfer-diagnosis-linf-8_255.json"

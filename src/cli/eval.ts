@@ -191,7 +191,7 @@ async function robustEval(a: EvalArgs, args: string[], set: ImageSet, model: Ret
       return { model: loaded.recon as ReconstructionModel, options: purifyConfig(loaded.preset, { steps: r.purifySteps, eta: r.eta, masks: r.masks, seed: a.seed }) };
     })() : undefined;
     const what = [purifier ? `AMRM (${loaded?.preset}, S ${purifier.options.steps})` : 'no purifier',
-      r.attack ? `${r.attack} ${r.norm} eps ${r.eps.toFixed(5)} steps ${r.steps} eot ${r.eot} adaptive ${r.adaptive}` : 'no attack'].join(', ');
+      r.attack ? `${r.attack} ${r.norm} eps ${r.eps.toFixed(5)} steps ${r.steps} eot ${r.eot} adaptive ${r.attack === 'bpda' ? 'bpda' : r.adaptive}` : 'no attack'].join(', ');
     console.log(`eval: ${model.arch} on ${a.dataset} ${a.split} (${which}: ${set.n} images), ${what}, batch ${a.batch}, adapter ${adapter}`);
     let lastPrint = performance.now();
     const res = await robustAccuracy(set, {

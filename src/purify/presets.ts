@@ -48,13 +48,13 @@ export const PURIFY_PRESETS: Readonly<Record<string, PurifyPreset>> = {
   'rmaskdit-cifar100': paper('rmaskdit', 0.50, 20, false),
   'rmaskdit-svhn': paper('rmaskdit', 0.50, 20, false),
   'rmaskdit-imagenet': paper('rmaskdit', 0.30, 20, false),
-  // The paper has no MNIST setting: chosen by the sweep in bench/mnist_preset_sweep.ts on 48 MNIST
+  // The paper has no MNIST setting: chosen by the sweep in bench/preset_sweep.ts on 48 MNIST
   // *training* digits (never test digits) attacked by PGD-20 l_inf 0.3, with models/mnist-mae and
   // mnist-cnn (bench/results/mnist-preset-sweep.json). Of nine settings, only small steps in the
   // default 16/255 ball kept every clean digit (48/48; the others 12-38/48). None purifies the
   // attack's last iterate (0-9/48, the most with no ball at all and 14/48 clean digits left); this
   // one recovers 20/48 of the first fooling iterates, the others 9-21/48.
-  // Chosen like mae-mnist, by bench/mnist_preset_sweep.ts on 32 MNIST *training* digits attacked by
+  // Chosen like mae-mnist, by bench/preset_sweep.ts on 32 MNIST *training* digits attacked by
   // PGD-20 l_inf 0.3 (bench/results/mnist-maskdit-preset-sweep.json), with models/mnist-maskdit and
   // mnist-cnn. Undoing l_inf 0.3 needs a ball of 0.3 and a path at least that long, which the CIFAR
   // setting (25 steps of 1/255) lacks; a σ_pur of the attack's size ([−1, 1] units: 0.6) makes the
