@@ -17,8 +17,6 @@
 struct Params { n: u32, c: u32, s: u32, parts: u32, eps: f32, p0: u32, p1: u32, p2: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 
-fn linear(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 64u; }
-
 /** Batch rows [from, to) of run `part` of P.parts. */
 fn run_of(part: u32) -> vec2u { return vec2u((part * P.n) / P.parts, ((part + 1u) * P.n) / P.parts); }
 

@@ -3,8 +3,6 @@
 
 const MAX_RANK = 8u;
 
-fn linear(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 64u; }
-
 // ---------------------------------------------------------------- unary (with scalar parameters)
 // OP: 0 neg, 1 abs, 2 sign, 3 exp, 4 log, 5 sqrt, 6 rsqrt, 7 tanh, 8 sigmoid, 9 relu, 10 gelu (erf),
 //     11 pow(x, a), 12 clamp(x, a, b), 13 a*x + b, 14 gelu (tanh form), 15 silu

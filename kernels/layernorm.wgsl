@@ -19,9 +19,6 @@ override WG: u32 = 64u;
 override HAS_GAMMA: bool = true;
 override HAS_BETA: bool = true;
 
-fn linear(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * WG; }
-fn hsum(v: vec4f) -> f32 { return (v.x + v.y) + (v.z + v.w); }
-
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> gamma: array<f32>;
 @group(0) @binding(1) var<storage, read> x4: array<vec4f>;
@@ -59,7 +56,7 @@ fn stats_of_row(b: u32) -> vec2f {
 
 @compute @workgroup_size(WG)
 fn layernorm_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let row = linear(gid, nwg);
+  let row = flat_id(gid, nwg, WG);
   if (row >= P.rows) { return; }
   let b = row * P.d;
   let st = stats_of_row(b);
@@ -68,7 +65,7 @@ fn layernorm_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
 
 @compute @workgroup_size(WG)
 fn layernorm_fwd4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let row = linear(gid, nwg);
+  let row = flat_id(gid, nwg, WG);
   if (row >= P.rows) { return; }
   let d4 = P.d / 4u;
   let b = row * d4;
@@ -86,7 +83,7 @@ fn layernorm_fwd4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
 
 @compute @workgroup_size(WG)
 fn layernorm_stats(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let row = linear(gid, nwg);
+  let row = flat_id(gid, nwg, WG);
   if (row >= P.rows) { return; }
   stats[row] = stats_of_row(row * P.d);
 }
@@ -101,7 +98,7 @@ fn layernorm_stats(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
 
 @compute @workgroup_size(WG)
 fn layernorm_dx(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let row = linear(gid, nwg);
+  let row = flat_id(gid, nwg, WG);
   if (row >= P.rows) { return; }
   let b = row * P.d;
   let k = x[b];
@@ -126,7 +123,7 @@ fn layernorm_dx(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
 
 @compute @workgroup_size(WG)
 fn layernorm_dx4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let row = linear(gid, nwg);
+  let row = flat_id(gid, nwg, WG);
   if (row >= P.rows) { return; }
   let d4 = P.d / 4u;
   let b = row * d4;
@@ -160,7 +157,7 @@ fn layernorm_dx4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
 
 @compute @workgroup_size(WG)
 fn layernorm_dgb(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let o = linear(gid, nwg);
+  let o = flat_id(gid, nwg, WG);
   if (o >= P.chunks * P.d) { return; }
   let c = o % P.d;
   let chunk = o / P.d;
@@ -181,7 +178,7 @@ fn layernorm_dgb(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
 @compute @workgroup_size(WG)
 fn layernorm_dgb4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let d4 = P.d / 4u;
-  let o = linear(gid, nwg);
+  let o = flat_id(gid, nwg, WG);
   if (o >= P.chunks * d4) { return; }
   let q = o % d4;
   let chunk = o / d4;

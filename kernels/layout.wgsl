@@ -3,8 +3,6 @@
 // only the gradient kernels do f32 arithmetic. One invocation per output element, over a 2-D grid
 // of 64-wide workgroups (runtime.grid1d).
 
-fn linear(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 64u; }
-
 // ---------------------------------------------------------------- strided copy
 // dst[dbase + Σ idx_d·ds_d] = src[sbase + Σ idx_d·ss_d] for every multi-index idx of `shape`.
 // Permute and slice read strided and write contiguous; concat reads contiguous and writes strided.

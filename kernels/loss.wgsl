@@ -9,7 +9,6 @@ struct Params { n: u32, c: u32, scale: f32, scalar_gy: u32, nan_bits: u32, p0: u
 
 override WG: u32 = 64u;
 
-fn row_of(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * WG; }
 // A NaN made at run time (WGSL rejects NaN constants).
 fn nan() -> f32 { return bitcast<f32>(P.nan_bits); }
 
@@ -20,7 +19,7 @@ fn nan() -> f32 { return bitcast<f32>(P.nan_bits); }
 
 @compute @workgroup_size(WG)
 fn ce_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let row = row_of(gid, nwg);
+  let row = flat_id(gid, nwg, WG);
   if (row >= P.n) { return; }
   let b = row * P.c;
   var m = logits[b];
@@ -46,7 +45,7 @@ fn ce_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
 
 @compute @workgroup_size(WG)
 fn ce_bwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let row = row_of(gid, nwg);
+  let row = flat_id(gid, nwg, WG);
   if (row >= P.n) { return; }
   let label = bitcast<i32>(baux[2u * row]);
   let lse = bitcast<f32>(baux[2u * row + 1u]);

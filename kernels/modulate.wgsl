@@ -9,7 +9,6 @@ struct Params { n: u32, nd: u32, d: u32, p0: u32 }
 
 override C: f32 = 1.0;
 
-fn linear(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 64u; }
 /** The index of element i's per-image vector entry. */
 fn vec_at(i: u32) -> u32 { return (i / P.nd) * P.d + i % P.d; }
 

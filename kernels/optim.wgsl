@@ -16,8 +16,6 @@ const S_NORM = 4u;
 struct Params { n: u32, a: f32, b: f32, c: f32, d: f32, flag: u32, e: f32, f: f32 }
 @group(0) @binding(0) var<uniform> P: Params;
 
-fn linear(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 64u; }
-
 // ---------------------------------------------------------------- AdamW
 // P: n, a = beta1, b = beta2, c = eps, d = weight decay (decoupled: p ← p − lr·wd·p first, as
 // PyTorch's AdamW), e = 1 − beta1, f = 1 − beta2 (computed in float64 on the host: 1 − f32(0.999)

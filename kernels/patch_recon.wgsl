@@ -26,8 +26,6 @@ struct Params {
 
 override NORM_PIX: u32 = 0u;
 
-fn linear(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 64u; }
-
 // Image index of value 0 of patch q (channel 0, the patch's top-left pixel). Value (py, px, c)
 // of the patch lies at base + c·H·W + py·W + px.
 fn patch_base(q: u32) -> u32 {

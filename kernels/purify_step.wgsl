@@ -21,8 +21,6 @@ override BALL: bool = true;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<storage, read_write> jac: array<f32>;
 
-fn linear(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 64u; }
-
 fn stepped(i: u32) -> f32 { return x[i] - (P.lam * sign(g[i]) + 0.0); }
 
 @compute @workgroup_size(64)

@@ -8,8 +8,6 @@ struct Params { outer: u32, r: u32, inner: u32, chunks: u32, chunk_len: u32, p0:
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<storage, read_write> yi: array<i32>;
 
-fn linear(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 64u; }
-
 struct Range { base: u32, begin: u32, end: u32, out: u32, ok: bool }
 
 fn range_of(o: u32) -> Range {

@@ -18,13 +18,9 @@ override LOG: u32 = 0u;
 @group(0) @binding(1) var<storage, read> x4: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> y4: array<vec4f>;
 
-fn row_of(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * WG; }
-fn hmax(v: vec4f) -> f32 { return max(max(v.x, v.y), max(v.z, v.w)); }
-fn hsum(v: vec4f) -> f32 { return (v.x + v.y) + (v.z + v.w); }
-
 @compute @workgroup_size(WG)
 fn softmax_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let row = row_of(gid, nwg);
+  let row = flat_id(gid, nwg, WG);
   if (row >= P.rows) { return; }
   let b = row * P.d;
   let e = b + P.d;
@@ -50,7 +46,7 @@ fn softmax_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
 // two vec4s per step halve the rescaling exps.
 @compute @workgroup_size(WG)
 fn softmax_fwd4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let row = row_of(gid, nwg);
+  let row = flat_id(gid, nwg, WG);
   if (row >= P.rows) { return; }
   let d4 = P.d / 4u;
   let b = row * d4;
@@ -94,7 +90,7 @@ fn softmax_fwd4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
 
 @compute @workgroup_size(WG)
 fn softmax_bwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let row = row_of(gid, nwg);
+  let row = flat_id(gid, nwg, WG);
   if (row >= P.rows) { return; }
   let b = row * P.d;
   let e = b + P.d;
@@ -110,7 +106,7 @@ fn softmax_bwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
 
 @compute @workgroup_size(WG)
 fn softmax_bwd4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let row = row_of(gid, nwg);
+  let row = flat_id(gid, nwg, WG);
   if (row >= P.rows) { return; }
   let d4 = P.d / 4u;
   let b = row * d4;

@@ -47,8 +47,6 @@ struct Params {
 }
 @group(0) @binding(0) var<uniform> P: Params;
 
-fn linear_id(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * WG; }
-
 // A row's elements [b, e) as aligned vec4s: the whole ones [full0, full1), walked without masks,
 // and at most two partial ones at the ends (edge_q), walked with them. SwiftShader runs both sides
 // of a branch under a lane mask, so masking every vec4 cost a third more there.
@@ -66,7 +64,6 @@ fn inside(q: u32, sp: Span) -> vec4<bool> {
   let i = vec4u(4u * q) + vec4u(0u, 1u, 2u, 3u);
   return (i >= vec4u(sp.b)) & (i < vec4u(sp.e));
 }
-fn hsum(v: vec4f) -> f32 { return (v.x + v.y) + (v.z + v.w); }
 
 // ---------------------------------------------------------------- JVP / VJP
 @group(0) @binding(1) var<storage, read> ja: array<vec4f>;
@@ -76,7 +73,7 @@ fn hsum(v: vec4f) -> f32 { return (v.x + v.y) + (v.z + v.w); }
 // out = scale · A ∘ (V − rowsum(A ∘ V)): two walks over the row, the row sum in between.
 @compute @workgroup_size(WG)
 fn jvp(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let row = linear_id(gid, nwg);
+  let row = flat_id(gid, nwg, WG);
   if (row >= P.rows) { return; }
   let sp = span_of(row);
   var acc4 = vec4f(0.0);
@@ -109,7 +106,7 @@ fn jvp(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: 
 
 @compute @workgroup_size(WG)
 fn jvp_grad_a(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let row = linear_id(gid, nwg);
+  let row = flat_id(gid, nwg, WG);
   if (row >= P.rows) { return; }
   let sp = span_of(row);
   var c4 = vec4f(0.0);
@@ -153,7 +150,7 @@ fn jvp_grad_a(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
 // Per row: Σ (A − Aref)². The op sums the rows of each batch entry afterwards.
 @compute @workgroup_size(WG)
 fn amv_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let row = linear_id(gid, nwg);
+  let row = flat_id(gid, nwg, WG);
   if (row >= P.rows) { return; }
   let sp = span_of(row);
   var s4 = vec4f(0.0);
@@ -174,7 +171,7 @@ fn amv_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
 
 @compute @workgroup_size(WG)
 fn amv_vjp(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let row = linear_id(gid, nwg);
+  let row = flat_id(gid, nwg, WG);
   if (row >= P.rows) { return; }
   let sp = span_of(row);
   var s4 = vec4f(0.0);
@@ -223,7 +220,7 @@ fn amv_vjp(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
 
 @compute @workgroup_size(WG)
 fn amv_bwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let q = linear_id(gid, nwg);
+  let q = flat_id(gid, nwg, WG);
   if (4u * q >= P.total) { return; }
   // Batch entry of each lane (lanes past the end read the last entry and are not stored).
   let z = min(vec4u(4u * q) + vec4u(0u, 1u, 2u, 3u), vec4u(P.total - 1u)) / P.per;
@@ -250,7 +247,7 @@ fn amv_bwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
 // One invocation per packed element: out[r, 0:d] = a[r], out[r, d:2d] = b[r], zeros up to 4·p4.
 @compute @workgroup_size(WG)
 fn pack_pair(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear_id(gid, nwg);
+  let i = flat_id(gid, nwg, WG);
   if (i >= P.total) { return; }
   let w = 4u * P.p4;
   let r = i / w;

@@ -6,8 +6,6 @@ struct Params { n: u32, word: u32 }
 
 @group(0) @binding(1) var<storage, read_write> buf: array<u32>;
 
-fn linear(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 64u; }
-
 @compute @workgroup_size(64)
 fn fill_u32(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = linear(gid, nwg);

@@ -4,6 +4,7 @@
 import { settle } from '#host';
 import type { Gpu } from './device.js';
 import { submitBatchFor } from './tuning.js';
+import prelude from '../../kernels/prelude.wgsl';
 
 // Usage bits spelled out (WebGPU spec values), so this module does not need the GPUBufferUsage global.
 const STORAGE_USAGE = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08 /* COPY_DST */;
@@ -152,7 +153,8 @@ export class Runtime {
     if (!p) {
       let module = this.modules.get(spec.kernel);
       if (!module) {
-        module = this.device.createShaderModule({ code: spec.source, label: spec.kernel });
+        // Every kernel is compiled behind the shared helpers (kernels/prelude.wgsl).
+        module = this.device.createShaderModule({ code: `${prelude}\n${spec.source}`, label: spec.kernel });
         this.modules.set(spec.kernel, module);
       }
       p = this.device.createComputePipeline({

@@ -1,7 +1,80 @@
-// Source transforms that make per-pipeline variants of a hand-written WGSL kernel: loops marked
-// `// unroll` expanded, branches decided by pipeline flags removed, and constant-indexed private
-// arrays split into variables. The kernels stay valid WGSL without them; the transforms exist for a
-// compiler that does not do this itself (SwiftShader's) and to cut compile time (llvmpipe's).
+// Source transforms that make per-pipeline variants of a hand-written WGSL kernel: one compute
+// entry point kept, module constants set, loops marked `// unroll` expanded, branches decided by
+// pipeline flags removed, and constant-indexed private arrays split into variables. `specialize`
+// is the one way the ops use them. The kernels stay valid WGSL without them; the transforms exist
+// for a compiler that does not do this itself (SwiftShader's) and to cut compile time (llvmpipe's).
+// (The helpers every kernel shares live in kernels/prelude.wgsl, added by the runtime.)
+
+/** What makes one variant of a kernel source (see `specialize`). */
+export interface Specialization {
+  /** The kernel file, for errors. */
+  file: string;
+  /** Keep only this compute entry point: the others are removed, so the names are unique to it. */
+  entry?: string;
+  /** Lines tagged with one of these trailing comments (`// dqp`, `// unroll, dqp`) are removed. */
+  drop?: string[];
+  /** New values for module constants (`const NAME: u32 = 4u;` or `const NAME = 4u;`; each must exist). */
+  set?: Record<string, number>;
+  /** Pipeline flags that decide `if` chains (specializeBranches). */
+  flags?: Record<string, number | boolean>;
+  /** Expand the loops marked `// unroll` (and those marked with these extra tags); bounds may use `set`'s names and these. */
+  unroll?: { bounds?: Record<string, number>; tags?: string[] };
+  /** Private arrays to split into variables after unrolling; 'all' for every `var x: array<...>`. */
+  scalarize?: string[] | 'all';
+}
+
+const constLine = (name: string): RegExp => new RegExp(`^const ${name}(: u32)? = \\d+u;$`, 'm');
+
+/** The value of the module constant `name` in a kernel source (launch grids read their block sizes this way). */
+export function constOf(src: string, name: string, file: string): number {
+  const m = new RegExp(`^const ${name}(?:: u32)? = (\\d+)u;$`, 'm').exec(src);
+  if (!m) throw new Error(`${file}: no \`const ${name}\` line`);
+  return Number(m[1]);
+}
+
+/** One variant of a kernel source: the steps of `s` in the order they are listed there. */
+export function specialize(src: string, s: Specialization): string {
+  if (s.entry) src = onlyEntry(src, s.entry, s.file);
+  for (const tag of s.drop ?? []) src = src.replace(new RegExp(`^.*// (unroll, )?${tag}\\n`, 'gm'), '');
+  for (const [name, value] of Object.entries(s.set ?? {})) {
+    const line = constLine(name);
+    if (!line.test(src)) throw new Error(`${s.file}: the \`const ${name}\` line is missing`);
+    src = src.replace(line, (l) => l.replace(/= \d+u;$/, `= ${value}u;`));
+  }
+  if (s.flags) src = specializeBranches(src, s.flags);
+  const bounds = { ...s.set, ...s.unroll?.bounds };
+  if (s.unroll) {
+    for (const tag of s.unroll.tags ?? []) src = src.replace(new RegExp(`// ${tag}$`, 'gm'), '// unroll');
+    src = unrollLoops(src, bounds);
+  }
+  if (s.scalarize) {
+    const names = s.scalarize === 'all' ? [...new Set([...src.matchAll(/var (\w+): array</g)].map((m) => m[1]))] : s.scalarize;
+    src = scalarizeArrays(src, names, bounds);
+  }
+  return src;
+}
+
+/** The source with every compute entry point but `entry` removed. */
+function onlyEntry(src: string, entry: string, file: string): string {
+  const head = /@compute @workgroup_size\([^)]*\)\s*fn (\w+)\(/g;
+  let out = '';
+  let from = 0;
+  let found = false;
+  for (let m = head.exec(src); m; m = head.exec(src)) {
+    const open = src.indexOf('{', m.index + m[0].length); // parameters hold no braces
+    let depth = 0, close = open;
+    for (let i = open; i < src.length; i++) {
+      if (src[i] === '{') depth++;
+      else if (src[i] === '}' && --depth === 0) { close = i; break; }
+    }
+    out += src.slice(from, m.index);
+    if (m[1] === entry) { out += src.slice(m.index, close + 1); found = true; }
+    from = close + 1;
+    head.lastIndex = from;
+  }
+  if (!found) throw new Error(`${file}: no entry point ${entry}`);
+  return out + src.slice(from);
+}
 
 /**
  * Expands every `for (var x = 0u; x < BOUND; x++) {` loop whose line carries the comment

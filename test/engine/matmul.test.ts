@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { setup, rand, Rng, checkForward, checkGrad, upload, type Arr } from '../harness.js';
 import { matmul, type MatmulOptions } from '../../src/engine/ops/matmul.js';
 import { setTuning } from '../../src/engine/tuning.js';
-import { unrollLoops, specializeBranches, scalarizeArrays } from '../../src/engine/wgsl.js';
+import { unrollLoops, specializeBranches, scalarizeArrays, specialize, constOf } from '../../src/engine/wgsl.js';
 import * as R from '../../src/engine/reference/matmul.js';
 import { asyncScope } from '../../src/engine/tensor.js';
 import { backward } from '../../src/engine/autograd.js';
@@ -215,6 +215,24 @@ test('WGSL variant transforms: unrolling, constant branches, array scalarization
   const arr = 'var acc: array<array<f32, TN>, 2u>; acc[1u][0u] += acc[0u][2u * 1u + 1u];';
   assert.ok(scalarizeArrays(arr, ['acc'], { TN: 4 }).includes('acc_1_0 += acc_0_3;'));
   assert.throws(() => scalarizeArrays('var a: array<f32, 2u>; a[k] = 1.0;', ['a'], {}), /still indexed by a non-constant/);
+});
+
+test('specialize: one entry point kept, tagged lines dropped, constants set, then branches, unrolling, scalarization', () => {
+  const src = [
+    'const R: u32 = 1u;', 'const B = 2u;', '@group(0) @binding(9) var<storage> extra: array<f32>; // dqp',
+    '@compute @workgroup_size(64)\nfn first(@builtin(global_invocation_id) gid: vec3u) { if (F) { one(); } else { two(); } }',
+    '@compute @workgroup_size(64)\nfn second(@builtin(global_invocation_id) gid: vec3u) {',
+    '  var acc: array<f32, R>;', '  for (var i = 0u; i < R; i++) { // d-loop', '    acc[i] = 1.0;', '  }', '}', '',
+  ].join('\n');
+  const out = specialize(src, { file: 'k.wgsl', entry: 'second', drop: ['dqp'], set: { R: 2 }, unroll: { tags: ['d-loop'] }, scalarize: 'all' });
+  assert.ok(out.includes('const R: u32 = 2u;') && out.includes('const B = 2u;'));
+  assert.ok(!out.includes('fn first') && out.includes('fn second') && !out.includes('extra'));
+  assert.ok(out.includes('acc_0 = 1.0;') && out.includes('acc_1 = 1.0;') && !out.includes('for ('));
+  assert.ok(specialize(src, { file: 'k.wgsl', entry: 'first', flags: { F: 0 } }).includes('{ two(); }'));
+  assert.is(constOf(src, 'B', 'k.wgsl'), 2);
+  assert.throws(() => specialize(src, { file: 'k.wgsl', set: { TM: 4 } }), /k\.wgsl: the `const TM` line is missing/);
+  assert.throws(() => specialize(src, { file: 'k.wgsl', entry: 'third' }), /k\.wgsl: no entry point third/);
+  assert.throws(() => constOf(src, 'Q', 'k.wgsl'), /k\.wgsl: no `const Q` line/);
 });
 
 test.run();

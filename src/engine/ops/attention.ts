@@ -15,7 +15,7 @@ import { max, sumTo } from './reduce.js';
 import { permute, reshape, slice } from './layout.js';
 import { fill } from './creation.js';
 import { matmul } from './matmul.js';
-import { unrollLoops, scalarizeArrays } from '../wgsl.js';
+import { specialize } from '../wgsl.js';
 import { tuning, type AttentionTiling } from '../tuning.js';
 import { softmax } from './softmax.js';
 import source from '../../../kernels/attention.wgsl';
@@ -79,26 +79,6 @@ const FUSED_STORAGE_BUFFERS = 8;
 interface Variant { kernel: string; source: string; r: number; }
 const variants = new Map<string, Variant>();
 
-/** The source with every compute entry point but `entry` removed (so names are unique to it). */
-function onlyEntry(src: string, entry: string): string {
-  const head = /@compute @workgroup_size\([^)]*\)\s*fn (\w+)\(/g;
-  let out = '';
-  let from = 0;
-  for (let m = head.exec(src); m; m = head.exec(src)) {
-    const open = src.indexOf('{', m.index + m[0].length);
-    let depth = 0, close = open;
-    for (let i = open; i < src.length; i++) {
-      if (src[i] === '{') depth++;
-      else if (src[i] === '}' && --depth === 0) { close = i; break; }
-    }
-    out += src.slice(from, m.index);
-    if (m[1] === entry) out += src.slice(m.index, close + 1);
-    from = close + 1;
-    head.lastIndex = from;
-  }
-  return out + src.slice(from);
-}
-
 /**
  * Kernel source for one entry point, head dimension d, R rows and KB rows per step; `dqp` keeps the
  * dK/dV kernel's dQ-partial lines (marked `// dqp`), which also bind a ninth storage buffer.
@@ -108,20 +88,10 @@ function variant(entry: string, d: number, r: number, kb: number, t: AttentionTi
   const key = `${entry}_d${d}_r${r}_k${kb}${unrollD ? '_u' : ''}${t.scalarize ? '_s' : ''}${dqp ? '_dqp' : ''}`;
   let v = variants.get(key);
   if (!v) {
-    let s = onlyEntry(source, entry);
-    if (!dqp) s = s.replace(/^.*\/\/ (unroll, )?dqp\n/gm, '');
-    for (const [name, value] of [['D4', d / 4], ['R', r], ['KB', kb]] as const) {
-      const line = new RegExp(`^const ${name}: u32 = \\d+u;$`, 'm');
-      if (!line.test(s)) throw new Error(`attention.wgsl: the \`const ${name}\` line is missing`);
-      s = s.replace(line, `const ${name}: u32 = ${value}u;`);
-    }
-    const consts = { R: r, KB: kb, D4: d / 4 };
-    if (unrollD) s = s.replace(/\/\/ d-loop$/gm, '// unroll');
-    s = unrollLoops(s, consts);
-    if (t.scalarize) {
-      const names = [...new Set([...s.matchAll(/var (\w+): array</g)].map((m) => m[1]))];
-      s = scalarizeArrays(s, names, consts);
-    }
+    const s = specialize(source, {
+      file: 'attention.wgsl', entry, drop: dqp ? [] : ['dqp'], set: { D4: d / 4, R: r, KB: kb },
+      unroll: { tags: unrollD ? ['d-loop'] : [] }, scalarize: t.scalarize ? 'all' : undefined,
+    });
     v = { kernel: `attention_${key}`, source: s, r };
     variants.set(key, v);
   }

@@ -7,15 +7,11 @@ import { empty, Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
 import { checkF32, fmt } from '../shape.js';
 import { sum } from './reduce.js';
-import { unrollLoops } from '../wgsl.js';
+import { constOf as wgslConst, specialize } from '../wgsl.js';
 import source from '../../../kernels/conv2d.wgsl';
 
 // The block sizes are read from the kernel source, so the launch grids always match its constants.
-function constOf(name: string): number {
-  const m = new RegExp(`const ${name} = (\\d+)u;`).exec(source);
-  if (!m) throw new Error(`conv2d: kernels/conv2d.wgsl has no constant ${name}`);
-  return Number(m[1]);
-}
+const constOf = (name: string): number => wgslConst(source, name, 'conv2d.wgsl');
 const SEG16 = constOf('SEG16'), RMAX16 = 8;
 const OB = constOf('OB'), XB = constOf('XB'), CB = constOf('CB'), WOB = constOf('WOB'), WCB = constOf('WCB'), SEG = constOf('SEG'), KMAX = constOf('KMAX');
 
@@ -171,18 +167,9 @@ function arrangeWeights(g: Geometry, w: Tensor, mode: 0 | 1): Tensor {
 
 const blockedSources = new Map<string, string>();
 
-/** The kernel source with the marked loops of one entry point unrolled for the given constants. */
-function unrollEntry(entry: string, consts: Record<string, number>): string {
-  const start = source.indexOf(`fn ${entry}(`);
-  const open = source.indexOf('{', source.indexOf(')', source.indexOf('@builtin(num_workgroups)', start)));
-  let depth = 0, end = -1;
-  for (let i = open; i < source.length; i++) {
-    if (source[i] === '{') depth++;
-    else if (source[i] === '}' && --depth === 0) { end = i + 1; break; }
-  }
-  if (start < 0 || end < 0) throw new Error(`conv2d: kernels/conv2d.wgsl has no entry point ${entry}`);
-  return source.slice(0, start) + unrollLoops(source.slice(start, end), consts) + source.slice(end);
-}
+/** The source of one blocked entry point with its marked loops unrolled for the given constants. */
+const unrollEntry = (entry: string, bounds: Record<string, number>): string =>
+  specialize(source, { file: 'conv2d.wgsl', entry, unroll: { bounds } });
 
 function dispatchBlocked(g: Geometry, x: Tensor, wt: Tensor, bias: Tensor | undefined, y: Tensor): void {
   const [xb, yb] = pixelBlock(g)!;

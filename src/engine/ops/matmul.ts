@@ -7,7 +7,7 @@ import { checkF32, collapse, broadcastStrides, fmt } from '../shape.js';
 import { sumTo } from './reduce.js';
 import { reshape } from './layout.js';
 import { add, broadcastTo, gelu, geluTanh, relu } from './elementwise.js';
-import { unrollLoops, specializeBranches } from '../wgsl.js';
+import { specialize } from '../wgsl.js';
 import { tuning, type MatmulTiling } from '../tuning.js';
 import matmulWgsl from '../../../kernels/matmul.wgsl';
 import erfWgsl from '../../../kernels/erf.wgsl';
@@ -43,11 +43,7 @@ function variant(tm: number, tn: number, t: MatmulTiling, flags: Record<string, 
   const key = `${tm}x${tn}${t.unroll ? 'u' : ''}_${Object.entries(flags).map(([k, v]) => `${k}${v}`).join('_')}`;
   let v = sources.get(key);
   if (!v) {
-    const tmLine = /^const TM: u32 = \d+u;$/m, tnLine = /^const TN: u32 = \d+u;$/m;
-    if (!tmLine.test(source) || !tnLine.test(source)) throw new Error('matmul.wgsl: the `const TM` / `const TN` lines are missing');
-    const s = source.replace(tmLine, `const TM: u32 = ${tm}u;`).replace(tnLine, `const TN: u32 = ${tn}u;`);
-    const spec = specializeBranches(s, flags);
-    v = { kernel: `matmul_${key}`, source: t.unroll ? unrollLoops(spec, { TM: tm, TN: tn }) : spec };
+    v = { kernel: `matmul_${key}`, source: specialize(source, { file: 'matmul.wgsl', set: { TM: tm, TN: tn }, flags, unroll: t.unroll ? {} : undefined }) };
     sources.set(key, v);
   }
   return v;

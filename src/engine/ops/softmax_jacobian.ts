@@ -15,7 +15,7 @@ import { add, mul, mulScalar, neg, sub } from './elementwise.js';
 import { sum } from './reduce.js';
 import { softmax } from './softmax.js';
 import { matmul } from './matmul.js';
-import { scalarizeArrays, specializeBranches, unrollLoops } from '../wgsl.js';
+import { specialize } from '../wgsl.js';
 import { tuning, type ShiftTiling } from '../tuning.js';
 import source from '../../../kernels/softmax_jacobian.wgsl';
 
@@ -57,15 +57,10 @@ function variant(tr = 4, tc4 = 1, direct = false): { kernel: string; source: str
   const key = `tr${tr}_c${tc4}_${direct ? 'direct' : 'packed'}`;
   let v = variants.get(key);
   if (!v) {
-    let src = source;
-    for (const [name, value] of [['TR', tr], ['TC4', tc4]] as const) {
-      const line = new RegExp(`^const ${name}: u32 = \\d+u;$`, 'm');
-      if (!line.test(src)) throw new Error(`softmax_jacobian.wgsl: the \`const ${name}\` line is missing`);
-      src = src.replace(line, `const ${name}: u32 = ${value}u;`);
-    }
-    const consts = { TR: tr, TC4: tc4, KC: 4 * tc4 };
-    src = unrollLoops(specializeBranches(src, { DIRECT: direct }), consts);
-    src = scalarizeArrays(src, ['xb', 'acc', 'yb', 'blk', ...(direct ? ['xd', 'xq'] : ['xv'])], consts);
+    const src = specialize(source, {
+      file: 'softmax_jacobian.wgsl', set: { TR: tr, TC4: tc4 }, flags: { DIRECT: direct }, unroll: { bounds: { KC: 4 * tc4 } },
+      scalarize: ['xb', 'acc', 'yb', 'blk', ...(direct ? ['xd', 'xq'] : ['xv'])],
+    });
     v = { kernel: `softmax_jacobian_${key}`, source: src };
     variants.set(key, v);
   }
