@@ -196,7 +196,8 @@ function auxOf(o: AttentionOptions): { aux: Tensor | undefined; owned: boolean; 
   return { aux: m ?? bias, owned: false, maskOff: 0, biasOff: 0 };
 }
 
-function prepare(o: AttentionOptions, dims: Dims): Launch {
+/** The launch of one attention: flags, tiling and uniforms, with the operands' layout (`packed`: Q, K, V read from one QKV projection). */
+function prepare(o: AttentionOptions, dims: Dims, packed: boolean): Launch {
   const { B, H, Nq, Nk, d } = dims;
   const { aux, owned, maskOff, biasOff } = auxOf(o);
   let sb = 0, sh = 0;
@@ -211,15 +212,23 @@ function prepare(o: AttentionOptions, dims: Dims): Launch {
   return {
     dims, t, aux, owned,
     uniforms: [B, H, Nq, Nk, f32bits(scale), f32bits(-Infinity), maskOff, biasOff, sb, sh, 0, 0,
-      // q_off, k_off, v_off; the strides of Q, of K and V, of O (kernels/attention.wgsl): contiguous
-      // [B, H, N, d] tensors until bind() says otherwise.
-      0, 0, 0, 0, ...contiguous(H, Nq, d), ...contiguous(H, Nk, d), ...contiguous(H, Nq, d)],
+      // q_off, k_off, v_off, pad; the strides of Q, of K and V, of O (kernels/attention.wgsl).
+      ...(packed ? packedLayout(H, Nq, d) : [0, 0, 0, 0, ...contiguous(H, Nq, d), ...contiguous(H, Nk, d), ...contiguous(H, Nq, d)])],
     flags: { WG: t.wg, HAS_MASK: o.keyMask ? 1 : 0, MASK_I32: o.keyMask?.dtype === 'i32' ? 1 : 0, HAS_BIAS: o.bias ? 1 : 0 },
   };
 }
 
 /** vec4 strides over b, h and the row of a contiguous [B, H, N, d] tensor (and a pad word). */
 const contiguous = (H: number, N: number, d: number): number[] => [H * N * (d / 4), N * (d / 4), d / 4, 0];
+
+/**
+ * The offsets and strides (in vec4s) of Q, K and V inside one QKV projection [B, N, 3, H, d], and
+ * of the output [B, N, H, d] (Nq = Nk = N there).
+ */
+function packedLayout(H: number, N: number, d: number): number[] {
+  const d4 = d / 4, row = 3 * H * d4;
+  return [0, H * d4, 2 * H * d4, 0, N * row, d4, row, 0, N * row, d4, row, 0, N * H * d4, d4, H * d4, 0];
+}
 
 type Entry = 'attn_fwd' | 'attn_probs' | 'attn_bwd_pre' | 'attn_bwd_dq' | 'attn_bwd_dkv' | 'attn_dq_sum';
 
@@ -258,20 +267,14 @@ function run(L: Launch, entry: Entry, buffers: GPUBuffer[], rows: number, extra:
  */
 type Operands = { q: Tensor; k: Tensor; v: Tensor; packed?: undefined } | { packed: Tensor; q?: undefined; k?: undefined; v?: undefined };
 
-/** Q, K, V buffers; for a packed projection also its layout in the uniforms (offsets and strides, in vec4s). */
-function bind(x: Operands, L: Launch): [GPUBuffer, GPUBuffer, GPUBuffer] {
-  if (!x.packed) return [x.q.buffer, x.k.buffer, x.v.buffer];
-  const [, N, , H, d] = x.packed.shape;
-  const d4 = d / 4;
-  const row = 3 * H * d4;
-  L.uniforms.splice(12, 16, 0, H * d4, 2 * H * d4, 0, N * row, d4, row, 0, N * row, d4, row, 0, N * H * d4, d4, H * d4, 0);
-  return [x.packed.buffer, x.packed.buffer, x.packed.buffer];
-}
+/** The Q, K, V buffers (a packed projection bound three times; prepare() set its layout). */
+const buffersOf = (x: Operands): [GPUBuffer, GPUBuffer, GPUBuffer] =>
+  x.packed ? [x.packed.buffer, x.packed.buffer, x.packed.buffer] : [x.q.buffer, x.k.buffer, x.v.buffer];
 
 function fused(x: Operands, o: AttentionOptions, dims: Dims): AttentionResult {
   const { B, H, Nq, Nk, d } = dims;
-  const L = prepare(o, dims);
-  const [qb, kb, vb] = bind(x, L);
+  const L = prepare(o, dims, !!x.packed);
+  const [qb, kb, vb] = buffersOf(x);
   const auxBuf = L.aux?.buffer ?? qb; // unread when there is neither mask nor bias
   const out = empty(x.packed ? [B, Nq, H, d] : [B, H, Nq, d], 'f32', 'attention');
   const lse = empty([B, H, Nq], 'f32', 'attention lse');
@@ -302,7 +305,7 @@ function fused(x: Operands, o: AttentionOptions, dims: Dims): AttentionResult {
 function backwardFused(L: Launch, gy: Tensor, x: Operands, o: Tensor, lse: Tensor, aux: Tensor | undefined, need: boolean[], bias: Tensor | undefined):
   { parts: (Tensor | undefined)[]; dbias: Tensor | undefined } {
   const { B, H, Nq, Nk, d } = L.dims;
-  const [qb, kb, vb] = bind(x, L);
+  const [qb, kb, vb] = buffersOf(x);
   const packed = x.packed;
   const needQ = need[0], needKV = packed ? need[0] : need[1] || need[2], needBias = !!bias?.requiresGrad;
   const auxBuf = aux?.buffer ?? qb;
