@@ -73,6 +73,19 @@ fn b_k4(base: u32, kstep: u32, k: u32, K: u32) -> vec4f {
   return v;
 }
 
+// Element offsets of batch entry z in A and B.
+fn batch_offsets(z: u32) -> vec2u {
+  var rem = z;
+  var off = vec2u(0u);
+  for (var d = i32(P.batch_rank) - 1; d >= 0; d--) {
+    let dim = P.batch_shape[d];
+    let idx = rem % dim;
+    rem = rem / dim;
+    off += idx * vec2u(P.a_stride[d], P.b_stride[d]);
+  }
+  return off;
+}
+
 // erfc_pos / erfc_any come from kernels/erf.wgsl and gelu_tanh_f from kernels/gelu_tanh.wgsl,
 // prepended by the op.
 
@@ -86,18 +99,10 @@ fn matmul(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   let m0 = (t / P.tiles_n) * TM;
   let n0 = (t % P.tiles_n) * TN;
 
-  // Element offsets of this batch entry in A, B and C.
   let z = gid.z + P.z0;
-  var rem = z;
-  var a_off = 0u;
-  var b_off = 0u;
-  for (var d = i32(P.batch_rank) - 1; d >= 0; d--) {
-    let dim = P.batch_shape[d];
-    let idx = rem % dim;
-    rem = rem / dim;
-    a_off += idx * P.a_stride[d];
-    b_off += idx * P.b_stride[d];
-  }
+  let ab_off = batch_offsets(z);
+  let a_off = ab_off.x;
+  let b_off = ab_off.y;
   let c_off = z * M * N;
 
   // Offsets of op(A)(m, 0) for this block's rows and op(B)(0, n) for its columns. Rows and columns
@@ -177,6 +182,79 @@ fn matmul(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
     }
   }
 
+  store_block(&acc, m0, n0, c_off);
+}
+
+// ---------------------------------------------------------------- workgroup-tiled (hardware GPUs)
+// A workgroup of 64 invocations (8×8) computes a BM×BN = (8·TM)×(8·TN) block of C. Per step of KT
+// along K, the invocations load the block's rows of op(A) and columns of op(B) into workgroup memory
+// together (zeros past the edges, so no tail path), wait, and each accumulates its TM×TN outputs
+// from there: every element of A and B is read from global memory once per block instead of once
+// per invocation. The software adapters run barriers as thread switches, so there the register
+// kernel above is faster (tuning.ts); a GPU's workgroup memory is on-chip.
+const KT: u32 = 16u;
+const BM: u32 = 8u * TM;
+const BN: u32 = 8u * TN;
+// op(A) as [KT][BM] and op(B) as [KT][BN]: an invocation's TM rows (TN columns) are consecutive.
+var<workgroup> tile_a: array<f32, KT * BM>;
+var<workgroup> tile_b: array<f32, KT * BN>;
+
+@compute @workgroup_size(64)
+fn matmul_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                @builtin(local_invocation_index) lid: u32) {
+  _ = arrayLength(&bias);
+  // One workgroup per block: P.tiles counts blocks, P.tiles_n blocks per row of C. The test is the
+  // same for the whole workgroup, so returning keeps the barriers below in uniform control flow.
+  let t = wid.x + wid.y * nwg.x;
+  if (t >= P.tiles) { return; }
+  let M = P.M; let N = P.N; let K = P.K;
+  let bm0 = (t / P.tiles_n) * BM;
+  let bn0 = (t % P.tiles_n) * BN;
+  let z = wid.z + P.z0;
+  let ab_off = batch_offsets(z);
+  let c_off = z * M * N;
+  let m0 = bm0 + (lid / 8u) * TM;
+  let n0 = bn0 + (lid % 8u) * TN;
+
+  var acc: array<array<f32, TN>, TM>;
+  var a: array<f32, TM>;
+  var b: array<f32, TN>;
+  for (var k0 = 0u; k0 < K; k0 += KT) {
+    // Neighbouring invocations load neighbouring addresses: along k when the operand's rows run
+    // along k, else along m (n).
+    for (var e = lid; e < KT * BM; e += 64u) {
+      var mm = e / KT; var kk = e % KT;
+      if (TRANS_A) { mm = e % BM; kk = e / BM; }
+      let m = min(bm0 + mm, M - 1u); let k = min(k0 + kk, K - 1u);
+      let v = a_at(ab_off.x + select(m * K + k, k * M + m, TRANS_A));
+      tile_a[kk * BM + mm] = select(0.0, v, bm0 + mm < M && k0 + kk < K);
+    }
+    for (var e = lid; e < KT * BN; e += 64u) {
+      var nn = e % BN; var kk = e / BN;
+      if (TRANS_B) { nn = e / KT; kk = e % KT; }
+      let n = min(bn0 + nn, N - 1u); let k = min(k0 + kk, K - 1u);
+      let v = b_at(ab_off.y + select(k * N + n, n * K + k, TRANS_B));
+      tile_b[kk * BN + nn] = select(0.0, v, bn0 + nn < N && k0 + kk < K);
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < KT; kk++) {
+      for (var i = 0u; i < TM; i++) { a[i] = tile_a[kk * BM + m0 - bm0 + i]; } // unroll
+      for (var j = 0u; j < TN; j++) { b[j] = tile_b[kk * BN + n0 - bn0 + j]; } // unroll
+      for (var i = 0u; i < TM; i++) { // unroll
+        for (var j = 0u; j < TN; j++) { // unroll
+          acc[i][j] += a[i] * b[j];
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  store_block(&acc, m0, n0, c_off);
+}
+
+// The epilogue: bias, activation and residual applied to a TM×TN block at (m0, n0) of batch entry
+// c_off, then stored (rows and columns past the edge are dropped).
+fn store_block(acc: ptr<function, array<array<f32, TN>, TM>>, m0: u32, n0: u32, c_off: u32) {
+  let M = P.M; let N = P.N;
   // Each load and store is a loop over the SIMD lanes on the software adapters, which is slow to
   // compile as well as to run: the bias is loaded once per column, not once per output.
   var bias_col: array<f32, TN>;
@@ -187,7 +265,7 @@ fn matmul(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
     let m = m0 + i;
     var row: array<f32, TN>;
     for (var j = 0u; j < TN; j++) { // unroll
-      var v = acc[i][j];
+      var v = (*acc)[i][j];
       if (HAS_BIAS) { v += bias_col[j]; }
       if (ACT == 1u) { v = max(v, 0.0); }
       if (ACT == 2u) { v = 0.5 * v * erfc_any(-v * 0.70710678118654752); }

@@ -19,11 +19,20 @@ export type AdapterKind = 'gpu' | 'llvmpipe' | 'swiftshader';
  * there 8×8 edges out 16×16 (about 10%) and compiles faster. A real GPU keeps its registers for
  * occupancy.
  */
-export interface MatmulTiling { tm: number; tn: number; wg: number; unroll: boolean; }
+export interface MatmulTiling {
+  tm: number; tn: number; wg: number; unroll: boolean;
+  /**
+   * The workgroup-tiled kernel (8×8 invocations share a (8·tm)×(8·tn) block of C through workgroup
+   * memory; wg is then 64). A GPU's workgroup memory is on-chip and saves each invocation its own
+   * reads of A and B; the software adapters run its barriers as thread switches, so they keep the
+   * register kernel (tests force this one there). Not measured on a GPU yet: bench/gpu/run.sh does.
+   */
+  tiled: boolean;
+}
 const MATMUL: Record<AdapterKind, MatmulTiling> = {
-  llvmpipe: { tm: 32, tn: 16, wg: 64, unroll: false },
-  swiftshader: { tm: 8, tn: 8, wg: 64, unroll: true },
-  gpu: { tm: 4, tn: 4, wg: 64, unroll: true },
+  llvmpipe: { tm: 32, tn: 16, wg: 64, unroll: false, tiled: false },
+  swiftshader: { tm: 8, tn: 8, wg: 64, unroll: true, tiled: false },
+  gpu: { tm: 4, tn: 4, wg: 64, unroll: true, tiled: true },
 };
 
 /**

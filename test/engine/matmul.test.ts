@@ -16,7 +16,7 @@ const test = suite('matmul');
 // the software adapters. So the wide grids of cases run with small 8×4 tiles (the same kernel
 // template, TM ≠ TN to catch mixed-up indices), and a subset runs with the adapter's own tiling.
 const small = { tm: 8, tn: 4 };
-async function withTiling(t: { tm: number; tn: number } | undefined, fn: () => Promise<void>): Promise<void> {
+async function withTiling(t: { tm: number; tn: number; tiled?: boolean } | undefined, fn: () => Promise<void>): Promise<void> {
   setTuning({ matmul: t });
   try { await fn(); } finally { setTuning({ matmul: undefined }); }
 }
@@ -187,6 +187,33 @@ test('residual epilogue: act(a·b + bias) + r, forward (vec4 and scalar stores, 
   await asyncScope(async () => {
     assert.throws(() => matmul(upload(rand(rng, [3, 4])), upload(rand(rng, [4, 5])), { residual: upload(rand(rng, [3, 4])) }), /matmul: residual \[3, 4\] must have the output's shape \[3, 5\]/);
   });
+});
+
+test('the workgroup-tiled kernel (a GPU\'s default), forced here: every layout, edges, a tail of K past KT, batches, epilogues, gradients', async () => {
+  // 4×4 per invocation is the GPU's block (32×32 per workgroup); 8×4 catches mixed-up TM and TN.
+  for (const tiling of [{ tm: 4, tn: 4, tiled: true }, { tm: 8, tn: 4, tiled: true }]) {
+    await withTiling(tiling, async () => {
+      for (const t of TRANS) {
+        // Sizes off the 32-wide blocks, K below, at and past the 16-step tiles (with a remainder).
+        for (const [M, K, N] of [[1, 1, 1], [3, 5, 7], [65, 17, 33], [36, 45, 20], [33, 16, 40]] as [number, number, number][]) {
+          const [sa, sb] = shapes([], [], M, K, N, t);
+          await forward(`matmul ${tag(t)} tiled ${tiling.tm}x${tiling.tn}`, sa, sb, { ...t, withBias: N, activation: M % 2 ? 'gelu_tanh' : 'relu' });
+        }
+        const [sa, sb] = shapes([2, 1], [3], 13, 20, 6, t);
+        await forward(`matmul ${tag(t)} tiled batched`, sa, sb, t);
+      }
+      const a = rand(rng, [2, 3, 21]), b = rand(rng, [21, 36]), r = rand(rng, [2, 3, 36]), bias = rand(rng, [36]);
+      await checkForward({ name: 'matmul tiled + residual', metric: 'norm', inputs: [a, b, bias, r], gpu: (x, y, z, w) => matmul(x, y, { bias: z, residual: w }), ref: (x, y, z, w) => withResidual(x, y, z, w, {}) });
+      await checkGrad({
+        name: 'matmul tiled TN', inputs: [rand(rng, [5, 3]), rand(rng, [4, 5]), rand(rng, [4])],
+        gpu: (x, y, z) => matmul(x, y, { transA: true, transB: true, bias: z }), ref: (x, y, z) => R.matmul(x, y, z, { transA: true, transB: true }),
+      }, rng);
+    });
+  }
+  // Blocks that do not fit the adapter's workgroup memory are refused by name.
+  await withTiling({ tm: 64, tn: 64, tiled: true }, () => asyncScope(async () => {
+    assert.throws(() => matmul(upload(rand(rng, [64, 8])), upload(rand(rng, [8, 64]))), /matmul: the tiled kernel at 64×64 per invocation needs 65536 bytes of workgroup memory, this adapter allows \d+/);
+  }));
 });
 
 test('shape errors name the op and the shapes', async () => {

@@ -40,14 +40,20 @@ const sources = new Map<string, { kernel: string; source: string }>();
  * the compiler.
  */
 function variant(tm: number, tn: number, t: MatmulTiling, flags: Record<string, number>): { kernel: string; source: string } {
-  const key = `${tm}x${tn}${t.unroll ? 'u' : ''}_${Object.entries(flags).map(([k, v]) => `${k}${v}`).join('_')}`;
+  const key = `${tm}x${tn}${t.unroll ? 'u' : ''}${t.tiled ? 't' : ''}_${Object.entries(flags).map(([k, v]) => `${k}${v}`).join('_')}`;
   let v = sources.get(key);
   if (!v) {
-    v = { kernel: `matmul_${key}`, source: specialize(source, { file: 'matmul.wgsl', set: { TM: tm, TN: tn }, flags, unroll: t.unroll ? {} : undefined }) };
+    const spec = { file: 'matmul.wgsl', entry: entryOf(t), set: { TM: tm, TN: tn }, flags, unroll: t.unroll ? {} : undefined };
+    v = { kernel: `matmul_${key}`, source: specialize(source, spec) };
     sources.set(key, v);
   }
   return v;
 }
+
+/** The register-blocked kernel, or the workgroup-tiled one (8×8 invocations per block of C). */
+const entryOf = (t: MatmulTiling): 'matmul' | 'matmul_tiled' => (t.tiled ? 'matmul_tiled' : 'matmul');
+/** Steps along K per workgroup-memory load of the tiled kernel (matmul.wgsl's KT). */
+const KT = 16;
 
 const pow2ceil = (n: number): number => 1 << Math.ceil(Math.log2(Math.max(n, 1)));
 
@@ -114,8 +120,14 @@ function launch(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: 
   // Tiles no larger than the matrix (rounded up to a power of two, at least 4 for the vec4 paths).
   const tm = Math.min(t.tm, Math.max(4, pow2ceil(M)));
   const tn = Math.min(t.tn, Math.max(4, pow2ceil(N)));
-  const tilesN = Math.ceil(N / tn), tiles = Math.ceil(M / tm) * tilesN;
-  const groups = Math.ceil(tiles / t.wg);
+  // The tiled kernel's tiles are the blocks of 8×8 invocations, one workgroup each.
+  const [bm, bn] = t.tiled ? [8 * tm, 8 * tn] : [tm, tn];
+  if (t.tiled) {
+    const bytes = 4 * KT * (bm + bn), limit = engine().gpu.limits.maxComputeWorkgroupStorageSize ?? 16384;
+    if (bytes > limit) throw new Error(`matmul: the tiled kernel at ${tm}×${tn} per invocation needs ${bytes} bytes of workgroup memory, this adapter allows ${limit}`);
+  }
+  const tilesN = Math.ceil(N / bn), tiles = Math.ceil(M / bm) * tilesN;
+  const groups = t.tiled ? tiles : Math.ceil(tiles / t.wg);
   const gy = Math.ceil(groups / 65535), gx = Math.ceil(groups / gy);
   const rt = engine().runtime;
   const pad4 = (v: number[], fill: number): number[] => [...v, ...Array(4 - v.length).fill(fill)];
@@ -129,7 +141,7 @@ function launch(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: 
   const rank = count === 1 ? 0 : col.shape.length;
   for (let z0 = 0; z0 < count; z0 += rt.maxWorkgroupsPerDim) {
     rt.dispatch({
-      kernel, family: 'matmul', source: src, entry: 'matmul', constants,
+      kernel, family: 'matmul', source: src, entry: entryOf(t), constants: t.tiled ? flags : constants,
       uniforms: [M, N, K, tilesN, tiles, rank, z0, 0,
         ...pad4(rank ? col.shape : [], 1), ...pad4(rank ? col.strides[0] : [], 0), ...pad4(rank ? col.strides[1] : [], 0)],
       // Without a bias the binding still needs a buffer; a read-only alias of A is harmless.
