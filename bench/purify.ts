@@ -84,7 +84,7 @@ export interface PurifyProfileRow extends WorkProfile {
 }
 
 /** Random images of the case's shape in [0, 1]. */
-function imagesOf(c: Case, batch: number): Float32Array {
+export function imagesOf(c: Case, batch: number): Float32Array {
   const rng = new Rng(3);
   return Float32Array.from({ length: batch * c.inChans * c.imgSize[0] * c.imgSize[1] }, () => rng.next());
 }

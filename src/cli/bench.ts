@@ -15,8 +15,9 @@ export const BENCH_USAGE = `  bench kernels [--quick] [--json FILE] [--only REGE
                                      one purification step per case: dispatches and time share per
                                      kernel family (timestamps where the adapter has them)
   bench e2e [--json FILE] [--batch 32] [--steps 5]
-                                     one purification step of the shipped MAEs by amrm and by PyTorch
-                                     eager on the same CPU (where a python3 with torch is present)
+                                     one purification step of the shipped MAEs by amrm, by TF.js's
+                                     WebGPU backend on the same device, and by PyTorch eager on the same
+                                     CPU (where a python3 with torch is present)
   bench gradient-route [--json FILE] [--batch 8]
                                      the adaptive attack's gradient through S purification steps by
                                      the closed form and by the tape: peak memory and time against S`;

@@ -38,7 +38,7 @@ test('bench purify --profile: one step of the shipped MNIST MAE, per family, wri
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
-test('bench e2e: the shipped MAEs step by amrm, and by PyTorch where a python3 with torch is present', () => {
+test('bench e2e: the shipped MAEs step by amrm, by TF.js on the same device (its loss checked against ours), and by PyTorch where a python3 with torch is present', () => {
   const dir = mkdtempSync(join(tmpdir(), 'amrm-e2e-'));
   try {
     const out = join(dir, 'e2e.json');
@@ -49,8 +49,12 @@ test('bench e2e: the shipped MAEs step by amrm, and by PyTorch where a python3 w
     for (const row of report.rows) {
       assert.ok(row.amrm_ms > 0);
       if (row.pytorch_ms !== null) assert.ok(row.pytorch_ms > 0 && row.ratio > 0);
+      // TF.js loads wherever the engine runs (its package is a dev dependency of the benchmarks).
+      assert.ok(row.tfjs_ms > 0 && row.tfjs_ratio > 0, JSON.stringify(row));
+      assert.ok(row.tfjs_loss_rel_diff <= 1e-4, `TF.js's loss differs from amrm's by ${row.tfjs_loss_rel_diff}`);
     }
-    assert.match(report.why, /OpenBLAS/);
+    assert.match(report.why.pytorch, /OpenBLAS/);
+    assert.match(report.tfjs, /tfjs-core/);
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
