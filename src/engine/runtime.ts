@@ -154,7 +154,10 @@ export class Runtime {
       let module = this.modules.get(spec.kernel);
       if (!module) {
         // Every kernel is compiled behind the shared helpers (kernels/prelude.wgsl).
-        module = this.device.createShaderModule({ code: `${prelude}\n${spec.source}`, label: spec.kernel });
+        // `enable` directives must open the module: they go before the prelude.
+        const enables = spec.source.match(/^enable [\w, ]+;$/gm) ?? [];
+        const body = enables.length ? spec.source.replace(/^enable [\w, ]+;$/gm, '') : spec.source;
+        module = this.device.createShaderModule({ code: `${enables.join('\n')}\n${prelude}\n${body}`, label: spec.kernel });
         this.modules.set(spec.kernel, module);
       }
       p = this.device.createComputePipeline({

@@ -122,6 +122,15 @@ export type ConvVariant = 'blocked' | 'registers' | 'matrices';
 const CONV: Record<AdapterKind, ConvVariant> = { llvmpipe: 'blocked', swiftshader: 'matrices', gpu: 'registers' };
 
 /**
+ * Row reductions (layer norm's vec4 forward and dx) with one workgroup per row and subgroup sums,
+ * where the device has the `subgroups` feature ('subgroups'), or one invocation per row looping
+ * over it ('loop'). The software adapters keep the loop: a workgroup barrier costs 4× on llvmpipe
+ * and far more on SwiftShader (DESIGN.md), and llvmpipe has no subgroups. Not measured on a GPU yet.
+ */
+export type RowReduction = 'loop' | 'subgroups';
+const ROWS: Record<AdapterKind, RowReduction> = { llvmpipe: 'loop', swiftshader: 'loop', gpu: 'subgroups' };
+
+/**
  * Dispatches per queue submission: large enough to amortize a submit, small enough to keep the
  * device fed while the host records more.
  */
@@ -132,6 +141,7 @@ export interface Tuning {
   attention: AttentionTiling;
   shift: ShiftTiling;
   conv: ConvVariant;
+  rows: RowReduction;
   submitBatch: number;
 }
 
@@ -141,15 +151,16 @@ export interface TuningOverride {
   attention?: Partial<AttentionTiling>;
   shift?: Partial<ShiftTiling>;
   conv?: ConvVariant;
+  rows?: RowReduction;
   submitBatch?: number;
 }
 
-const SECTIONS = { matmul: 1, attention: 1, shift: 1, conv: 1, submitBatch: 1 };
+const SECTIONS = { matmul: 1, attention: 1, shift: 1, conv: 1, rows: 1, submitBatch: 1 };
 let override: TuningOverride = {};
 
 /** The adapter kind's defaults, for any kind (documentation, tests). */
 export function tuningFor(kind: AdapterKind): Tuning {
-  return { matmul: MATMUL[kind], attention: ATTENTION[kind], shift: SHIFT[kind], conv: CONV[kind], submitBatch: SUBMIT_BATCH[kind] };
+  return { matmul: MATMUL[kind], attention: ATTENTION[kind], shift: SHIFT[kind], conv: CONV[kind], rows: ROWS[kind], submitBatch: SUBMIT_BATCH[kind] };
 }
 
 /** The choices in force: the running adapter's defaults with the override on top. */
@@ -160,6 +171,7 @@ export function tuning(): Tuning {
     attention: { ...base.attention, ...override.attention },
     shift: { ...base.shift, ...override.shift },
     conv: override.conv ?? base.conv,
+    rows: override.rows ?? base.rows,
     submitBatch: override.submitBatch ?? base.submitBatch,
   };
 }
@@ -176,6 +188,9 @@ export function setTuning(o?: TuningOverride): void {
   }
   if (o.conv !== undefined && !['blocked', 'registers', 'matrices'].includes(o.conv)) {
     throw new Error(`setTuning: conv must be blocked, registers or matrices, got '${o.conv}'`);
+  }
+  if (o.rows !== undefined && !['loop', 'subgroups'].includes(o.rows)) {
+    throw new Error(`setTuning: rows must be loop or subgroups, got '${o.rows}'`);
   }
   for (const key of keys) {
     if (o[key] === undefined) delete override[key];

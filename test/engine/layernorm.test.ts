@@ -7,6 +7,7 @@ import { tensor } from '../../src/engine/ops/creation.js';
 import { asyncScope, type Tensor } from '../../src/engine/tensor.js';
 import { backward } from '../../src/engine/autograd.js';
 import { engine } from '../../src/engine/engine.js';
+import { setTuning } from '../../src/engine/tuning.js';
 
 await setup();
 const rng = new Rng(777);
@@ -47,6 +48,29 @@ test('layerNorm: gradient to x alone, and to gamma alone', async () => {
   await checkGrad({ name: 'layerNorm wrt x', ...makeCase([5, 12], true, true, 1e-5), wrt: [0] }, rng);
   await checkGrad({ name: 'layerNorm wrt gamma', ...makeCase([5, 12], true, true, 1e-5), wrt: [1] }, rng);
   await checkGrad({ name: 'layerNorm wrt beta', ...makeCase([5, 7], true, true, 1e-5), wrt: [2] }, rng);
+});
+
+test('the subgroup row reduction (a GPU\'s default), forced where the adapter has subgroups: forward and dx', async () => {
+  setTuning({ rows: 'subgroups' });
+  try {
+    if (!engine().gpu.features.includes('subgroups')) {
+      // llvmpipe has no subgroups: forcing them is refused by name (SwiftShader runs the cases below).
+      await asyncScope(async () => {
+        assert.throws(() => ops.layerNorm(upload(rand(rng, [2, 8]))), /layerNorm: the subgroup row reduction needs the device feature 'subgroups'/);
+      });
+      return;
+    }
+    // Rows shorter than, equal to and longer than the 64 invocations of a row (d/4 = 2, 64, 257),
+    // a large offset, and more rows than one grid row of workgroups would hold at small sizes.
+    for (const [label, g, b] of VARIANTS) {
+      for (const shape of [[3, 8], [2, 256], [2, 1028], [130, 12]]) {
+        await checkForward({ name: `layerNorm subgroups ${label}`, ...makeCase(shape, g, b, 1e-5), metric: 'norm', tol: 1e-5 });
+      }
+      await checkForward({ name: `layerNorm subgroups ${label} offset`, ...makeCase([3, 100], g, b, 1e-5, { lo: 100, hi: 104 }), metric: 'norm', tol: 1e-5 });
+      await checkGrad({ name: `layerNorm subgroups ${label}`, ...makeCase([5, 12], g, b, 1e-3) }, rng);
+    }
+    await checkGrad({ name: 'layerNorm subgroups, long rows, wrt x', ...makeCase([2, 260], true, true, 1e-5), wrt: [0] }, rng);
+  } finally { setTuning({ rows: undefined }); }
 });
 
 test('shape errors name the op and the shapes', async () => {

@@ -39,7 +39,8 @@ test('setTuning overrides one section at a time and restores it', () => {
 });
 
 test('bad overrides name what is wrong and change nothing', () => {
-  assert.throws(() => setTuning({ matmull: {} } as unknown as TuningOverride), /unknown section 'matmull' \(matmul, attention, shift, conv, submitBatch\)/);
+  assert.throws(() => setTuning({ rows: 'warp' } as unknown as TuningOverride), /setTuning: rows must be loop or subgroups, got 'warp'/);
+  assert.throws(() => setTuning({ matmull: {} } as unknown as TuningOverride), /unknown section 'matmull' \(matmul, attention, shift, conv, rows, submitBatch\)/);
   assert.throws(() => setTuning({ conv: 'winograd' } as unknown as TuningOverride), /conv must be blocked, registers or matrices, got 'winograd'/);
   assert.equal(tuning(), tuningFor(engine().gpu.kind));
 });

@@ -7,8 +7,23 @@ import { record } from '../autograd.js';
 import { checkF32, fmt } from '../shape.js';
 import { sum } from './reduce.js';
 import source from '../../../kernels/layernorm.wgsl';
+import subgroupEntries from '../../../kernels/layernorm_subgroup.wgsl';
+import { tuning } from '../tuning.js';
 
 const WG = 64;
+/** Invocations per row of the subgroup entries (layernorm_subgroup.wgsl's RW). */
+const RW = 64;
+const subgroupSource = `enable subgroups;\n${source}\n${subgroupEntries}`;
+
+/**
+ * The forward / dx launch of a row length: one invocation per row, or (vec4 rows, where the tuning
+ * asks for subgroups) one workgroup per row with subgroup sums.
+ */
+function rowLaunch(rows: number, vec4: string, entry: 'layernorm_fwd' | 'layernorm_dx') {
+  if (!vec4 || tuning().rows !== 'subgroups') return { kernel: 'layernorm', source, entry: `${entry}${vec4}`, workgroups: grid1d(rows, WG) };
+  if (!engine().gpu.features.includes('subgroups')) throw new Error('layerNorm: the subgroup row reduction needs the device feature \'subgroups\', which this adapter lacks');
+  return { kernel: 'layernorm_sg', source: subgroupSource, entry: `${entry}4_sg`, workgroups: grid1d(rows * RW, RW) };
+}
 /** Rows per partial column sum in the dgamma/dbeta backward. */
 const CHUNK_ROWS = 64;
 
@@ -41,16 +56,13 @@ export function layerNorm(x: Tensor, gamma?: Tensor, beta?: Tensor, eps = 1e-5):
   const y = empty(x.shape, 'f32', 'layerNorm');
   const uniforms = [rows, d, f32bits(eps), CHUNK_ROWS, Math.max(1, Math.ceil(rows / CHUNK_ROWS)), 0, 0, 0];
   if (rows > 0) {
-    rt.dispatch({ kernel: 'layernorm', source, entry: `layernorm_fwd${vec4}`, constants, uniforms, buffers: [x.buffer, g.buffer, b.buffer, y.buffer], workgroups: grid1d(rows, WG) });
+    rt.dispatch({ ...rowLaunch(rows, vec4, 'layernorm_fwd'), constants, uniforms, buffers: [x.buffer, g.buffer, b.buffer, y.buffer] });
   }
   const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
   return record('layerNorm', y, inputs, [x, g], (gy, [xs, gs]) => {
     const dx = x.requiresGrad ? empty(x.shape, 'f32', 'layerNorm backward dx') : undefined;
     if (dx && rows > 0) {
-      rt.dispatch({
-        kernel: 'layernorm', source, entry: `layernorm_dx${vec4}`, constants, uniforms,
-        buffers: [xs.buffer, gs.buffer, gy.buffer, dx.buffer], workgroups: grid1d(rows, WG),
-      });
+      rt.dispatch({ ...rowLaunch(rows, vec4, 'layernorm_dx'), constants, uniforms, buffers: [xs.buffer, gs.buffer, gy.buffer, dx.buffer] });
     }
     const wantGamma = !!gamma?.requiresGrad, wantBeta = !!beta?.requiresGrad;
     let dgamma: Tensor | undefined, dbeta: Tensor | undefined;
