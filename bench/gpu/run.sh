@@ -43,6 +43,10 @@ step op-tests to "$OUT/$tag-op-tests.log" node scripts/run-suites.mjs "$tests"
 grep -E '^ *(Total|Passed|Skipped):' "$OUT/$tag-op-tests.log"
 if ((dry)); then kq=(--quick --only 'matmul 256'); else kq=(); fi
 step kernels "${cli[@]}" bench kernels --no-tfjs "${kq[@]}" --json "$OUT/$tag-kernels.json"
+# The GPU defaults (tiled matmul, subgroup layer norm) against the software adapters' choices on the
+# same card, so that the tuning table's GPU row rests on a measurement.
+if ((dry)); then kr=(--quick --only 'matmul 256'); else kr=(--only 'matmul|layernorm'); fi
+step kernels-register "${cli[@]}" bench kernels --no-tfjs "${kr[@]}" --tuning '{"matmul":{"tiled":false},"rows":"loop"}' --json "$OUT/$tag-kernels-register.json"
 if ((dry)); then pq=(--only '^mnist-mae' --batch 2 --steps 1); else pq=(--only 'mae-base|maskdit-c32' --steps 5); fi
 step purify "${cli[@]}" bench purify "${pq[@]}" --json "$OUT/$tag-purify.json"
 if [[ -n $py ]]; then

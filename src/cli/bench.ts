@@ -1,6 +1,7 @@
 // `amrm bench kernels|fused|train|purify|e2e|gradient-route`: the benchmarks in bench/, each loaded only when asked for (the
 // kernel and fused ones pull in TF.js, the peer they are timed against).
 import { UsageError, intFlag, parseFlags, withUsage } from './args.js';
+import { setTuning, type TuningOverride } from '../engine/tuning.js';
 
 export const BENCH_USAGE = `  bench kernels [--quick] [--json FILE] [--only REGEX] [--no-tfjs]
                                      kernel benchmark against TF.js's WebGPU backend on the same adapter
@@ -20,15 +21,17 @@ export const BENCH_USAGE = `  bench kernels [--quick] [--json FILE] [--only REGE
                                      CPU (where a python3 with torch is present)
   bench gradient-route [--json FILE] [--batch 8]
                                      the adaptive attack's gradient through S purification steps by
-                                     the closed form and by the tape: peak memory and time against S`;
+                                     the closed form and by the tape: peak memory and time against S
+  bench ... --tuning JSON            any benchmark with kernel choices overridden, a section at a time
+                                     (src/engine/tuning.ts), e.g. '{"matmul":{"tiled":false},"rows":"loop"}'`;
 
 const PARSE = {
-  kernels: { valued: ['--json', '--only'], switches: ['--quick', '--no-tfjs'] },
-  fused: { valued: ['--json', '--only'], switches: ['--quick', '--no-tfjs'] },
-  train: { valued: ['--json', '--only', '--steps', '--warmup'], switches: [] },
-  purify: { valued: ['--json', '--only', '--steps', '--warmup', '--batch', '--method', '--repeats'], switches: ['--profile'] },
-  'gradient-route': { valued: ['--json', '--batch'], switches: [] },
-  e2e: { valued: ['--json', '--batch', '--steps'], switches: [] },
+  kernels: { valued: ['--json', '--only', '--tuning'], switches: ['--quick', '--no-tfjs'] },
+  fused: { valued: ['--json', '--only', '--tuning'], switches: ['--quick', '--no-tfjs'] },
+  train: { valued: ['--json', '--only', '--steps', '--warmup', '--tuning'], switches: [] },
+  purify: { valued: ['--json', '--only', '--steps', '--warmup', '--batch', '--method', '--repeats', '--tuning'], switches: ['--profile'] },
+  'gradient-route': { valued: ['--json', '--batch', '--tuning'], switches: [] },
+  e2e: { valued: ['--json', '--batch', '--steps', '--tuning'], switches: [] },
 } as const;
 
 export async function benchCommand(args: string[]): Promise<number> {
@@ -42,6 +45,13 @@ export async function benchCommand(args: string[]): Promise<number> {
     const method = flags.values.get('--method');
     if (method !== undefined && method !== 'timestamp' && method !== 'elimination') throw new UsageError(`--method must be timestamp or elimination, got '${method}'`);
     for (const f of ['--method', '--repeats']) if (flags.values.has(f) && !flags.switches.has('--profile')) throw new UsageError(`${f} goes with --profile`);
+    const tuningText = flags.values.get('--tuning');
+    if (tuningText !== undefined) {
+      let t: unknown;
+      try { t = JSON.parse(tuningText); } catch { throw new UsageError(`--tuning must be JSON (e.g. '{"matmul":{"tiled":false}}'), got '${tuningText}'`); }
+      if (!t || typeof t !== 'object' || Array.isArray(t)) throw new UsageError(`--tuning must be a JSON object of tuning sections, got '${tuningText}'`);
+      try { setTuning(t as TuningOverride); } catch (e) { throw new UsageError(`--tuning: ${(e as Error).message}`); }
+    }
     return {
       profile: flags.switches.has('--profile'), method: method as 'timestamp' | 'elimination' | undefined, repeats: intFlag(flags.values, '--repeats', 1),
       what, json: flags.values.get('--json'), only: re, quick: flags.switches.has('--quick'), noTfjs: flags.switches.has('--no-tfjs'),

@@ -20,6 +20,19 @@ test('profile flags: --method and --repeats need --profile, and --method names a
   assert.match(r.stderr, /--method must be timestamp or elimination, got 'fast'/);
 });
 
+test('--tuning: JSON of tuning sections, each checked by name before any work', () => {
+  let r = amrm(['bench', 'kernels', '--tuning', '{matmul']);
+  assert.is(r.status, 2);
+  assert.match(r.stderr, /--tuning must be JSON/);
+  r = amrm(['bench', 'kernels', '--tuning', '[1]']);
+  assert.match(r.stderr, /--tuning must be a JSON object of tuning sections/);
+  r = amrm(['bench', 'kernels', '--tuning', '{"rows":"warp"}']);
+  assert.is(r.status, 2);
+  assert.match(r.stderr, /--tuning: setTuning: rows must be loop or subgroups, got 'warp'/);
+  r = amrm(['bench', 'kernels', '--tuning', '{"matmull":{}}']);
+  assert.match(r.stderr, /unknown section 'matmull'/);
+});
+
 test('bench purify --profile: one step of the shipped MNIST MAE, per family, written as JSON', () => {
   const dir = mkdtempSync(join(tmpdir(), 'amrm-profile-'));
   try {

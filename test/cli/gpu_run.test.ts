@@ -18,6 +18,7 @@ test('the prepared GPU run, dry: every step on this adapter with tiny sizes, its
     const kernels = read('dryrun-kernels.json');
     assert.ok(kernels.rows.length > 0 && kernels.rows.every((x: { gflops: number }) => x.gflops > 0));
     assert.ok(read('dryrun-purify.json').rows[0].median_step_ms > 0);
+    assert.match(read('dryrun-kernels-register.json').command, /--tuning/);
     assert.match(readFileSync(join(out, 'dryrun-op-tests.log'), 'utf8'), /Passed:\s+\d+/);
     // The PyTorch steps ran where torch is installed, and were skipped (said so) where it is not.
     if (existsSync(join(out, 'dryrun-torch-kernels.json'))) {
