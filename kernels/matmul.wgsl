@@ -31,6 +31,13 @@ override ACT: u32 = 0u;
 // A residual R of C's shape is added last (a transformer's x + f(x)); its binding is the last one,
 // so that the pipelines without it (the branch removed) keep the others' numbers.
 override HAS_RES: bool = false;
+// op(A)'s rows (A stored [M, K]) / op(B)'s columns (B stored [N, K]) are read from an rgba32float
+// texture holding the buffer's bytes, one texel per 4 consecutive k (the op copies them there): on
+// llvmpipe a texture load is a vectorized gather while a storage load with a per-invocation address
+// is a loop over the SIMD lanes (30-40% more GFLOP/s, measured; DESIGN.md's probe). Single matrices
+// only (no batch offsets), K a multiple of 4.
+override TEX_A: bool = false;
+override TEX_B: bool = false;
 
 struct Params {
   M: u32, N: u32, K: u32, tiles_n: u32,
@@ -50,6 +57,8 @@ struct Params {
 // component is its own memory location, so neighbouring invocations do not race).
 @group(0) @binding(4) var<storage, read_write> C: array<vec4f>;
 @group(0) @binding(5) var<storage, read> R: array<vec4f>;
+@group(0) @binding(6) var AT: texture_2d<f32>;
+@group(0) @binding(7) var BT: texture_2d<f32>;
 
 fn a_at(i: u32) -> f32 { return A[i >> 2u][i & 3u]; }
 fn b_at(i: u32) -> f32 { return B[i >> 2u][i & 3u]; }
@@ -91,8 +100,11 @@ fn batch_offsets(z: u32) -> vec2u {
 
 @compute @workgroup_size(WG)
 fn matmul(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  // Keeps the bias binding in the pipeline's layout when the epilogue that reads it is removed.
+  // Keeps the bias binding in the pipeline's layout when the epilogue that reads it is removed
+  // (and A's and B's when a texture stands in for them).
   _ = arrayLength(&bias);
+  _ = arrayLength(&A);
+  _ = arrayLength(&B);
   let t = gid.x + gid.y * nwg.x * WG;
   if (t >= P.tiles) { return; }
   let M = P.M; let N = P.N; let K = P.K;
@@ -128,7 +140,9 @@ fn matmul(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   let k_full = K & ~3u;
   for (var k = 0u; k < k_full; k += 4u) {
     // a[i] = op(A)(m0 + i, k..k+3) and b[j] = op(B)(k..k+3, n0 + j).
-    if (!VEC_A) {
+    if (TEX_A) {
+      for (var i = 0u; i < TM; i++) { a[i] = textureLoad(AT, vec2u(k >> 2u, min(m0 + i, M - 1u)), 0); } // unroll
+    } else if (!VEC_A) {
       for (var i = 0u; i < TM; i++) { a[i] = a_k4(a_row[i], a_kstep, k, K); } // unroll
     } else if (!TRANS_A) {
       // Rows run along k: one vec4 per row.
@@ -148,7 +162,9 @@ fn matmul(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
         a[4u * r + 3u] = vec4f(v0.w, v1.w, v2.w, v3.w);
       }
     }
-    if (!VEC_B) {
+    if (TEX_B) {
+      for (var j = 0u; j < TN; j++) { b[j] = textureLoad(BT, vec2u(k >> 2u, min(n0 + j, N - 1u)), 0); } // unroll
+    } else if (!VEC_B) {
       for (var j = 0u; j < TN; j++) { b[j] = b_k4(b_col[j], b_kstep, k, K); } // unroll
     } else if (TRANS_B) {
       for (var j = 0u; j < TN; j++) { b[j] = B[(b_col[j] + k) >> 2u]; } // unroll

@@ -24,3 +24,15 @@ fn nan_check(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
     if ((bits & 0x7f800000u) == 0x7f800000u) { atomicMin(&flag, P.word); }
   }
 }
+
+// Rows of a buffer as an rgba32float texture, one texel per vec4, for rows whose byte length is not
+// the multiple of 256 that a buffer-to-texture copy needs (runtime.textureOf): P.n texels per row,
+// P.word rows.
+@group(0) @binding(1) var<storage, read> src4: array<vec4f>;
+@group(0) @binding(2) var dst_tex: texture_storage_2d<rgba32float, write>;
+
+@compute @workgroup_size(64)
+fn to_texture(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear(gid, nwg);
+  if (i < P.n * P.word) { textureStore(dst_tex, vec2u(i % P.n, i / P.n), src4[i]); }
+}

@@ -5,6 +5,7 @@ import { settle } from '#host';
 import type { Gpu } from './device.js';
 import { submitBatchFor } from './tuning.js';
 import prelude from '../../kernels/prelude.wgsl';
+import utilWgsl from '../../kernels/util.wgsl';
 
 // Usage bits spelled out (WebGPU spec values), so this module does not need the GPUBufferUsage global.
 const STORAGE_USAGE = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08 /* COPY_DST */;
@@ -34,6 +35,8 @@ export interface DispatchSpec {
   uniforms?: ArrayLike<number> | Uint32Array;
   /** Storage buffers bound at bindings 1.. (or 0.. with no uniforms), in order. */
   buffers: GPUBuffer[];
+  /** Texture views bound at the given binding numbers (after the buffers'). */
+  textures?: { binding: number; view: GPUTextureView }[];
   workgroups: [number, number?, number?];
 }
 
@@ -58,6 +61,9 @@ export interface PoolStats {
 export class Runtime {
   readonly device: GPUDevice;
   private readonly pool = new Map<number, GPUBuffer[]>();
+  /** Operand textures (textureOf) by size and slot, with their views. */
+  private readonly textures = new Map<string, GPUTexture>();
+  private readonly textureViews = new Map<string, GPUTextureView>();
   private readonly releasedSinceSubmit: GPUBuffer[] = [];
   private readonly sizeOf = new WeakMap<GPUBuffer, number>();
   private readonly modules = new Map<string, GPUShaderModule>();
@@ -124,12 +130,15 @@ export class Runtime {
   /** Starts a new peak measurement at the bytes in use now. */
   resetPeak(): void { this.peak = this.inUse; }
 
-  /** Frees every pooled (unused) buffer back to the driver. */
+  /** Frees every pooled (unused) buffer and the operand textures back to the driver. */
   trim(): void {
     this.submit();
     for (const list of this.pool.values()) for (const b of list) b.destroy();
     this.pool.clear();
     this.pooledBytes = 0;
+    for (const t of this.textures.values()) t.destroy();
+    this.textures.clear();
+    this.textureViews.clear();
   }
 
   write(buf: GPUBuffer, data: ArrayBufferView, offset = 0): void {
@@ -217,6 +226,7 @@ export class Runtime {
     let binding = 0;
     if (spec.uniforms) entries.push({ binding: binding++, resource: { buffer: this.uniform(spec.uniforms) } });
     for (const b of spec.buffers) entries.push({ binding: binding++, resource: { buffer: b } });
+    for (const t of spec.textures ?? []) entries.push({ binding: t.binding, resource: t.view });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     if (typeof slot === 'object') {
       // A pass of its own, so that its timestamps bracket this dispatch alone.
@@ -241,6 +251,37 @@ export class Runtime {
     if (this.observer && this.observe('copy') === false) return;
     this.closePass().copyBufferToBuffer(src, srcOffset, dst, dstOffset, Math.ceil(bytes / 4) * 4);
     if (++this.pendingDispatches >= submitBatchFor(this.gpu.kind)) this.submit();
+  }
+
+  /**
+   * The first `rows` rows of `rowBytes` bytes of a buffer as an rgba32float texture (`rowBytes` / 16
+   * texels wide), filled now, in order with the dispatches around it: a later dispatch that binds
+   * the view reads these values. One texture per size and `slot` (two operands of one dispatch need
+   * two slots) is kept and reused, since each fill is recorded after the dispatches that read the
+   * last one. Rows of a multiple of 256 bytes are copied (WebGPU's rule for buffer-to-texture
+   * copies); others are written by a kernel (util.wgsl's to_texture). rowBytes: a multiple of 16.
+   */
+  textureOf(src: GPUBuffer, rowBytes: number, rows: number, slot: number): GPUTextureView {
+    const width = rowBytes / 16;
+    const key = `${width}x${rows}:${slot}`;
+    let t = this.textures.get(key);
+    if (!t) {
+      const usage = 0x04 /* TEXTURE_BINDING */ | 0x02 /* COPY_DST */ | 0x08 /* STORAGE_BINDING */;
+      t = this.device.createTexture({ size: [width, rows], format: 'rgba32float', usage, label: `operand texture ${key}` });
+      this.textures.set(key, t);
+      this.textureViews.set(key, t.createView());
+    }
+    const view = this.textureViews.get(key)!;
+    if (rowBytes % 256 !== 0) {
+      this.dispatch({
+        kernel: 'util', source: utilWgsl, entry: 'to_texture', uniforms: [width, rows], buffers: [src],
+        textures: [{ binding: 2, view }], workgroups: grid1d(width * rows, 64),
+      });
+    } else if (!this.observer || this.observe('copy') !== false) {
+      this.closePass().copyBufferToTexture({ buffer: src, bytesPerRow: rowBytes }, { texture: t }, [width, rows]);
+      if (++this.pendingDispatches >= submitBatchFor(this.gpu.kind)) this.submit();
+    }
+    return view;
   }
 
   /** The observer's verdict: false to leave the work out, a timestamp slot, or true. */

@@ -28,11 +28,18 @@ export interface MatmulTiling {
    * register kernel (tests force this one there). Not measured on a GPU yet: bench/gpu/run.sh does.
    */
   tiled: boolean;
+  /**
+   * Operands whose rows run along K read through rgba32float textures copied from their buffers
+   * (register kernel, single matrices, K a multiple of 4). On llvmpipe a texture load is a
+   * vectorized gather, a storage load a loop over the lanes: x·Wᵀ at [4096×192]·[192×576] went from
+   * 28 to 39 GFLOP/s and 1024³ from 31 to 42, copies included (paired runs, quiet machine).
+   */
+  textures: boolean;
 }
 const MATMUL: Record<AdapterKind, MatmulTiling> = {
-  llvmpipe: { tm: 32, tn: 16, wg: 64, unroll: false, tiled: false },
-  swiftshader: { tm: 8, tn: 8, wg: 64, unroll: true, tiled: false },
-  gpu: { tm: 4, tn: 4, wg: 64, unroll: true, tiled: true },
+  llvmpipe: { tm: 32, tn: 16, wg: 64, unroll: false, tiled: false, textures: true },
+  swiftshader: { tm: 8, tn: 8, wg: 64, unroll: true, tiled: false, textures: false },
+  gpu: { tm: 4, tn: 4, wg: 64, unroll: true, tiled: true, textures: false },
 };
 
 /**

@@ -16,7 +16,7 @@ const test = suite('matmul');
 // the software adapters. So the wide grids of cases run with small 8×4 tiles (the same kernel
 // template, TM ≠ TN to catch mixed-up indices), and a subset runs with the adapter's own tiling.
 const small = { tm: 8, tn: 4 };
-async function withTiling(t: { tm: number; tn: number; tiled?: boolean } | undefined, fn: () => Promise<void>): Promise<void> {
+async function withTiling(t: { tm: number; tn: number; tiled?: boolean; textures?: boolean } | undefined, fn: () => Promise<void>): Promise<void> {
   setTuning({ matmul: t });
   try { await fn(); } finally { setTuning({ matmul: undefined }); }
 }
@@ -214,6 +214,29 @@ test('the workgroup-tiled kernel (a GPU\'s default), forced here: every layout, 
   await withTiling({ tm: 64, tn: 64, tiled: true }, () => asyncScope(async () => {
     assert.throws(() => matmul(upload(rand(rng, [64, 8])), upload(rand(rng, [8, 64]))), /matmul: the tiled kernel at 64×64 per invocation needs 65536 bytes of workgroup memory, this adapter allows \d+/);
   }));
+});
+
+test('operands through textures (llvmpipe\'s default), forced on and off: the layouts that take them, folded batches, epilogues, gradients', async () => {
+  for (const textures of [true, false]) {
+    await withTiling({ tm: 8, tn: 4, textures }, async () => {
+      for (const t of TRANS) {
+        // Rows of K floats copied into the texture (K·4 a multiple of 256 bytes) or written by a
+        // kernel (K = 96, 20); M and N off the tiles.
+        for (const [M, K, N] of [[37, 64, 20], [9, 192, 33], [11, 96, 17], [5, 20, 8]] as [number, number, number][]) {
+          const [sa, sb] = shapes([], [], M, K, N, t);
+          await forward(`matmul ${tag(t)} textures ${textures}`, sa, sb, { ...t, withBias: N, activation: 'gelu_tanh' });
+        }
+      }
+      // A batch folded into M (x·Wᵀ over [B, L, K]), and a residual epilogue.
+      const a = rand(rng, [3, 7, 128]), w = rand(rng, [24, 128]), r = rand(rng, [3, 7, 24]), bias = rand(rng, [24]);
+      await checkForward({ name: `matmul xWᵀ folded, textures ${textures}`, metric: 'norm', tol: 1e-5, inputs: [a, w, bias, r],
+        gpu: (x, y, z, u) => matmul(x, y, { transB: true, bias: z, residual: u }), ref: (x, y, z, u) => withResidual(x, y, z, u, { transB: true }) });
+      await checkGrad({
+        name: `matmul xWᵀ textures ${textures}`, inputs: [rand(rng, [3, 64]), rand(rng, [5, 64])],
+        gpu: (x, y) => matmul(x, y, { transB: true }), ref: (x, y) => R.matmul(x, y, undefined, { transB: true }),
+      }, rng);
+    });
+  }
 });
 
 test('shape errors name the op and the shapes', async () => {
