@@ -260,8 +260,9 @@ export class Runtime {
    * two slots) is kept and reused, since each fill is recorded after the dispatches that read the
    * last one. Rows of a multiple of 256 bytes are copied (WebGPU's rule for buffer-to-texture
    * copies); others are written by a kernel (util.wgsl's to_texture). rowBytes: a multiple of 16.
+   * `transposed`: the buffer holds the matrix the other way round, [4·width, rows] (to_texture_t).
    */
-  textureOf(src: GPUBuffer, rowBytes: number, rows: number, slot: number): GPUTextureView {
+  textureOf(src: GPUBuffer, rowBytes: number, rows: number, slot: number, transposed = false): GPUTextureView {
     const width = rowBytes / 16;
     const key = `${width}x${rows}:${slot}`;
     let t = this.textures.get(key);
@@ -272,9 +273,9 @@ export class Runtime {
       this.textureViews.set(key, t.createView());
     }
     const view = this.textureViews.get(key)!;
-    if (rowBytes % 256 !== 0) {
+    if (transposed || rowBytes % 256 !== 0) {
       this.dispatch({
-        kernel: 'util', source: utilWgsl, entry: 'to_texture', uniforms: [width, rows], buffers: [src],
+        kernel: 'util', source: utilWgsl, entry: transposed ? 'to_texture_t' : 'to_texture', uniforms: [width, rows], buffers: [src],
         textures: [{ binding: 2, view }], workgroups: grid1d(width * rows, 64),
       });
     } else if (!this.observer || this.observe('copy') !== false) {

@@ -35,11 +35,18 @@ export interface MatmulTiling {
    * 28 to 39 GFLOP/s and 1024³ from 31 to 42, copies included (paired runs, quiet machine).
    */
   textures: boolean;
+  /**
+   * Multiply-adds (M·N·K) below which a matmul keeps its operands in storage buffers even so:
+   * filling a texture is a copy or dispatch of its own, and for the shipped small models' matmuls
+   * (25-60 M multiply-adds) those cost more than the faster loads save (a whole purification
+   * benchmark ran 1.18× slower with every matmul on textures; from 512³ = 134 M up they gain 20-60%).
+   */
+  textureMinWork: number;
 }
 const MATMUL: Record<AdapterKind, MatmulTiling> = {
-  llvmpipe: { tm: 32, tn: 16, wg: 64, unroll: false, tiled: false, textures: true },
-  swiftshader: { tm: 8, tn: 8, wg: 64, unroll: true, tiled: false, textures: false },
-  gpu: { tm: 4, tn: 4, wg: 64, unroll: true, tiled: true, textures: false },
+  llvmpipe: { tm: 32, tn: 16, wg: 64, unroll: false, tiled: false, textures: true, textureMinWork: 1 << 27 },
+  swiftshader: { tm: 8, tn: 8, wg: 64, unroll: true, tiled: false, textures: false, textureMinWork: 1 << 27 },
+  gpu: { tm: 4, tn: 4, wg: 64, unroll: true, tiled: true, textures: false, textureMinWork: 1 << 27 },
 };
 
 /**

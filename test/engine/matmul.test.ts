@@ -16,7 +16,7 @@ const test = suite('matmul');
 // the software adapters. So the wide grids of cases run with small 8×4 tiles (the same kernel
 // template, TM ≠ TN to catch mixed-up indices), and a subset runs with the adapter's own tiling.
 const small = { tm: 8, tn: 4 };
-async function withTiling(t: { tm: number; tn: number; tiled?: boolean; textures?: boolean } | undefined, fn: () => Promise<void>): Promise<void> {
+async function withTiling(t: { tm: number; tn: number; tiled?: boolean; textures?: boolean; textureMinWork?: number } | undefined, fn: () => Promise<void>): Promise<void> {
   setTuning({ matmul: t });
   try { await fn(); } finally { setTuning({ matmul: undefined }); }
 }
@@ -218,7 +218,7 @@ test('the workgroup-tiled kernel (a GPU\'s default), forced here: every layout, 
 
 test('operands through textures (llvmpipe\'s default), forced on and off: the layouts that take them, folded batches, epilogues, gradients', async () => {
   for (const textures of [true, false]) {
-    await withTiling({ tm: 8, tn: 4, textures }, async () => {
+    await withTiling({ tm: 8, tn: 4, textures, textureMinWork: 0 }, async () => {
       for (const t of TRANS) {
         // Rows of K floats copied into the texture (K·4 a multiple of 256 bytes) or written by a
         // kernel (K = 96, 20); M and N off the tiles.

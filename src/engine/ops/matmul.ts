@@ -136,19 +136,21 @@ function launch(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: 
     VEC_A: (o.transA ? M : K) % 4 === 0 ? 1 : 0, VEC_B: (o.transB ? K : N) % 4 === 0 ? 1 : 0, VEC_C: N % 4 === 0 ? 1 : 0,
     HAS_TAIL: K % 4 !== 0 ? 1 : 0, HAS_BIAS: bias ? 1 : 0, ACT: ACT[o.activation ?? 'none'], HAS_RES: o.residual ? 1 : 0,
   };
-  // Operands read through textures (matmul.wgsl's TEX_A / TEX_B): a single matrix whose rows run
-  // along K, K a multiple of 4, within the adapter's texture size.
+  // Operands read through textures (matmul.wgsl's TEX_A / TEX_B): single matrices, K a multiple of
+  // 4, within the adapter's texture size.
   const maxDim = engine().gpu.limits.maxTextureDimension2D ?? 2048;
-  const texOk = t.textures && !t.tiled && count === 1 && K % 4 === 0 && K / 4 <= maxDim;
-  const texA = texOk && !o.transA && M <= maxDim;
-  const texB = texOk && !!o.transB && N <= maxDim;
+  const texOk = t.textures && !t.tiled && count === 1 && K % 4 === 0 && K / 4 <= maxDim && M * N * K >= t.textureMinWork;
+  const texA = texOk && M <= maxDim;
+  const texB = texOk && N <= maxDim;
   Object.assign(constants, { TEX_A: texA ? 1 : 0, TEX_B: texB ? 1 : 0 });
   const { WG: _, ...flags } = constants; // the flags that shape the source (WG only sizes the workgroup)
   const { kernel, source: src } = variant(tm, tn, t, flags);
   const rank = count === 1 ? 0 : col.shape.length;
   const textures = [
-    ...(texA ? [{ binding: 6, view: rt.textureOf(a.buffer, K * 4, M, 0) }] : []),
-    ...(texB ? [{ binding: 7, view: rt.textureOf(b.buffer, K * 4, N, 1) }] : []),
+    // op(A) as [M, K/4] texels and op(B) as [N, K/4]: copied where the buffer's rows run along K,
+    // transposed by a kernel where they do not (A stored [K, M], B stored [K, N]).
+    ...(texA ? [{ binding: 6, view: rt.textureOf(a.buffer, K * 4, M, 0, !!o.transA) }] : []),
+    ...(texB ? [{ binding: 7, view: rt.textureOf(b.buffer, K * 4, N, 1, !o.transB) }] : []),
   ];
   for (let z0 = 0; z0 < count; z0 += rt.maxWorkgroupsPerDim) {
     rt.dispatch({
