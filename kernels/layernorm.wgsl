@@ -63,18 +63,26 @@ fn layernorm_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   for (var c = 0u; c < P.d; c++) { y[b + c] = (x[b + c] - st.x) * st.y * gamma_at(c) + beta_at(c); }
 }
 
+// A vec4 row's sums and writes over its vec4s q0, q0 + dq, ...: all of them for one invocation per
+// row (0, 1), a lane's share for one workgroup per row (lid, RW: layernorm_subgroup.wgsl).
+fn fwd4_sums(b: u32, k: f32, q0: u32, dq: u32) -> vec2f {
+  var s1 = vec4f(0.0);
+  var s2 = vec4f(0.0);
+  for (var q = q0; q < P.d / 4u; q += dq) { let t = x4[b + q] - k; s1 += t; s2 += t * t; }
+  return vec2f(hsum(s1), hsum(s2));
+}
+fn fwd4_write(b: u32, st: vec2f, q0: u32, dq: u32) {
+  for (var q = q0; q < P.d / 4u; q += dq) { y4[b + q] = (x4[b + q] - st.x) * st.y * gamma4(q) + beta4(q); }
+}
+
 @compute @workgroup_size(WG)
 fn layernorm_fwd4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let row = flat_id(gid, nwg, WG);
   if (row >= P.rows) { return; }
-  let d4 = P.d / 4u;
-  let b = row * d4;
+  let b = row * (P.d / 4u);
   let k = x4[b].x;
-  var s1 = vec4f(0.0);
-  var s2 = vec4f(0.0);
-  for (var q = 0u; q < d4; q++) { let t = x4[b + q] - k; s1 += t; s2 += t * t; }
-  let st = row_stats(k, hsum(s1), hsum(s2));
-  for (var q = 0u; q < d4; q++) { y4[b + q] = (x4[b + q] - st.x) * st.y * gamma4(q) + beta4(q); }
+  let s = fwd4_sums(b, k, 0u, 1u);
+  fwd4_write(b, row_stats(k, s.x, s.y), 0u, 1u);
 }
 
 // ---------------------------------------------------------------- row statistics
@@ -121,31 +129,38 @@ fn layernorm_dx(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   }
 }
 
-@compute @workgroup_size(WG)
-fn layernorm_dx4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let row = flat_id(gid, nwg, WG);
-  if (row >= P.rows) { return; }
-  let d4 = P.d / 4u;
-  let b = row * d4;
-  let k = x4[b].x;
+// Σ t, Σ t², Σ g, Σ g·t over a vec4 row's vec4s q0, q0 + dq, ... (t = x − k, g = gy·gamma), and
+// the dx that follows from the row's totals.
+fn dx4_sums(b: u32, k: f32, q0: u32, dq: u32) -> vec4f {
   var s1 = vec4f(0.0);
   var s2 = vec4f(0.0);
   var sg = vec4f(0.0);
   var sgt = vec4f(0.0);
-  for (var q = 0u; q < d4; q++) {
+  for (var q = q0; q < P.d / 4u; q += dq) {
     let t = x4[b + q] - k;
     let g = gy4[b + q] * gamma4(q);
     s1 += t; s2 += t * t; sg += g; sgt += g * t;
   }
-  let st = row_stats(k, hsum(s1), hsum(s2));
+  return vec4f(hsum(s1), hsum(s2), hsum(sg), hsum(sgt));
+}
+fn dx4_write(b: u32, k: f32, s: vec4f, q0: u32, dq: u32) {
+  let st = row_stats(k, s.x, s.y);
   let n = f32(P.d);
-  let sgs = hsum(sg);
-  let mg = sgs / n;
-  let mgx = (hsum(sgt) - (st.x - k) * sgs) * st.y / n;
-  for (var q = 0u; q < d4; q++) {
+  let mg = s.z / n;
+  let mgx = (s.w - (st.x - k) * s.z) * st.y / n;
+  for (var q = q0; q < P.d / 4u; q += dq) {
     let xh = (x4[b + q] - st.x) * st.y;
     dx4[b + q] = st.y * (gy4[b + q] * gamma4(q) - mg - xh * mgx);
   }
+}
+
+@compute @workgroup_size(WG)
+fn layernorm_dx4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = flat_id(gid, nwg, WG);
+  if (row >= P.rows) { return; }
+  let b = row * (P.d / 4u);
+  let k = x4[b].x;
+  dx4_write(b, k, dx4_sums(b, k, 0u, 1u), 0u, 1u);
 }
 
 // ---------------------------------------------------------------- backward: dgamma, dbeta

@@ -26,40 +26,17 @@ fn layernorm_fwd4_sg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
   // One row per workgroup: the test is the same for all its invocations (uniform control flow).
   let row = wid.x + wid.y * nwg.x;
   if (row >= P.rows) { return; }
-  let d4 = P.d / 4u;
-  let b = row * d4;
+  let b = row * (P.d / 4u);
   let k = x4[b].x;
-  var s1 = vec4f(0.0);
-  var s2 = vec4f(0.0);
-  for (var q = lid; q < d4; q += RW) { let t = x4[b + q] - k; s1 += t; s2 += t * t; }
-  let s = workgroup_sum(vec4f(hsum(s1), hsum(s2), 0.0, 0.0));
-  let st = row_stats(k, s.x, s.y);
-  for (var q = lid; q < d4; q += RW) { y4[b + q] = (x4[b + q] - st.x) * st.y * gamma4(q) + beta4(q); }
+  let s = workgroup_sum(vec4f(fwd4_sums(b, k, lid, RW), 0.0, 0.0));
+  fwd4_write(b, row_stats(k, s.x, s.y), lid, RW);
 }
 
 @compute @workgroup_size(RW)
 fn layernorm_dx4_sg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let row = wid.x + wid.y * nwg.x;
   if (row >= P.rows) { return; }
-  let d4 = P.d / 4u;
-  let b = row * d4;
+  let b = row * (P.d / 4u);
   let k = x4[b].x;
-  var s1 = vec4f(0.0);
-  var s2 = vec4f(0.0);
-  var sg = vec4f(0.0);
-  var sgt = vec4f(0.0);
-  for (var q = lid; q < d4; q += RW) {
-    let t = x4[b + q] - k;
-    let g = gy4[b + q] * gamma4(q);
-    s1 += t; s2 += t * t; sg += g; sgt += g * t;
-  }
-  let s = workgroup_sum(vec4f(hsum(s1), hsum(s2), hsum(sg), hsum(sgt)));
-  let st = row_stats(k, s.x, s.y);
-  let n = f32(P.d);
-  let mg = s.z / n;
-  let mgx = (s.w - (st.x - k) * s.z) * st.y / n;
-  for (var q = lid; q < d4; q += RW) {
-    let xh = (x4[b + q] - st.x) * st.y;
-    dx4[b + q] = st.y * (gy4[b + q] * gamma4(q) - mg - xh * mgx);
-  }
+  dx4_write(b, k, workgroup_sum(dx4_sums(b, k, lid, RW)), lid, RW);
 }

@@ -31,11 +31,11 @@ override ACT: u32 = 0u;
 // A residual R of C's shape is added last (a transformer's x + f(x)); its binding is the last one,
 // so that the pipelines without it (the branch removed) keep the others' numbers.
 override HAS_RES: bool = false;
-// op(A)'s rows (A stored [M, K]) / op(B)'s columns (B stored [N, K]) are read from an rgba32float
-// texture holding the buffer's bytes, one texel per 4 consecutive k (the op copies them there): on
-// llvmpipe a texture load is a vectorized gather while a storage load with a per-invocation address
-// is a loop over the SIMD lanes (30-40% more GFLOP/s, measured; DESIGN.md's probe). Single matrices
-// only (no batch offsets), K a multiple of 4.
+// op(A)'s rows / op(B)'s columns are read from an rgba32float texture of [M (N), K/4] texels, one
+// per 4 consecutive k (the op fills it: a copy of the buffer where its rows run along k, a
+// transposing kernel where they do not): on llvmpipe a texture load is a vectorized gather while a
+// storage load with a per-invocation address is a loop over the SIMD lanes (30-40% more GFLOP/s,
+// measured). Single matrices only (no batch offsets), K a multiple of 4.
 override TEX_A: bool = false;
 override TEX_B: bool = false;
 

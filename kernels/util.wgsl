@@ -25,9 +25,9 @@ fn nan_check(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   }
 }
 
-// Rows of a buffer as an rgba32float texture, one texel per vec4, for rows whose byte length is not
-// the multiple of 256 that a buffer-to-texture copy needs (runtime.textureOf): P.n texels per row,
-// P.word rows.
+// A matrix as an rgba32float texture of P.word rows of P.n texels (runtime.textureOf): a row-major
+// [P.word, 4·P.n] buffer one texel per vec4, where its rows are not the multiple of 256 bytes that a
+// buffer-to-texture copy needs.
 @group(0) @binding(1) var<storage, read> src4: array<vec4f>;
 @group(0) @binding(2) var dst_tex: texture_storage_2d<rgba32float, write>;
 
@@ -35,4 +35,19 @@ fn nan_check(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
 fn to_texture(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = linear(gid, nwg);
   if (i < P.n * P.word) { textureStore(dst_tex, vec2u(i % P.n, i / P.n), src4[i]); }
+}
+
+// The same texture from a [4·P.n, P.word] matrix stored the other way round (column y of the
+// buffer is row y of the texture): texel (x, y) = the buffer's rows 4x .. 4x+3 at column y.
+@group(0) @binding(1) var<storage, read> src1: array<f32>;
+
+@compute @workgroup_size(64)
+fn to_texture_t(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear(gid, nwg);
+  if (i < P.n * P.word) {
+    let x = i % P.n;
+    let y = i / P.n;
+    let r = P.word;
+    textureStore(dst_tex, vec2u(x, y), vec4f(src1[4u * x * r + y], src1[(4u * x + 1u) * r + y], src1[(4u * x + 2u) * r + y], src1[(4u * x + 3u) * r + y]));
+  }
 }

@@ -33,39 +33,30 @@ for threat in "linf 8/255" "l2 1.0"; do
       $AMRM eval "${common[@]}" --n "$N" --attack $atk --norm "$norm" --eps "$eps" --steps 20 --json "$OUT/cifar10-none-$atk-20-$tag.json"
     done
   fi
-  if has mae; then
-    # AMRM-Pure, non-adaptive: PGD-20 on the classifier alone, then purified and classified.
-    $AMRM eval "${common[@]}" "${pur[@]}" --n "$N" --attack pgd --norm "$norm" --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-amrm-pgd20-none-$tag.json"
-    # AMRM-Pure, non-adaptive: APGD-CE-20 and APGD-DLR-20 on the classifier alone, then purified.
+  # Through each purifier: PGD-20, APGD-CE-20 and APGD-DLR-20 on the classifier alone (the same
+  # seed, so the same adversarial images), then purified and classified; and the adaptive PGD-5 with
+  # exact gradients through the purification (EOT 1; MaskDiT-Pure's draw fixes the masks and the
+  # noise at sigma_pur). The MAE's l_2 adaptive report was made as --shard 1/2 and 2/2
+  # (bench/results/robust/shards/) joined by amrm merge.
+  for p in mae maskdit; do
+    has $p || continue
+    if [[ $p == mae ]]; then name=amrm; args=("${pur[@]}"); else name=maskdit; args=("${md[@]}"); fi
+    $AMRM eval "${common[@]}" "${args[@]}" --n "$N" --attack pgd --norm "$norm" --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-$name-pgd20-none-$tag.json"
     for atk in apgd-ce apgd-dlr; do
-      $AMRM eval "${common[@]}" "${pur[@]}" --n "$N" --attack $atk --norm "$norm" --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-amrm-$atk-20-none-$tag.json"
+      $AMRM eval "${common[@]}" "${args[@]}" --n "$N" --attack $atk --norm "$norm" --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-$name-$atk-20-none-$tag.json"
     done
-    # AMRM-Pure, adaptive: PGD-5 with exact gradients through the 150-step purification (EOT 1). The
-    # l_2 report was made as --shard 1/2 and 2/2 (bench/results/robust/shards/) joined by amrm merge.
-    $AMRM eval "${common[@]}" "${pur[@]}" --n "$NA" --attack pgd --norm "$norm" --eps "$eps" --steps 5 --eot 1 --adaptive exact --json "$OUT/cifar10-amrm-pgd5-exact-$tag.json"
-  fi
-  if has maskdit; then
-    # MaskDiT-Pure, non-adaptive: the same PGD-20, APGD-CE-20 and APGD-DLR-20 (same seed) on the
-    # classifier alone, purified by the MaskDiT.
-    $AMRM eval "${common[@]}" "${md[@]}" --n "$N" --attack pgd --norm "$norm" --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-maskdit-pgd20-none-$tag.json"
-    for atk in apgd-ce apgd-dlr; do
-      $AMRM eval "${common[@]}" "${md[@]}" --n "$N" --attack $atk --norm "$norm" --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-maskdit-$atk-20-none-$tag.json"
-    done
-    # MaskDiT-Pure, adaptive: PGD-5 with exact gradients through the 25-step purification (EOT 1:
-    # each draw fixes the masks and the noise at sigma_pur).
-    $AMRM eval "${common[@]}" "${md[@]}" --n "$NA" --attack pgd --norm "$norm" --eps "$eps" --steps 5 --eot 1 --adaptive exact --json "$OUT/cifar10-maskdit-pgd5-exact-$tag.json"
-  fi
+    $AMRM eval "${common[@]}" "${args[@]}" --n "$NA" --attack pgd --norm "$norm" --eps "$eps" --steps 5 --eot 1 --adaptive exact --json "$OUT/cifar10-$name-pgd5-exact-$tag.json"
+  done
 done
 # Square (l_inf only, black box), 1000 queries: on the classifier, and transferred through each purifier.
 if has none; then
   $AMRM eval "${common[@]}" --n "$N" --attack square --norm linf --eps 8/255 --steps 1000 --json "$OUT/cifar10-none-square1000-linf-8_255.json"
 fi
-if has mae; then
-  $AMRM eval "${common[@]}" "${pur[@]}" --n "$N" --attack square --norm linf --eps 8/255 --steps 1000 --adaptive none --json "$OUT/cifar10-amrm-square1000-none-linf-8_255.json"
-fi
-if has maskdit; then
-  $AMRM eval "${common[@]}" "${md[@]}" --n "$N" --attack square --norm linf --eps 8/255 --steps 1000 --adaptive none --json "$OUT/cifar10-maskdit-square1000-none-linf-8_255.json"
-fi
+for p in mae maskdit; do
+  has $p || continue
+  if [[ $p == mae ]]; then name=amrm; args=("${pur[@]}"); else name=maskdit; args=("${md[@]}"); fi
+  $AMRM eval "${common[@]}" "${args[@]}" --n "$N" --attack square --norm linf --eps 8/255 --steps 1000 --adaptive none --json "$OUT/cifar10-$name-square1000-none-linf-8_255.json"
+done
 has extra || exit 0
 # Diagnosis (not a table row): why the transfer attacks differ. Classifier margins of PGD-20's first
 # fooling and last iterates and of APGD-CE-20, and how many of each the purifier brings back.
