@@ -36,7 +36,10 @@ function row(file, r) {
       : p ? 'non-adaptive: on the classifier alone' : 'on the classifier';
     // A transfer PGD that returns its last iterate says so (the first fooling one transfers far less).
     const last = a.keep === 'last' && a.adaptive === 'none' ? ' (last iterate)' : '';
-    attack = `${a.name.toUpperCase()}-${a.steps}${a.eot > 1 ? ` + EOT-${a.eot}` : ''}${last}, ${on}`;
+    // A list (pgd,apgd-ce,...) is the worst case per image over its attacks.
+    const names = a.name.split(',').map((x) => `${x.toUpperCase()}-${a.steps}`);
+    const what = names.length > 1 ? `worst of ${names.join(', ')}` : names[0];
+    attack = `${what}${a.eot > 1 ? ` + EOT-${a.eot}` : ''}${last}, ${on}`;
   }
   return {
     dataset, threat: a ? epsText(a.norm, a.eps) : '-', defense, attack, n: r.n,

@@ -2,8 +2,8 @@
 //   amrm eval --dataset cifar10 --data DIR --classifier FILE [--arch resnet20] [--n N --seed S | --indices 0-499]
 //             [--split test] [--batch 100] [--json OUT] [--shard i/n]
 //             [--purifier FILE [--purifier-config NAME] --preset NAME [--purify-steps S --eta E --masks M]]
-//             [--attack pgd|apgd-ce|apgd-dlr|square|bpda --norm linf|l2 --eps E --steps K --eot R
-//              --adaptive exact|none [--step-size A]]
+//             [--attack pgd|apgd-ce|apgd-dlr|square|bpda[,...] --norm linf|l2 --eps E --steps K --eot R
+//              --adaptive exact|none [--step-size A] [--keep-adversarial]]
 // JSON (clean): { n, correct, clean_accuracy (a fraction: correct / n), images_per_s, seconds, config,
 // predictions (one digit per image, for 10 classes or fewer) }; with a purifier or an attack also
 // { robust_accuracy, attack: {...} | null, purifier: {...} | null, robust_predictions }.
@@ -11,6 +11,7 @@
 import { init } from '../engine/engine.js';
 import { UsageError, intFlag, parseFlags, withUsage } from './args.js';
 import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
+import { writeSafetensors } from '../engine/io/safetensors.js';
 import { loadCifar } from '../data/cifar-fs.js';
 import { loadMnistSplit } from '../data/mnist.js';
 import { sampleIndices, parseIndexRange } from '../data/sample.js';
@@ -36,16 +37,20 @@ export const EVAL_USAGE = `  eval --dataset cifar10|cifar100|mnist [--data DIR] 
                                      purify every image with AMRM (an MAE or MaskDiT checkpoint that
                                      names its config, or --purifier-config); presets: mae-cifar10, maskdit-cifar10,
                                      ... (default: the family's for the data set); E in [0,1] units or a fraction (16/255)
-       [--attack ${ATTACKS.join('|')} [--norm linf|l2] [--eps 8/255] [--steps 10] [--eot 1]
-        [--adaptive exact|none] [--step-size A]]
+       [--attack ${ATTACKS.join('|')}[,...] [--norm linf|l2] [--eps 8/255] [--steps 10] [--eot 1]
+        [--adaptive exact|none] [--step-size A] [--keep-adversarial]]
                                      robust accuracy; --adaptive exact differentiates through the purifier,
-                                     none attacks the classifier alone; default batch 16 with either;
+                                     none attacks the classifier alone; default batch 16 with either; a
+                                     list of attacks is the worst case per image (each attack runs on what
+                                     the earlier ones left standing); --keep-adversarial writes every
+                                     image's adversarial example beside the --json report (.adversarial.safetensors);
                                      --shard i/n: the i-th of n parts (whole batches) of the images, for
                                      'amrm merge' to join into the report of the whole run`;
 
 export interface RobustArgs {
   purifier?: string; purifierConfig?: string; preset?: string; purifySteps?: number; eta?: number; masks?: number;
-  attack?: AttackName; norm: Norm; eps: number; steps: number; eot: number; adaptive: Adaptive; stepSize?: number;
+  attack?: AttackName[]; norm: Norm; eps: number; steps: number; eot: number; adaptive: Adaptive; stepSize?: number;
+  keepAdversarial: boolean;
 }
 
 export interface EvalArgs {
@@ -62,7 +67,8 @@ const ROBUST_VALUED = ['--purifier', '--purifier-config', '--preset', '--purify-
 
 /** Parses the flags (`--flag value` or `--flag=value`); throws UsageError on anything unclear. */
 export function parseEvalArgs(args: string[]): EvalArgs {
-  const got = parseFlags(args, { valued: [...VALUED, ...ROBUST_VALUED] }).values;
+  const flags = parseFlags(args, { valued: [...VALUED, ...ROBUST_VALUED], switches: ['--keep-adversarial'] });
+  const got = flags.values;
   const dataset = got.get('--dataset') ?? 'cifar10';
   if (dataset !== 'cifar10' && dataset !== 'cifar100' && dataset !== 'mnist') throw new UsageError(`--dataset must be cifar10, cifar100 or mnist, got '${dataset}'`);
   const split = got.get('--split') ?? 'test';
@@ -84,28 +90,35 @@ export function parseEvalArgs(args: string[]): EvalArgs {
     json: got.get('--json'),
     shard,
   };
+  const keep = flags.switches.has('--keep-adversarial');
+  if (keep && !got.has('--attack')) throw new UsageError('--keep-adversarial needs --attack (it keeps the attack\'s images)');
+  if (keep && !got.has('--json')) throw new UsageError('--keep-adversarial needs --json OUT (the images go beside the report)');
   if (ROBUST_VALUED.some((f) => got.has(f))) {
-    out.robust = parseRobust(got, dataset);
+    out.robust = { ...parseRobust(got, dataset), keepAdversarial: keep };
     // Attacks through a purifier keep the unrolled loop of every image on the tape: smaller batches.
     if (!got.has('--batch')) out.batch = 16;
   }
   return out;
 }
 
-function parseRobust(got: Map<string, string>, dataset: string): RobustArgs {
+function parseRobust(got: Map<string, string>, dataset: string): Omit<RobustArgs, 'keepAdversarial'> {
   const purifier = got.get('--purifier');
-  const attack = got.get('--attack');
-  if (attack !== undefined && !(ATTACKS as readonly string[]).includes(attack)) throw new UsageError(`--attack must be one of ${ATTACKS.join(', ')}, got '${attack}'`);
+  const attackText = got.get('--attack');
+  const attack = attackText?.split(',');
+  for (const a of attack ?? []) {
+    if (!(ATTACKS as readonly string[]).includes(a)) throw new UsageError(`--attack must be one of ${ATTACKS.join(', ')}, or a comma-separated list of them, got '${attackText}'`);
+  }
+  if (attack && new Set(attack).size !== attack.length) throw new UsageError(`--attack names an attack twice: '${attackText}'`);
   if (!purifier) {
     for (const f of ['--purifier-config', '--preset', '--purify-steps', '--eta', '--masks']) if (got.has(f)) throw new UsageError(`${f} needs --purifier FILE`);
-    if (attack === 'bpda') throw new UsageError('--attack bpda needs --purifier FILE (it differentiates around a purifier)');
+    if (attack?.includes('bpda')) throw new UsageError('--attack bpda needs --purifier FILE (it differentiates around a purifier)');
   }
   // Without --preset the purifier's family picks it (mae-DATASET or maskdit-DATASET), once the file is read.
   const preset = got.get('--preset');
   if (preset !== undefined && !purifyPresetNames().includes(preset)) throw new UsageError(`--preset must be one of ${purifyPresetNames().join(', ')}, got '${preset}'`);
   const norm = got.get('--norm') ?? 'linf';
   if (norm !== 'linf' && norm !== 'l2') throw new UsageError(`--norm must be linf or l2, got '${norm}'`);
-  if (attack === 'square' && norm !== 'linf') throw new UsageError('--attack square is implemented for --norm linf only');
+  if (attack?.includes('square') && norm !== 'linf') throw new UsageError('--attack square is implemented for --norm linf only');
   const adaptive = got.get('--adaptive') ?? (purifier ? 'exact' : 'none');
   if (adaptive !== 'exact' && adaptive !== 'none') throw new UsageError(`--adaptive must be exact or none, got '${adaptive}'`);
   if (adaptive === 'exact' && !purifier && got.has('--adaptive')) throw new UsageError('--adaptive exact needs --purifier FILE (without one the attack is on the classifier anyway)');
@@ -119,7 +132,7 @@ function parseRobust(got: Map<string, string>, dataset: string): RobustArgs {
     purifySteps: intFlag(got, '--purify-steps', 0),
     eta: got.get('--eta') === 'inf' ? Infinity : number('--eta'),
     masks: intFlag(got, '--masks', 1),
-    attack: attack as AttackName | undefined, norm, adaptive,
+    attack: attack as AttackName[] | undefined, norm, adaptive,
     eps: number('--eps') ?? (norm === 'linf' ? 8 / 255 : 0.5),
     steps: intFlag(got, '--steps', 1) ?? 10,
     eot: intFlag(got, '--eot', 1) ?? 1,
@@ -181,6 +194,13 @@ export async function evalCommand(args: string[]): Promise<number> {
 
 type ShardInfo = { index: number; count: number; from: number; to: number; of: number } | null;
 
+/** How the attacks' gradients reach the classifier: BPDA alone says so, else exact or none. */
+const adaptiveOf = (r: RobustArgs): string => (r.attack?.length === 1 && r.attack[0] === 'bpda' ? 'bpda' : r.adaptive);
+const pgdLike = (attacks: AttackName[]): boolean => attacks.includes('pgd') || attacks.includes('bpda');
+
+/** Where --keep-adversarial writes the images: beside the report. */
+export const adversarialPath = (json: string): string => `${json.replace(/\.json$/, '')}.adversarial.safetensors`;
+
 async function robustEval(a: EvalArgs, args: string[], set: ImageSet, model: ReturnType<typeof createClassifier>, which: string, adapter: string,
   shard: ShardInfo): Promise<number> {
   const r = a.robust!;
@@ -191,11 +211,11 @@ async function robustEval(a: EvalArgs, args: string[], set: ImageSet, model: Ret
       return { model: loaded.recon as ReconstructionModel, options: purifyConfig(loaded.preset, { steps: r.purifySteps, eta: r.eta, masks: r.masks, seed: a.seed }) };
     })() : undefined;
     const what = [purifier ? `AMRM (${loaded?.preset}, S ${purifier.options.steps})` : 'no purifier',
-      r.attack ? `${r.attack} ${r.norm} eps ${r.eps.toFixed(5)} steps ${r.steps} eot ${r.eot} adaptive ${r.attack === 'bpda' ? 'bpda' : r.adaptive}` : 'no attack'].join(', ');
+      r.attack ? `${r.attack.join(',')} ${r.norm} eps ${r.eps.toFixed(5)} steps ${r.steps} eot ${r.eot} adaptive ${adaptiveOf(r)}` : 'no attack'].join(', ');
     console.log(`eval: ${model.arch} on ${a.dataset} ${a.split} (${which}: ${set.n} images), ${what}, batch ${a.batch}, adapter ${adapter}`);
     let lastPrint = performance.now();
     const res = await robustAccuracy(set, {
-      classifier: model, purifier, attack: r.attack, norm: r.norm, eps: r.eps, steps: r.steps, eot: r.eot,
+      classifier: model, purifier, attack: r.attack, norm: r.norm, eps: r.eps, steps: r.steps, eot: r.eot, keepAdversarial: r.keepAdversarial,
       adaptive: r.adaptive, stepSize: r.stepSize, batch: a.batch, seed: a.seed, offset: shard?.from ?? 0,
       onProgress: (done, n, rate) => {
         if (done < n && performance.now() - lastPrint < 5000) return;
@@ -211,10 +231,12 @@ async function robustEval(a: EvalArgs, args: string[], set: ImageSet, model: Ret
       const report = {
         n: res.n, correct: res.cleanCorrect, clean_accuracy: res.cleanAccuracy, robust_accuracy: res.robustAccuracy,
         attack: r.attack ? {
-          name: r.attack, norm: r.norm, eps: r.eps, steps: r.steps, eot: r.eot, adaptive: r.attack === 'bpda' ? 'bpda' : r.adaptive,
-          step_size: r.attack === 'pgd' || r.attack === 'bpda' ? r.stepSize ?? (2.5 * r.eps) / r.steps : null,
-          keep: r.attack === 'pgd' || r.attack === 'bpda' ? pgdKeep({ purifier }) : null, // which PGD iterate each example returns
+          name: r.attack.join(','), norm: r.norm, eps: r.eps, steps: r.steps, eot: r.eot, adaptive: adaptiveOf(r),
+          step_size: pgdLike(r.attack) ? r.stepSize ?? (2.5 * r.eps) / r.steps : null,
+          keep: pgdLike(r.attack) ? pgdKeep({ purifier }) : null, // which PGD iterate each example returns
           attacked_model: res.attackedModel ?? null, robust_correct: res.robustCorrect,
+          // A list is the worst case per image: how many images each attack broke that the earlier ones left standing.
+          ...(r.attack.length > 1 ? { worst_case: r.attack.map((name, k) => ({ name, broke: res.brokenBy[k] })) } : {}),
         } : null,
         purifier: purifier && loaded ? {
           file: r.purifier, model: purifier.model.name, family: loaded.family, config: loaded.config, preset: loaded.preset,
@@ -231,6 +253,17 @@ async function robustEval(a: EvalArgs, args: string[], set: ImageSet, model: Ret
         predictions: digits(res.cleanPredictions), robust_predictions: digits(res.robustPredictions),
         date: new Date().toISOString(),
       };
+      if (res.adversarial) {
+        const file = adversarialPath(a.json);
+        writeAtomic(file, writeSafetensors({
+          tensors: new Map([
+            ['adversarial', { shape: [res.n, ...set.shape.slice(1)], dtype: 'f32' as const, data: res.adversarial }],
+            ['labels', { shape: [res.n], dtype: 'i32' as const, data: Int32Array.from(set.labels) }],
+          ]),
+          metadata: { 'amrm.adversarial.report': a.json, 'amrm.adversarial.command': report.config.command },
+        }));
+        console.log(`wrote ${file}`);
+      }
       writeAtomic(a.json, `${JSON.stringify(report, null, 2)}\n`);
       console.log(`wrote ${a.json}`);
     }

@@ -5,6 +5,8 @@
 //   adaptive 'none':  the attack sees the classifier alone (transfer to the defended model);
 //   attack 'bpda':    PGD with the purifier's backward taken as the identity.
 //   attack 'square':  black box, so 'exact' only means its queries go through the purifier.
+// A list of attacks is the worst case per image, as AutoAttack counts it: each attack runs on the
+// images every earlier one left standing, and an image counts as robust only if it survives all.
 import type { ImageSet } from '../data/dataset.js';
 import type { Classifier } from '../models/cnn.js';
 import { drawSeed, classifierTarget, logitsOf, predictions, purifiedTarget, type AttackTarget, type Purifier } from '../attacks/target.js';
@@ -20,8 +22,8 @@ export type Adaptive = 'exact' | 'none';
 export interface RobustEvalOptions {
   classifier: Classifier;
   purifier?: Purifier;
-  /** Undefined: clean accuracy only. */
-  attack?: AttackName;
+  /** Undefined: clean accuracy only; a list: the worst case over the attacks, in order. */
+  attack?: AttackName | readonly AttackName[];
   norm: Norm;
   eps: number;
   steps: number;
@@ -38,6 +40,8 @@ export interface RobustEvalOptions {
    */
   offset?: number;
   onProgress?: (done: number, total: number, imagesPerS: number) => void;
+  /** Keep every image's final adversarial example (the clean image where none was attacked). */
+  keepAdversarial?: boolean;
 }
 
 export interface RobustEvalResult {
@@ -54,16 +58,23 @@ export interface RobustEvalResult {
   seconds: number;
   /** The attacked target's description. */
   attackedModel?: string;
+  /** Per attack of the list, how many images it broke that the earlier ones had left standing. */
+  brokenBy: number[];
+  /** With keepAdversarial: [n, C, H, W], each image's adversarial example (the one that broke it, else the last attack's). */
+  adversarial?: Float32Array;
 }
+
+/** The attacks of an evaluation as a list (empty: clean accuracy only). */
+export const attackList = (a: RobustEvalOptions['attack']): AttackName[] => (a === undefined ? [] : typeof a === 'string' ? [a] : [...a]);
 
 /** The model the evaluation scores (purifier draws seeded apart from the attack's). */
 function evaluatedTarget(o: RobustEvalOptions): AttackTarget {
   return o.purifier ? purifiedTarget(o.classifier, o.purifier, 'exact') : classifierTarget(o.classifier);
 }
 
-function attackedTarget(o: RobustEvalOptions): AttackTarget {
+function attackedTarget(o: RobustEvalOptions, attack: AttackName): AttackTarget {
   if (!o.purifier) return classifierTarget(o.classifier);
-  if (o.attack === 'bpda') return purifiedTarget(o.classifier, o.purifier, 'bpda');
+  if (attack === 'bpda') return purifiedTarget(o.classifier, o.purifier, 'bpda');
   return o.adaptive === 'exact' ? purifiedTarget(o.classifier, o.purifier, 'exact') : classifierTarget(o.classifier);
 }
 
@@ -78,46 +89,61 @@ export function pgdKeep(o: Pick<RobustEvalOptions, 'purifier'>): 'first' | 'last
   return o.purifier ? 'last' : 'first';
 }
 
-async function runAttack(o: RobustEvalOptions, t: AttackTarget, x: Float32Array, y: Int32Array, seed: number): Promise<AttackResult> {
+async function runAttack(o: RobustEvalOptions, attack: AttackName, t: AttackTarget, x: Float32Array, y: Int32Array, seed: number): Promise<AttackResult> {
   const common = { norm: o.norm, eps: o.eps, steps: o.steps, eot: o.eot, seed };
-  switch (o.attack) {
+  switch (attack) {
     case 'pgd': case 'bpda': return pgd(t, x, y, { ...common, stepSize: o.stepSize, keep: pgdKeep(o) });
     case 'apgd-ce': return apgd(t, x, y, { ...common, loss: 'ce' });
     case 'apgd-dlr': return apgd(t, x, y, { ...common, loss: 'dlr' });
     case 'square':
       if (o.norm !== 'linf') throw new Error('square: only the l_inf version is implemented');
       return square(t, x, y, { eps: o.eps, steps: o.steps, seed });
-    default: throw new Error(`unknown attack '${String(o.attack)}' (known: ${ATTACKS.join(', ')})`);
+    default: throw new Error(`unknown attack '${String(attack)}' (known: ${ATTACKS.join(', ')})`);
   }
 }
 
 export async function robustAccuracy(set: ImageSet, o: RobustEvalOptions): Promise<RobustEvalResult> {
   const per = set.shape[1] * set.shape[2] * set.shape[3];
-  const evalT = evaluatedTarget(o), atkT = attackedTarget(o);
+  const attacks = attackList(o.attack);
+  for (const a of attacks) if (!(ATTACKS as readonly string[]).includes(a)) throw new Error(`unknown attack '${a}' (known: ${ATTACKS.join(', ')})`);
+  const evalT = evaluatedTarget(o), atkTs = attacks.map((a) => attackedTarget(o, a));
   const K = evalT.numClasses;
   const cleanPred = new Int32Array(set.n), robustPred = new Int32Array(set.n);
+  const brokenBy = attacks.map(() => 0);
+  const adversarial = o.keepAdversarial ? Float32Array.from(set.images) : undefined;
   let cleanCorrect = 0, robustCorrect = 0;
   const t0 = performance.now();
-  // Evaluation draws are numbered from a large offset, away from any attack's draw numbers.
+  // Evaluation draws are numbered from a large offset, away from any attack's draw numbers; the
+  // first attack's draws are those a single-attack run makes, so that its results do not change.
   const offset = o.offset ?? 0;
   if (!Number.isInteger(offset) || offset < 0 || offset % o.batch !== 0) throw new Error(`robustAccuracy: offset ${offset} must be a multiple of the batch ${o.batch}`);
-  const evalDraw = (start: number, pass: number): number => 0x40000000 + 2 * (offset + start) + pass;
+  const evalDraw = (start: number, pass: number): number =>
+    pass < 2 ? 0x40000000 + 2 * (offset + start) + pass : 0x60000000 + 64 * (offset + start) + pass;
+  const attackSeed = (k: number, start: number): number => drawSeed(k === 0 ? o.seed : drawSeed(o.seed, -k), offset + start);
   for (let start = 0; start < set.n; start += o.batch) {
     const b = Math.min(o.batch, set.n - start);
     const x = set.images.slice(start * per, (start + b) * per);
     const y = set.labels.slice(start, start + b);
     const p0 = predictions(await logitsOf(evalT, x, b, drawSeed(o.seed, evalDraw(start, 0))), K);
     cleanPred.set(p0, start);
-    const right = Array.from({ length: b }, (_, i) => i).filter((i) => p0[i] === y[i]);
-    cleanCorrect += right.length;
+    // Only the examples the pipeline gets right are attacked (the others already count as errors),
+    // and each attack of a list only those every earlier one left standing.
+    let alive = Array.from({ length: b }, (_, i) => i).filter((i) => p0[i] === y[i]);
+    cleanCorrect += alive.length;
     const pr = Int32Array.from(p0);
-    if (o.attack && right.length) {
-      // Only the examples the pipeline gets right are attacked (the others already count as errors).
-      const xs = new Float32Array(right.length * per), ys = Int32Array.from(right, (i) => y[i]);
-      right.forEach((i, j) => xs.set(x.subarray(i * per, (i + 1) * per), j * per));
-      const r = await runAttack(o, atkT, xs, ys, drawSeed(o.seed, offset + start));
-      const p1 = predictions(await logitsOf(evalT, r.adversarial, right.length, drawSeed(o.seed, evalDraw(start, 1))), K);
-      right.forEach((i, j) => { pr[i] = p1[j]; });
+    for (const [k, attack] of attacks.entries()) {
+      if (!alive.length) break;
+      const xs = new Float32Array(alive.length * per), ys = Int32Array.from(alive, (i) => y[i]);
+      alive.forEach((i, j) => xs.set(x.subarray(i * per, (i + 1) * per), j * per));
+      const r = await runAttack(o, attack, atkTs[k], xs, ys, attackSeed(k, start));
+      const p1 = predictions(await logitsOf(evalT, r.adversarial, alive.length, drawSeed(o.seed, evalDraw(start, 1 + 2 * k))), K);
+      alive.forEach((i, j) => {
+        pr[i] = p1[j];
+        adversarial?.set(r.adversarial.subarray(j * per, (j + 1) * per), (start + i) * per);
+      });
+      const standing = alive.filter((i, j) => p1[j] === y[i]);
+      brokenBy[k] += alive.length - standing.length;
+      alive = standing;
     }
     robustPred.set(pr, start);
     for (let i = 0; i < b; i++) if (pr[i] === y[i] && p0[i] === y[i]) robustCorrect++;
@@ -129,6 +155,7 @@ export async function robustAccuracy(set: ImageSet, o: RobustEvalOptions): Promi
     n: set.n, cleanCorrect, robustCorrect,
     cleanAccuracy: set.n ? cleanCorrect / set.n : 0, robustAccuracy: set.n ? robustCorrect / set.n : 0,
     cleanPredictions: cleanPred, robustPredictions: robustPred, imagesPerS: set.n / seconds, seconds,
-    attackedModel: o.attack ? atkT.description : undefined,
+    attackedModel: attacks.length ? atkTs.map((t) => t.description).filter((d, i, all) => all.indexOf(d) === i).join('; ') : undefined,
+    brokenBy, adversarial,
   };
 }

@@ -36,6 +36,10 @@ export interface EvalReport {
   date?: string;
 }
 
+type WorstCase = { name: string; broke: number }[];
+/** The attacks of a worst-case list without their per-shard counts (undefined for a single attack). */
+const worstCaseNames = (a: Record<string, unknown>): string[] | undefined => (a.worst_case as WorstCase | undefined)?.map((w) => w.name);
+
 /** Fields that may differ between the shards of one evaluation. */
 const PER_SHARD = new Set(['shard', 'command']);
 
@@ -58,7 +62,7 @@ export function mergeReports(reports: { file: string; report: EvalReport }[]): E
   const sorted = [...reports].sort((a, b) => a.report.config.shard!.index - b.report.config.shard!.index);
   const strip = (r: EvalReport): string => canonical({
     ...r, n: 0, correct: 0, clean_accuracy: 0, robust_accuracy: 0, images_per_s: 0, seconds: 0, date: 0, predictions: 0, robust_predictions: 0,
-    attack: r.attack ? { ...r.attack, robust_correct: 0 } : r.attack,
+    attack: r.attack ? { ...r.attack, robust_correct: 0, worst_case: worstCaseNames(r.attack) } : r.attack,
     config: Object.fromEntries(Object.entries(r.config).filter(([k]) => !PER_SHARD.has(k))),
   });
   const base = strip(sorted[0].report);
@@ -90,6 +94,11 @@ export function mergeReports(reports: { file: string; report: EvalReport }[]): E
     merged_from: sorted.map((s) => s.file), date: new Date().toISOString(),
   };
   if (first.robust_accuracy !== undefined) merged.robust_accuracy = n ? robustCorrect / n : 0;
-  if (first.attack) merged.attack = { ...first.attack, robust_correct: robustCorrect };
+  if (first.attack) {
+    merged.attack = { ...first.attack, robust_correct: robustCorrect };
+    // A worst case over a list: each attack's count of broken images, summed over the shards.
+    const lists = rs.map((r) => r.attack?.worst_case as WorstCase | undefined);
+    if (lists[0]) merged.attack.worst_case = lists[0].map((w, k) => ({ name: w.name, broke: lists.reduce((a, l) => a + l![k].broke, 0) }));
+  }
   return merged;
 }

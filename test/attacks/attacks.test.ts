@@ -145,6 +145,32 @@ test('EOT averages gradients over draws; the exact gradient through the purifier
   } finally { mae.dispose(); c.dispose(); }
 });
 
+test('a list of attacks is the worst case per image: the first attack as alone, the next on its survivors; the adversarial images kept', async () => {
+  const shape: [number, number, number] = [3, 4, 4];
+  const c = linearClassifier(shape, 5, rng);
+  try {
+    const B = 12, per = 48;
+    const { x, y } = await labelled(c, B, rng);
+    const set = { images: x, labels: y, n: B, shape: [B, ...shape] as [number, number, number, number], classes: [] };
+    const o = { classifier: c, norm: 'linf' as const, eps: 0.01, steps: 3, eot: 1, adaptive: 'none' as const, batch: 5, seed: 4 };
+    const alone = await robustAccuracy(set, { ...o, attack: 'square' });
+    const both = await robustAccuracy(set, { ...o, attack: ['square', 'pgd'], keepAdversarial: true });
+    assert.is(both.cleanCorrect, B);
+    // The first attack makes the same draws as when it runs alone.
+    assert.is(both.brokenBy[0], alone.cleanCorrect - alone.robustCorrect);
+    assert.is(both.robustCorrect, both.cleanCorrect - both.brokenBy[0] - both.brokenBy[1]);
+    assert.ok(both.robustCorrect <= alone.robustCorrect);
+    // Every kept image is in the ball, and the classifier's verdict on it is the reported one.
+    const adv = both.adversarial!;
+    for (let i = 0; i < x.length; i++) assert.ok(Math.abs(adv[i] - x[i]) <= 0.01 + 1e-6, `pixel ${i} left the ball`);
+    const p = predictions(await logitsOf(classifierTarget(c), adv, B, 0), 5);
+    assert.equal(Array.from(p), Array.from(both.robustPredictions));
+    let err: Error | undefined;
+    try { await robustAccuracy(set, { ...o, attack: ['pgd', 'fgsm' as 'pgd'] }); } catch (e) { err = e as Error; }
+    assert.match(err?.message ?? 'no error', /unknown attack 'fgsm'/);
+  } finally { c.dispose(); }
+});
+
 test('ResNet-20 on 16 CIFAR-10 test images at 8/255: PGD and APGD drive accuracy near 0, Square lowers it (llvmpipe only)', async () => {
   if (!haveFiles('the ResNet-20 attack check', RESNET20, CIFAR_DIR)) return;
   if (engine().gpu.kind !== 'llvmpipe') { console.log(`  NOTICE: the ResNet-20 attack check runs on llvmpipe only (this is ${engine().gpu.kind}; ResNet-20 is about 10x slower there)`); return; }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setup, Rng, quiet } from '../harness.js';
 import { MAE } from '../../src/models/mae.js';
 import { resnetCifarKeys } from '../../src/models/resnet_cifar.js';
-import { writeSafetensors } from '../../src/engine/io/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../../src/engine/io/safetensors.js';
 import { writePng, readPng } from '../../src/data/png.js';
 import { evalCommand, parseEvalArgs } from '../../src/cli/eval.js';
 import { UsageError } from '../../src/cli/args.js';
@@ -118,6 +118,24 @@ test('amrm eval --purifier --attack pgd --adaptive exact writes the robust repor
     assert.is(await run(['--shard', '2/2', '--eot', '2'], 'other.json'), 0);
     assert.match(await mergeError(['part1.json', 'other.json']), /other\.json was run with another configuration/);
     assert.ok(!existsSync(join(s.dir, 'bad.json')), 'no report written on error');
+
+    // A worst case over a list of attacks, whole and as merged shards, with its adversarial images kept.
+    const list = (extra: string[], file: string) => quiet(() => evalCommand(['--data', s.dir, '--classifier', join(s.dir, 'resnet8.safetensors'),
+      '--indices', '0-3', '--batch', '1', '--attack', 'apgd-dlr,pgd', '--eps', '1/255', '--steps', '2', '--json', join(s.dir, file), ...extra]));
+    assert.is(await list(['--keep-adversarial'], 'list.json'), 0);
+    assert.is(await list(['--shard', '1/2'], 'list1.json'), 0);
+    assert.is(await list(['--shard', '2/2'], 'list2.json'), 0);
+    assert.is(await quiet(() => mergeCommand([join(s.dir, 'list1.json'), join(s.dir, 'list2.json'), '--json', join(s.dir, 'list-merged.json')])), 0);
+    const lw = read('list.json'), lm = read('list-merged.json');
+    assert.is(lw.attack.name, 'apgd-dlr,pgd');
+    assert.equal(lw.attack.worst_case.map((w: { name: string }) => w.name), ['apgd-dlr', 'pgd']);
+    assert.is(lw.attack.worst_case[0].broke + lw.attack.worst_case[1].broke, lw.correct - lw.attack.robust_correct);
+    assert.equal(lm.attack.worst_case, lw.attack.worst_case);
+    assert.is(lm.robust_predictions, lw.robust_predictions);
+    const adv = readSafetensors(new Uint8Array(readFileSync(join(s.dir, 'list.adversarial.safetensors'))));
+    assert.equal(adv.tensors.get('adversarial')!.shape, [4, 3, 32, 32]);
+    assert.equal(Array.from(adv.tensors.get('labels')!.data), [0, 1, 2, 3]);
+    assert.match(adv.metadata['amrm.adversarial.command'], /--attack apgd-dlr,pgd/);
   } finally { mae.dispose(); s.cleanup(); }
 });
 

@@ -78,6 +78,12 @@ test('amrm eval: argument errors are usage errors naming the flag', () => {
     [[...base, '--seed', '1', '--seed=2'], /--seed is given twice/],
     [[...base, '--shard', '3/2'], /--shard: a shard is i\/n with 1 ≤ i ≤ n \(e.g. 2\/4\), got '3\/2'/],
     [[...base, '--shard', '0/2'], /--shard: a shard is i\/n/],
+    [[...base, '--attack', 'pgd,fgsm'], /--attack must be one of .*, or a comma-separated list of them, got 'pgd,fgsm'/],
+    [[...base, '--attack', 'pgd,pgd'], /--attack names an attack twice: 'pgd,pgd'/],
+    [[...base, '--attack', 'pgd,bpda'], /--attack bpda needs --purifier FILE/],
+    [[...base, '--attack', 'pgd,square', '--norm', 'l2'], /--attack square is implemented for --norm linf only/],
+    [[...base, '--keep-adversarial', '--json', 'r.json'], /--keep-adversarial needs --attack/],
+    [[...base, '--attack', 'pgd', '--keep-adversarial'], /--keep-adversarial needs --json OUT/],
   ];
   for (const [args, re] of bad) {
     try { parseEvalArgs(args); assert.unreachable(`no error for ${args.join(' ')}`); } catch (e) {
