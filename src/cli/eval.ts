@@ -37,13 +37,14 @@ export const EVAL_USAGE = `  eval --dataset cifar10|cifar100|mnist [--data DIR] 
                                      purify every image with AMRM (an MAE or MaskDiT checkpoint that
                                      names its config, or --purifier-config); presets: mae-cifar10, maskdit-cifar10,
                                      ... (default: the family's for the data set); E in [0,1] units or a fraction (16/255)
-       [--attack ${ATTACKS.join('|')}[,...] [--norm linf|l2] [--eps 8/255] [--steps 10] [--eot 1]
+       [--attack ${ATTACKS.join('|')}[,...]|aa-rand [--norm linf|l2] [--eps 8/255] [--steps 10] [--eot 1]
         [--adaptive exact|none] [--step-size A] [--keep-adversarial]]
                                      robust accuracy; --adaptive exact differentiates through the purifier,
                                      none attacks the classifier alone; default batch 16 with either; a
                                      list of attacks is the worst case per image (each attack runs on what
                                      the earlier ones left standing); --keep-adversarial writes every
                                      image's adversarial example beside the --json report (.adversarial.safetensors);
+                                     aa-rand: APGD-CE and APGD-DLR with EOT 20, worst case (AutoAttack's rand version);
                                      --shard i/n: the i-th of n parts (whole batches) of the images, for
                                      'amrm merge' to join into the report of the whole run`;
 
@@ -104,9 +105,12 @@ export function parseEvalArgs(args: string[]): EvalArgs {
 function parseRobust(got: Map<string, string>, dataset: string): Omit<RobustArgs, 'keepAdversarial'> {
   const purifier = got.get('--purifier');
   const attackText = got.get('--attack');
-  const attack = attackText?.split(',');
+  // aa-rand: AutoAttack's version for randomized defenses as DiffPure runs it, APGD-CE then
+  // APGD-DLR, each with EOT 20 (unless --eot says otherwise), worst case per image.
+  const aaRand = attackText === AA_RAND;
+  const attack = aaRand ? ['apgd-ce', 'apgd-dlr'] : attackText?.split(',');
   for (const a of attack ?? []) {
-    if (!(ATTACKS as readonly string[]).includes(a)) throw new UsageError(`--attack must be one of ${ATTACKS.join(', ')}, or a comma-separated list of them, got '${attackText}'`);
+    if (!(ATTACKS as readonly string[]).includes(a)) throw new UsageError(`--attack must be one of ${ATTACKS.join(', ')}, a comma-separated list of them, or ${AA_RAND}, got '${attackText}'`);
   }
   if (attack && new Set(attack).size !== attack.length) throw new UsageError(`--attack names an attack twice: '${attackText}'`);
   if (!purifier) {
@@ -135,7 +139,7 @@ function parseRobust(got: Map<string, string>, dataset: string): Omit<RobustArgs
     attack: attack as AttackName[] | undefined, norm, adaptive,
     eps: number('--eps') ?? (norm === 'linf' ? 8 / 255 : 0.5),
     steps: intFlag(got, '--steps', 1) ?? 10,
-    eot: intFlag(got, '--eot', 1) ?? 1,
+    eot: intFlag(got, '--eot', 1) ?? (aaRand ? 20 : 1),
     stepSize: number('--step-size'),
   };
 }
@@ -193,6 +197,9 @@ export async function evalCommand(args: string[]): Promise<number> {
 }
 
 type ShardInfo = { index: number; count: number; from: number; to: number; of: number } | null;
+
+/** The name of the AutoAttack rand suite (APGD-CE and APGD-DLR with EOT 20, worst case). */
+const AA_RAND = 'aa-rand';
 
 /** How the attacks' gradients reach the classifier: BPDA alone says so, else exact or none. */
 const adaptiveOf = (r: RobustArgs): string => (r.attack?.length === 1 && r.attack[0] === 'bpda' ? 'bpda' : r.adaptive);

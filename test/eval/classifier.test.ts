@@ -78,7 +78,7 @@ test('amrm eval: argument errors are usage errors naming the flag', () => {
     [[...base, '--seed', '1', '--seed=2'], /--seed is given twice/],
     [[...base, '--shard', '3/2'], /--shard: a shard is i\/n with 1 ≤ i ≤ n \(e.g. 2\/4\), got '3\/2'/],
     [[...base, '--shard', '0/2'], /--shard: a shard is i\/n/],
-    [[...base, '--attack', 'pgd,fgsm'], /--attack must be one of .*, or a comma-separated list of them, got 'pgd,fgsm'/],
+    [[...base, '--attack', 'pgd,fgsm'], /--attack must be one of .*, a comma-separated list of them, or aa-rand, got 'pgd,fgsm'/],
     [[...base, '--attack', 'pgd,pgd'], /--attack names an attack twice: 'pgd,pgd'/],
     [[...base, '--attack', 'pgd,bpda'], /--attack bpda needs --purifier FILE/],
     [[...base, '--attack', 'pgd,square', '--norm', 'l2'], /--attack square is implemented for --norm linf only/],
@@ -91,6 +91,11 @@ test('amrm eval: argument errors are usage errors naming the flag', () => {
       assert.match((e as Error).message, re);
     }
   }
+  // aa-rand: APGD-CE then APGD-DLR, worst case, EOT 20 unless given.
+  const aa = parseEvalArgs([...base, '--attack', 'aa-rand']).robust!;
+  assert.equal([aa.attack, aa.eot], [['apgd-ce', 'apgd-dlr'], 20]);
+  assert.is(parseEvalArgs([...base, '--attack', 'aa-rand', '--eot', '4']).robust!.eot, 4);
+  assert.equal(parseEvalArgs([...base, '--attack', 'pgd,square']).robust!.attack, ['pgd', 'square']);
   assert.equal(parseEvalArgs([...base, '--n=7', '--arch', 'resnet20']), {
     dataset: 'cifar10', data: 'd', classifier: 'c.th', split: 'test', arch: 'resnet20', n: 7, seed: 0, indices: undefined, batch: 100, json: undefined, shard: undefined,
   });
