@@ -35,6 +35,8 @@ export function parseFlags(args: readonly string[], spec: FlagSpec): Flags {
     if (!spec.valued.includes(flag)) throw new UsageError(`unknown option '${a}'`);
     const value = flag !== a ? a.slice(eq + 1) : args[++i];
     if (value === undefined || value === '') throw new UsageError(`${flag} needs a value`);
+    // `--json --seed 3` is a forgotten value, not a file named --seed (`--json=--seed` says it is).
+    if (flag === a && value.startsWith('--')) throw new UsageError(`${flag} needs a value, got the option '${value}' (write ${flag}=${value} if that is the value)`);
     if (out.values.has(flag)) throw new UsageError(`${flag} is given twice`);
     out.values.set(flag, value);
   }

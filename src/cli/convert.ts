@@ -1,5 +1,5 @@
 // `amrm convert IN OUT`: a PyTorch checkpoint (or a safetensors file) to safetensors.
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { loadStateDictFile } from '../engine/io/node.js';
 import { writeSafetensors } from '../engine/io/safetensors.js';
 import type { TorchCheckpoint } from '../engine/io/torch.js';
@@ -16,6 +16,12 @@ export function convertCommand(args: string[]): number {
     return 2;
   }
   const [input, output] = files;
+  // The input is read whole before the output is written, but a mistyped command should not cost
+  // the only copy of a checkpoint.
+  if (resolve(input) === resolve(output)) {
+    console.error(`amrm convert: OUT is IN (${input}); write the safetensors file elsewhere`);
+    return 2;
+  }
   const sd: StateDict & Partial<Pick<TorchCheckpoint, 'format' | 'skipped'>> = loadStateDictFile(input);
   const bytes = writeSafetensors(sd);
   writeAtomic(output, bytes);

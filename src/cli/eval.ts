@@ -131,13 +131,16 @@ function parseRobust(got: Map<string, string>, dataset: string): Omit<RobustArgs
     if (v === undefined) return undefined;
     try { return parseEps(v); } catch { throw new UsageError(`${flag} must be a number ≥ 0 or a fraction like 8/255, got '${v}'`); }
   };
+  const eps = number('--eps') ?? (norm === 'linf' ? 8 / 255 : 0.5);
+  // Images are in [0, 1]: an l_inf radius of 1 or more allows any image at all.
+  if (norm === 'linf' && eps >= 1) throw new UsageError(`--eps ${got.get('--eps')} under l_inf allows any image in [0, 1] (a radius in [0, 1] units, e.g. 8/255)`);
   return {
     purifier, purifierConfig: got.get('--purifier-config'), preset,
     purifySteps: intFlag(got, '--purify-steps', 0),
     eta: got.get('--eta') === 'inf' ? Infinity : number('--eta'),
     masks: intFlag(got, '--masks', 1),
     attack: attack as AttackName[] | undefined, norm, adaptive,
-    eps: number('--eps') ?? (norm === 'linf' ? 8 / 255 : 0.5),
+    eps,
     steps: intFlag(got, '--steps', 1) ?? 10,
     eot: intFlag(got, '--eot', 1) ?? (aaRand ? 20 : 1),
     stepSize: number('--step-size'),

@@ -459,6 +459,10 @@ test('amrm convert: a checkpoint to safetensors that reloads equal; clear errors
     assert.is(bad.status, 1);
     assert.match(bad.err, /amrm convert: bad\.pth: neither a PyTorch checkpoint/);
     assert.ok(!existsSync(join(dir, 'x.safetensors')));
+    const same = await amrm(['convert', join(dir, 'bad.pth'), join(dir, '.', 'bad.pth')]);
+    assert.is(same.status, 2);
+    assert.match(same.err, /amrm convert: OUT is IN/);
+    assert.is(readFileSync(join(dir, 'bad.pth'), 'utf8'), 'definitely not a checkpoint');
     const usage = await amrm(['convert', 'only-one']);
     assert.is(usage.status, 2);
     assert.match(usage.err, /usage: amrm convert IN OUT/);

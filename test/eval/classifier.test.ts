@@ -75,6 +75,8 @@ test('amrm eval: argument errors are usage errors naming the flag', () => {
     [[...base, '--attack', 'fgsm'], /--attack must be one of pgd, apgd-ce/],
     [[...base, '--frobnicate'], /unknown option '--frobnicate'/],
     [[...base, '--json'], /--json needs a value/],
+    [[...base, '--attack', 'pgd', '--eps', '2'], /--eps 2 under l_inf allows any image in \[0, 1\]/],
+    [[...base, '--json', '--seed', '3'], /--json needs a value, got the option '--seed' \(write --json=--seed if that is the value\)/],
     [[...base, '--seed', '1', '--seed=2'], /--seed is given twice/],
     [[...base, '--shard', '3/2'], /--shard: a shard is i\/n with 1 ≤ i ≤ n \(e.g. 2\/4\), got '3\/2'/],
     [[...base, '--shard', '0/2'], /--shard: a shard is i\/n/],
