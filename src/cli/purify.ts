@@ -5,7 +5,7 @@
 // the loss per step and, with --amv, the attention variation of each step from the input per layer),
 // and prints the loss before and after.
 import { basename, extname, join } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync } from 'node:fs';
 import { init } from '../engine/engine.js';
 import { UsageError, intFlag, parseFlags, withUsage } from './args.js';
 import { asyncScope } from '../engine/tensor.js';
@@ -37,6 +37,11 @@ export function parsePurifyArgs(args: string[]): PurifyArgs {
   if (!purifier) throw new UsageError('--purifier FILE is required (an MAE or MaskDiT checkpoint)');
   if (!out) throw new UsageError('--out DIR is required');
   if (!inputs.length) throw new UsageError('--input needs at least one PNG file');
+  // Each result is named after its input: two inputs with one name would overwrite each other.
+  const names = inputs.map((p) => `${basename(p, extname(p))}.png`);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice) throw new UsageError(`two inputs would both be written as ${join(out, twice)} (${inputs.filter((p, i) => names[i] === twice).join(', ')}); rename one`);
+  if (names.includes('purify.json')) throw new UsageError('an input named purify.* would clash with the report purify.json');
   const preset = got.get('--preset');
   if (preset !== undefined && !purifyPresetNames().includes(preset)) throw new UsageError(`--preset must be one of ${purifyPresetNames().join(', ')}, got '${preset}'`);
   const etaS = got.get('--eta');
@@ -55,6 +60,13 @@ export async function purifyCommand(args: string[]): Promise<number> {
   const a = withUsage('purify', PURIFY_USAGE, () => parsePurifyArgs(args));
   if (a === 2) return 2;
   const images = a.inputs.map((p) => readPng(p));
+  // The output folder is made (or found writable) before the work, not after it.
+  try {
+    mkdirSync(a.out, { recursive: true });
+    accessSync(a.out, constants.W_OK);
+  } catch (e) {
+    throw new Error(`purify: cannot write to --out ${a.out}: ${(e as Error).message}`);
+  }
   const eng = await init();
   const loaded = loadPurifier(a.purifier, { config: a.purifierConfig, preset: a.preset, dataset: images[0].shape[0] === 1 ? 'mnist' : 'cifar10' });
   try {
@@ -82,7 +94,6 @@ export async function purifyCommand(args: string[]): Promise<number> {
       });
       return { data: await res.images.data(), losses: res.losses!, seconds: res.seconds, amv: res.amv };
     });
-    mkdirSync(a.out, { recursive: true });
     a.inputs.forEach((p, i) => {
       const file = join(a.out, `${basename(p, extname(p))}.png`);
       writePng(file, { data: r.data.slice(i * per, (i + 1) * per), shape: want as [number, number, number] });

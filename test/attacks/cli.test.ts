@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setup, Rng, quiet } from '../harness.js';
 import { MAE } from '../../src/models/mae.js';
@@ -92,7 +92,19 @@ test('amrm eval --purifier --attack pgd --adaptive exact writes the robust repor
     }
     const err = console.error;
     console.error = () => {};
-    try { assert.is(await purifyCommand(['--purifier', 'x', '--out', outDir]), 2); } finally { console.error = err; }
+    try {
+      assert.is(await purifyCommand(['--purifier', 'x', '--out', outDir]), 2);
+      // Two inputs named alike would overwrite each other's result: refused before any work.
+      mkdirSync(join(s.dir, 'other'), { recursive: true });
+      const twin = join(s.dir, 'other', 'in0.png');
+      writePng(twin, { data: Float32Array.from({ length: 3072 }, () => rng.next()), shape: [3, 32, 32] });
+      assert.is(await purifyCommand(['--purifier', join(s.dir, 'mae.safetensors'), '--input', inputs[0], twin, '--out', outDir]), 2);
+    } finally { console.error = err; }
+    // An --out that cannot be a folder fails before the purification, naming it.
+    writeFileSync(join(s.dir, 'afile'), 'x');
+    let outErr = '';
+    try { await quiet(() => purifyCommand(['--purifier', join(s.dir, 'mae.safetensors'), '--steps', '50', '--input', inputs[0], '--out', join(s.dir, 'afile')])); } catch (e) { outErr = (e as Error).message; }
+    assert.match(outErr, /purify: cannot write to --out .*afile/);
 
     // --shard: two halves of a 4-image run in batches of 1, merged, equal the whole run.
     const run = (extra: string[], file: string) => quiet(() => evalCommand(['--data', s.dir, '--classifier', join(s.dir, 'resnet8.safetensors'),
