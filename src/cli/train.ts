@@ -21,6 +21,7 @@ import { createTrainableClassifier, TRAINABLE_CLASSIFIERS } from '../models/trai
 import { evaluateClassifier } from '../eval/classifier.js';
 import { BatchLoader } from '../train/loader.js';
 import { train, type StepInfo } from '../train/trainer.js';
+import { hasCheckpoint } from '../train/checkpoint.js';
 import { classifierTask, maeTask, maskditTask } from '../train/tasks.js';
 import { trainingRecipe } from '../train/recipes.js';
 import { lossCurveSvg } from '../train/plot.js';
@@ -106,7 +107,12 @@ export async function trainCommand(args: string[]): Promise<number> {
   const eng = await init();
   mkdirSync(a.out, { recursive: true });
   const logPath = join(a.out, 'log.jsonl');
-  if (!a.resume) writeFileSync(logPath, '');
+  const checkpointDir = join(a.out, 'checkpoints');
+  // A finished or interrupted run in --out is not overwritten by accident.
+  if (!a.resume && hasCheckpoint(checkpointDir)) {
+    throw new Error(`train: ${a.out} holds a run (${checkpointDir}); pass --resume to continue it, or train into another folder`);
+  }
+  if (a.resume && !hasCheckpoint(checkpointDir)) console.log(`--resume: no checkpoint in ${checkpointDir} yet, so this run starts at step 0`);
   const log = (o: Record<string, unknown>): void => appendFileSync(logPath, `${JSON.stringify(o)}\n`);
   const [, C, H, W] = trainSet.shape;
   const { batch, lr, wd, optimizer, loader: loaderOptions } = trainingRecipe(a.kind, a.config, a.dataset, a.seed,
@@ -144,6 +150,8 @@ export async function trainCommand(args: string[]): Promise<number> {
     };
     dispose = () => model.dispose();
   }
+  // The log is emptied only now, once the configuration has been checked and the model built.
+  if (!a.resume || !hasCheckpoint(checkpointDir)) writeFileSync(logPath, '');
   console.log(`train ${a.kind} ${a.config} on ${a.dataset} (${trainSet.n} train, ${testSet.n} test), ${a.epochs} epochs of ${loader.batchesPerEpoch} steps, batch ${batch}, ` +
     `${optimizer.kind} lr ${lr} wd ${wd}${a.clip ? ` clip ${a.clip}` : ''}, warm-up ${warmup}, adapter ${eng.gpu.kind}`);
   const tty = process.stdout.isTTY;
@@ -151,7 +159,7 @@ export async function trainCommand(args: string[]): Promise<number> {
   const t0 = performance.now();
   try {
     const r = await train(task, loader, {
-      epochs: a.epochs, optimizer, lr, warmupSteps: warmup, minLr: 0, checkpointDir: join(a.out, 'checkpoints'),
+      epochs: a.epochs, optimizer, lr, warmupSteps: warmup, minLr: 0, checkpointDir,
       checkpointEvery: a.checkpointEvery, resume: a.resume, config,
       onStep: (i) => {
         log({ step: i.step, epoch: i.epoch, loss: i.loss, lr: i.lr, images_per_s: Number(i.imagesPerS.toFixed(2)), seconds: Number(i.seconds.toFixed(2)) });

@@ -72,6 +72,21 @@ export interface TrainResult {
   resumedFrom?: number;
 }
 
+/**
+ * The settings a resumed run must share with the run that wrote the checkpoint: the model, the
+ * data, the optimizer and its schedule (the learning rate follows the total step count, so the
+ * epochs too). Where, how often to checkpoint and the adapter may change.
+ */
+const RUN_DEFINING = ['kind', 'dataset', 'config', 'epochs', 'batch', 'lr', 'wd', 'optimizer', 'warmup', 'clip', 'seed', 'patch', 'maskRatio', 'limit'];
+
+function checkSameRun(saved: Record<string, unknown>, now: Record<string, unknown>, dir: string): void {
+  for (const key of RUN_DEFINING) {
+    if (!(key in saved) && !(key in now)) continue;
+    const a = JSON.stringify(saved[key]), b = JSON.stringify(now[key]);
+    if (a !== b) throw new Error(`resume: the checkpoint in ${dir} was made with ${key} ${a ?? 'unset'}, this run asks for ${b ?? 'unset'}; resume with the same settings or train into another folder`);
+  }
+}
+
 /** Trains `task` on `loader`'s batches for `options.epochs` epochs (or resumes and finishes). */
 export async function train(task: TrainTask, loader: BatchLoader, options: TrainOptions): Promise<TrainResult> {
   const perEpoch = loader.batchesPerEpoch;
@@ -84,6 +99,7 @@ export async function train(task: TrainTask, loader: BatchLoader, options: Train
   let data = loader;
   if (options.resume && options.checkpointDir && hasCheckpoint(options.checkpointDir)) {
     const ck = loadCheckpoint(options.checkpointDir);
+    checkSameRun(ck.state.config, options.config ?? {}, options.checkpointDir);
     task.loadStateDict(ck.model);
     opt.loadStateDict(ck.optimizer);
     step = ck.state.step;

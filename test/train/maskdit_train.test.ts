@@ -66,7 +66,20 @@ test('amrm train maskdit: a loadable model, a log with the held-out loss per epo
   const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const end = log.find((l) => 'epoch_end' in l);
   assert.ok(end && Number.isFinite(end.test_loss) && end.eval_sigma === 0.1, JSON.stringify(end));
+  const logBefore = readFileSync(join(out, 'log.jsonl'), 'utf8');
   assert.is(await main(['train', 'maskdit', '--dataset', 'mnist', '--config', 'mae-tiny-c32', '--out', out]), 2);
+  // A finished run is neither restarted over nor resumed with other settings; its log stays as it was.
+  const same = ['train', 'maskdit', '--dataset', 'mnist', '--patch', '7', '--limit', '32', '--batch', '16', '--epochs', '1', '--out', out];
+  const errors: string[] = [];
+  const error = console.error;
+  console.error = (...m: unknown[]) => { errors.push(m.join(' ')); };
+  try {
+    assert.is.not(await main(same), 0);
+    assert.is.not(await main([...same, '--resume', '--seed', '5']), 0);
+  } finally { console.error = error; }
+  assert.match(errors.join('\n'), /holds a run .*pass --resume to continue it/);
+  assert.match(errors.join('\n'), /resume: the checkpoint in .* was made with seed 0, this run asks for 5/);
+  assert.is(readFileSync(join(out, 'log.jsonl'), 'utf8'), logBefore);
 });
 
 test.after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
