@@ -12,6 +12,7 @@ import { init } from '../engine/engine.js';
 import { UsageError, intFlag, parseFlags, withUsage } from './args.js';
 import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
 import { writeSafetensors } from '../engine/io/safetensors.js';
+import { checkFiniteWeights } from '../engine/io/host-tensor.js';
 import { loadCifar } from '../data/cifar-fs.js';
 import { loadMnistSplit } from '../data/mnist.js';
 import { sampleIndices, parseIndexRange } from '../data/sample.js';
@@ -160,6 +161,7 @@ export async function evalCommand(args: string[]): Promise<number> {
   const shardInfo = a.shard && range ? { index: a.shard.index, count: a.shard.count, from: range.from, to: range.to, of: set.n } : null;
   if (range) set = subset(set, Array.from({ length: range.to - range.from }, (_, i) => range.from + i));
   const sd = loadStateDictFile(a.classifier);
+  checkFiniteWeights(sd, a.classifier);
   const eng = await init();
   const model = createClassifier(a.arch, sd);
   if (model.numClasses !== set.classes.length) {

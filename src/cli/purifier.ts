@@ -4,7 +4,7 @@
 // and (as a MaskedReconstructor) what the attention analyses and figures look into.
 import { loadStateDictFile } from '../engine/io/node.js';
 import { createClassifier } from '../models/classifiers.js';
-import type { StateDict } from '../engine/io/host-tensor.js';
+import { checkFiniteWeights, type StateDict } from '../engine/io/host-tensor.js';
 import { MAE, describeMae } from '../models/mae.js';
 import { MaskDiT } from '../models/maskdit.js';
 import { describeMaskDit } from '../models/maskdit_configs.js';
@@ -58,12 +58,16 @@ export interface LoadPurifierOptions {
 
 export function loadPurifier(file: string, o: LoadPurifierOptions = {}): LoadedPurifier {
   const sd = loadStateDictFile(file);
+  checkFiniteWeights(sd, file);
   const family = purifierFamily(sd, file);
   const presetName = o.preset ?? `${family}-${o.dataset ?? 'cifar10'}`;
   const preset = purifyPreset(presetName);
   if (presetArchitecture(preset.family) !== family) {
     throw new Error(`preset ${presetName} is for ${preset.family}, but ${file} is ${family === 'mae' ? 'an MAE' : 'a MaskDiT'} (use a ${family}-* preset)`);
   }
+  // A preset chosen for another data set is allowed (a study may want it) but never silently.
+  const presetData = presetName.slice(presetName.indexOf('-') + 1);
+  if (o.dataset && presetData !== o.dataset) console.log(`note: preset ${presetName} was chosen for ${presetData}, the images are ${o.dataset} (the ${family}-${o.dataset} preset is made for them)`);
   let p: LoadedPurifier;
   if (family === 'mae') {
     const mae = MAE.load(sd, o.config);

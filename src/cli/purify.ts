@@ -68,7 +68,8 @@ export async function purifyCommand(args: string[]): Promise<number> {
     throw new Error(`purify: cannot write to --out ${a.out}: ${(e as Error).message}`);
   }
   const eng = await init();
-  const loaded = loadPurifier(a.purifier, { config: a.purifierConfig, preset: a.preset, dataset: images[0].shape[0] === 1 ? 'mnist' : 'cifar10' });
+  // The data set is guessed from the channels, for the default preset only (no note about a chosen one).
+  const loaded = loadPurifier(a.purifier, { config: a.purifierConfig, preset: a.preset, dataset: a.preset ? undefined : images[0].shape[0] === 1 ? 'mnist' : 'cifar10' });
   try {
     const want = [...loaded.recon.inputShape];
     images.forEach((im, i) => {

@@ -11,6 +11,7 @@ import { evalCommand, parseEvalArgs } from '../../src/cli/eval.js';
 import { UsageError } from '../../src/cli/args.js';
 import { purifyCommand } from '../../src/cli/purify.js';
 import { mergeCommand } from '../../src/cli/merge.js';
+import { loadPurifier } from '../../src/cli/purifier.js';
 import { randomStateDict } from '../models/fixtures.js';
 import { cifarRecords, scratch, writeFiles } from '../data/fixtures.js';
 
@@ -130,6 +131,13 @@ test('amrm eval --purifier --attack pgd --adaptive exact writes the robust repor
     assert.is(await run(['--shard', '2/2', '--eot', '2'], 'other.json'), 0);
     assert.match(await mergeError(['part1.json', 'other.json']), /other\.json was run with another configuration/);
     assert.ok(!existsSync(join(s.dir, 'bad.json')), 'no report written on error');
+
+    // A preset made for another data set is used, with a note saying so.
+    const said: string[] = [];
+    const log = console.log;
+    console.log = (...m: unknown[]) => { said.push(m.join(' ')); };
+    try { loadPurifier(join(s.dir, 'mae.safetensors'), { preset: 'mae-mnist', dataset: 'cifar10' }).dispose(); } finally { console.log = log; }
+    assert.match(said.join('\n'), /note: preset mae-mnist was chosen for mnist, the images are cifar10/);
 
     // A worst case over a list of attacks, whole and as merged shards, with its adversarial images kept.
     const list = (extra: string[], file: string) => quiet(() => evalCommand(['--data', s.dir, '--classifier', join(s.dir, 'resnet8.safetensors'),

@@ -132,6 +132,12 @@ test('amrm eval end to end: a written CIFAR-10 folder and a safetensors checkpoi
     assert.is(report.config.arch, 'resnet8');
     assert.is(report.config.indices, '1-5');
     assert.match(report.config.command, /npx amrm eval --dataset cifar10 .*--indices 1-5/);
+    // A checkpoint with a NaN weight is refused by name, not scored 0%.
+    const bad = randomStateDict(resnetCifarKeys(8), rng);
+    const first = [...bad.values()].find((t) => t.dtype === 'f32')!;
+    (first.data as Float32Array)[3] = NaN;
+    writeFiles(s.dir, { 'nan.safetensors': writeSafetensors({ tensors: bad }) });
+    await rejects(evalCommand(['--data', s.dir, '--classifier', join(s.dir, 'nan.safetensors'), '--indices', '1-5']), /nan\.safetensors: tensor '.*' holds NaN at index 3; the weights are not usable/);
     // Past the end of the 7-image split: a clear error from the index list.
     await rejects(evalCommand(['--data', s.dir, '--classifier', ckpt, '--indices', '5-9']), /reaches 9, past the last index 6/);
   } finally { s.cleanup(); }

@@ -134,3 +134,18 @@ export function asFormatError(e: unknown, what: string): Error {
   const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
   return new Error(`${what}: malformed input (${msg})`, { cause: e });
 }
+
+/**
+ * Throws naming the file and the first tensor that holds a NaN or an infinity: a model with such
+ * weights computes garbage (a classifier scores 0% without a word), so commands that evaluate or
+ * purify with a loaded model check first.
+ */
+export function checkFiniteWeights(sd: StateDict, file: string): void {
+  for (const [name, t] of sd.tensors) {
+    if (t.dtype !== 'f32') continue;
+    const d = t.data as Float32Array;
+    for (let i = 0; i < d.length; i++) {
+      if (!Number.isFinite(d[i])) throw new Error(`${file}: tensor '${name}' holds ${d[i]} at index ${i}; the weights are not usable`);
+    }
+  }
+}
