@@ -1,7 +1,7 @@
 // `npm test`: the whole suite on llvmpipe and on SwiftShader (each in its own process, since the
 // Vulkan driver is chosen once per process), then the browser suite in headless Chromium.
 // Ends with the line `tests: N passed, M failed`.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 const only = process.env.AMRM_TEST_ADAPTERS?.split(',') ?? ['llvmpipe', 'swiftshader'];
@@ -22,29 +22,42 @@ function tally(label, out, status) {
   console.log(`${label}: ${ok} passed, ${total - ok - skip} failed, ${skip} skipped`);
 }
 
-if (!filter) {
-  // Strict TypeScript is part of the suite: a type error fails the run like a failing test.
-  const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '--noEmit', '-p', '.'], { encoding: 'utf8' });
-  process.stdout.write(tsc.stdout);
-  if (tsc.status === 0) { passed++; console.log('typecheck: ok'); } else { failed++; console.log('typecheck: FAILED'); }
+/**
+ * Runs a node script with its output shown as it comes (each suite's line as it finishes, not
+ * minutes of silence) and kept for the tally; stderr lines matching `quiet` are dropped.
+ */
+function run(args, env, quiet) {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', errTail = '';
+    child.stdout.on('data', (d) => { out += d; process.stdout.write(d); });
+    child.stderr.on('data', (d) => {
+      const lines = (errTail + d).split('\n');
+      errTail = lines.pop();
+      for (const l of lines) if (!quiet?.test(l)) process.stderr.write(`${l}\n`);
+    });
+    child.on('close', (status) => {
+      if (errTail && !quiet?.test(errTail)) process.stderr.write(`${errTail}\n`);
+      done({ out, status });
+    });
+  });
 }
+
+// Strict TypeScript is part of the suite, filtered or not: a type error fails the run like a failing test.
+const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '--noEmit', '-p', '.'], { encoding: 'utf8' });
+process.stdout.write(tsc.stdout);
+if (tsc.status === 0) { passed++; console.log('typecheck: ok'); } else { failed++; console.log('typecheck: FAILED'); }
 
 for (const adapter of only) {
   console.log(`\n=== adapter: ${adapter} ===`);
-  const r = spawnSync(process.execPath, ['scripts/run-suites.mjs', filter], {
-    env: { ...process.env, AMRM_ADAPTER: adapter, FORCE_COLOR: '0' }, encoding: 'utf8', maxBuffer: 1 << 28,
-  });
-  process.stdout.write(r.stdout);
-  process.stderr.write(r.stderr.split('\n').filter((l) => !/artificially reduced|XDG_RUNTIME_DIR/.test(l)).join('\n'));
-  tally(adapter, r.stdout, r.status);
+  const r = await run(['scripts/run-suites.mjs', filter], { ...process.env, AMRM_ADAPTER: adapter, FORCE_COLOR: '0' }, /artificially reduced|XDG_RUNTIME_DIR/);
+  tally(adapter, r.out, r.status);
 }
 
 if (!process.env.AMRM_TEST_ADAPTERS && !filter && existsSync('scripts/browser-suite.mjs')) {
   console.log('\n=== browser: headless Chromium ===');
-  const r = spawnSync(process.execPath, ['scripts/browser-suite.mjs'], { encoding: 'utf8', maxBuffer: 1 << 26 });
-  process.stdout.write(r.stdout);
-  process.stderr.write(r.stderr);
-  const m = /browser: (\d+) passed, (\d+) failed/.exec(r.stdout);
+  const r = await run(['scripts/browser-suite.mjs'], process.env);
+  const m = /browser: (\d+) passed, (\d+) failed/.exec(r.out);
   if (m) { passed += Number(m[1]); failed += Number(m[2]); } else { failed += 1; console.log('browser: the suite did not finish'); }
 }
 
