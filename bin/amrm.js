@@ -1,26 +1,31 @@
 #!/usr/bin/env node
 // The `amrm` command: runs the bundled CLI, building it first on a fresh checkout or when a source
-// file (src/, kernels/) is newer than the bundle, so a pulled or edited checkout never runs stale code.
+// file (src/, kernels/, bench/) is newer than the bundle, so a pulled or edited checkout never runs stale code.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cli = join(root, 'dist/node/cli.js');
+// AMRM_DIST names another build folder inside the repository (its bundles find node_modules from
+// there), as for scripts/build.mjs; relative paths are from the repository root.
+const dist = resolve(root, process.env.AMRM_DIST ?? 'dist');
+const cli = join(dist, 'node/cli.js');
 
-/** The newest modification time of the files below dir (0 when it does not exist). */
+/** The newest modification time of the source files (.ts, .wgsl) below dir (0 when there are none). */
 function newest(dir) {
   if (!existsSync(dir)) return 0;
   let t = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+    if (e.isDirectory()) t = Math.max(t, newest(p));
+    else if (/\.(ts|wgsl)$/.test(e.name)) t = Math.max(t, statSync(p).mtimeMs);
   }
   return t;
 }
 
-const stale = !existsSync(cli) || Math.max(newest(join(root, 'src')), newest(join(root, 'kernels'))) > statSync(cli).mtimeMs;
-if (stale) execFileSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' });
+const stale = !existsSync(cli) || Math.max(newest(join(root, 'src')), newest(join(root, 'kernels')), newest(join(root, 'bench'))) > statSync(cli).mtimeMs;
+// Only the library and the CLI are rebuilt here (the tests and the browser bundles are npm test's).
+if (stale) execFileSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit', env: { ...process.env, AMRM_DIST: dist, AMRM_BUILD_TARGETS: 'node' } });
 const { main } = await import(cli);
 process.exitCode = await main(process.argv.slice(2));

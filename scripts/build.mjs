@@ -23,7 +23,7 @@ const dist = process.env.AMRM_DIST ?? 'dist';
 const only = process.env.AMRM_BUILD_ONLY ? new RegExp(process.env.AMRM_BUILD_ONLY) : null;
 const pick = (files) => (only ? files.filter((f) => only.test(f)) : files);
 // Stale suites from an earlier build would still be run: start the test output afresh.
-rmSync(join(dist, 'test'), { recursive: true, force: true });
+if (process.env.AMRM_BUILD_TARGETS !== 'node') rmSync(join(dist, 'test'), { recursive: true, force: true });
 
 const common = { bundle: true, format: 'esm', sourcemap: true, loader: { '.wgsl': 'text' }, logLevel: 'warning' };
 const nodeCommon = {
@@ -32,10 +32,12 @@ const nodeCommon = {
   banner: { js: "import { createRequire as __amrmCreateRequire } from 'node:module'; const require = __amrmCreateRequire(import.meta.url);" },
 };
 
+// AMRM_BUILD_TARGETS=node builds the library and the CLI alone (what bin/amrm.js needs).
+const cliOnly = process.env.AMRM_BUILD_TARGETS === 'node';
 await Promise.all([
   only ? null : build({ ...nodeCommon, entryPoints: { index: 'src/node.ts', cli: 'src/cli/main.ts' }, outdir: `${dist}/node`, splitting: true }),
-  build({ ...nodeCommon, entryPoints: pick(walk('test', /\.test\.ts$/).concat(walk('bench', /\.ts$/))), outdir: dist, outbase: '.', splitting: true }),
-  only ? null : build({ ...common, platform: 'browser', target: 'es2022', entryPoints: { amrm: 'src/index.ts' }, outdir: `${dist}/browser`, plugins: [host('browser')] }),
-  only ? null : build({ ...common, platform: 'browser', target: 'es2022', entryPoints: { 'browser-suite': 'web/browser-suite.ts' }, outdir: `${dist}/web`, plugins: [host('browser')] }),
-  only ? null : build({ ...nodeCommon, entryPoints: { 'node-cases': 'web/node-cases.ts' }, outdir: `${dist}/web` }),
+  cliOnly ? null : build({ ...nodeCommon, entryPoints: pick(walk('test', /\.test\.ts$/).concat(walk('bench', /\.ts$/))), outdir: dist, outbase: '.', splitting: true }),
+  only || cliOnly ? null : build({ ...common, platform: 'browser', target: 'es2022', entryPoints: { amrm: 'src/index.ts' }, outdir: `${dist}/browser`, plugins: [host('browser')] }),
+  only || cliOnly ? null : build({ ...common, platform: 'browser', target: 'es2022', entryPoints: { 'browser-suite': 'web/browser-suite.ts' }, outdir: `${dist}/web`, plugins: [host('browser')] }),
+  only || cliOnly ? null : build({ ...nodeCommon, entryPoints: { 'node-cases': 'web/node-cases.ts' }, outdir: `${dist}/web` }),
 ]);

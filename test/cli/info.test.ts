@@ -1,6 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 
 const test = suite('cli info');
 const amrm = (args: string[], env: Record<string, string> = {}) =>
@@ -19,6 +21,18 @@ test('amrm info --json reports the adapter AMRM_ADAPTER names, with features and
     assert.match(info.adapter.description, /Mesa|llvmpipe/i);
   }
   if (process.env.AMRM_ADAPTER === 'swiftshader') assert.match(info.adapter.description, /SwiftShader/i);
+});
+
+test('bin/amrm.js honours AMRM_DIST and builds only the library and the CLI there', () => {
+  // Inside the repository: the bundle resolves its external packages (webgpu) from node_modules above it.
+  mkdirSync('.tmp', { recursive: true });
+  const dir = mkdtempSync(join('.tmp', 'amrm-dist-'));
+  try {
+    const r = amrm(['info', '--json'], { AMRM_DIST: dir });
+    assert.is(r.status, 0, r.stderr);
+    assert.equal(readdirSync(dir), ['node']);
+    assert.ok(existsSync(join(dir, 'node', 'cli.js')));
+  } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
 test('an unknown adapter name is refused with the accepted names', () => {
