@@ -1,46 +1,30 @@
-// The `amrm` command. Subcommands are added as the project grows: info, bench (kernels), ...
+// The `amrm` command: one module per subcommand, loaded when it runs.
 import { openGpu } from '../engine/device.js';
 
-const USAGE = `usage: amrm <command> [options]
+const INFO_USAGE = `  info [--json]                      the WebGPU adapter (AMRM_ADAPTER=auto|gpu|llvmpipe|swiftshader),
+                                     its features and limits`;
 
-commands:
-  info [--json]                      the WebGPU adapter (AMRM_ADAPTER=auto|gpu|llvmpipe|swiftshader),
-                                     its features and limits
-  bench kernels [--quick] [--json FILE]
-                                     kernel benchmark against TF.js's WebGPU backend on the same adapter
-  bench fused [--quick] [--json FILE]
-                                     fused kernels (attention, patch loss, softmax-Jacobian) against their
-                                     composition and TF.js's
-  bench train [--json FILE]          training throughput (images/s) of the models amrm train trains
-  bench purify [--json FILE]         purification time per batch against the paper's anchor
-  convert IN OUT                     a PyTorch checkpoint (.pth/.pt/.th, zip or legacy) or safetensors
-                                     file to safetensors (f32 and i32; int64 narrowed to int32)
-  eval --dataset cifar10 --data DIR --classifier FILE [--arch NAME] [--n N --seed S | --indices 0-499]
-       [--batch 100] [--json OUT]    clean accuracy of a classifier (no purifier, no attack)
-       [--purifier FILE --preset NAME] [--attack pgd|apgd-ce|apgd-dlr|square|bpda --norm linf|l2
-       --eps E --steps K --eot R --adaptive exact|none]
-                                     with AMRM purification and/or an attack: robust accuracy;
-                                     --shard i/n runs one part of it
-  merge SHARD.json ... --json OUT    joins the reports of 'eval --shard i/n' runs into one
-  eval-mae --dataset mnist|cifar10 [--data DIR] --mae FILE [--mask-ratio 0.75] [--json OUT]
-                                     an MAE's reconstruction loss on the held-out images
-  eval-maskdit [--dataset mnist|cifar10] [--data DIR] --model FILE [--sigma 0.1] [--json OUT] [--png FILE]
-                                     a MaskDiT's training loss on the held-out images at a fixed σ
-  demo [--dataset mnist|cifar10] [--n 16] [--out DIR] ...
-                                     attack real test images, purify them, print clean / attacked /
-                                     purified accuracy, write a Figure-1 style PNG (MNIST and the
-                                     shipped models by default; 'amrm demo --help' for the options)
-  figures [--dataset mnist|cifar10] [--data DIR] [--only fig1,fig3,fig4] --out DIR ...
-                                     the paper's Figures 1, 3 and 4 (labeled PNGs, SVG plots, JSON of
-                                     every number) on the shipped models ('amrm figures --help')
-  purify --purifier FILE --preset NAME --input A.png [B.png ...] --out DIR
-                                     AMRM purification of PNG images
-  theorem [--dataset mnist|cifar10] [--data DIR] [--purifier FILE] [--n 16] [--eps LIST] --json OUT
-                                     Theorems 3.1/3.2, the first-order attention shift and the AMV oracle
-                                     measured on real test images ('amrm theorem --help' for the options)
-  train mae|classifier|maskdit --dataset mnist|cifar10 --config NAME --epochs E --out DIR [--resume] ...
-                                     training with the engine ('amrm train' alone lists every option)
-`;
+/**
+ * The usage of every command, each from its own module (so the overview and a command's own text
+ * never disagree); loaded only when help is asked for.
+ */
+async function usage(): Promise<string> {
+  const texts = await Promise.all([
+    (async () => INFO_USAGE)(),
+    import('./bench.js').then((m) => m.BENCH_USAGE),
+    import('./convert.js').then((m) => m.CONVERT_USAGE),
+    import('./eval.js').then((m) => m.EVAL_USAGE),
+    import('./merge.js').then((m) => m.MERGE_USAGE),
+    import('./eval-mae.js').then((m) => m.EVAL_MAE_USAGE),
+    import('./eval-maskdit.js').then((m) => m.EVAL_MASKDIT_USAGE),
+    import('./demo.js').then((m) => m.DEMO_USAGE),
+    import('./figures.js').then((m) => m.FIGURES_USAGE),
+    import('./purify.js').then((m) => m.PURIFY_USAGE),
+    import('./theorem.js').then((m) => m.THEOREM_USAGE),
+    import('./train.js').then((m) => m.TRAIN_USAGE),
+  ]);
+  return `usage: amrm <command> [options]\n\ncommands:\n${texts.join('\n')}\n`;
+}
 
 async function info(args: string[]): Promise<number> {
   const gpu = await openGpu();
@@ -82,12 +66,12 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...args] = argv;
   if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') {
-    console.log(USAGE);
+    console.log(await usage());
     return cmd ? 0 : 1;
   }
   const load = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
   if (!load) {
-    console.error(`amrm: unknown command '${cmd}'\n\n${USAGE}`);
+    console.error(`amrm: unknown command '${cmd}'\n\n${await usage()}`);
     return 2;
   }
   try {
