@@ -35,6 +35,15 @@ test('bin/amrm.js honours AMRM_DIST and builds only the library and the CLI ther
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
+test('amrm help lists every command with its own usage text', () => {
+  const r = amrm(['help']);
+  assert.is(r.status, 0, r.stderr);
+  for (const line of ['info [--json]', 'bench e2e', 'convert IN OUT', 'eval --dataset cifar10|cifar100|mnist', 'merge SHARD.json|DIR',
+    'eval-mae', 'eval-maskdit', 'demo', 'figures', 'purify --purifier FILE', 'theorem', 'train mae|classifier|maskdit']) {
+    assert.ok(r.stdout.includes(`  ${line}`), `help lacks '${line}'`);
+  }
+});
+
 test('an unknown adapter name is refused with the accepted names', () => {
   const r = amrm(['info'], { AMRM_ADAPTER: 'quantum' });
   assert.is(r.status, 1);
