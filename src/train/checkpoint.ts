@@ -76,6 +76,8 @@ export function saveCheckpoint(dir: string, ck: Checkpoint, options: SaveOptions
 function prune(dir: string, current: string, keep: number): void {
   const entries = readdirSync(dir);
   for (const e of entries) if (/^step-\d+\.tmp-\d+$/.test(e) && !e.endsWith(`.tmp-${process.pid}`)) rmSync(join(dir, e), { recursive: true, force: true });
+  // A run killed while writing `latest` leaves writeAtomic's temporary beside it.
+  for (const e of entries) if (/^latest\.\d+\.\w+\.tmp$/.test(e) && !e.startsWith(`latest.${process.pid}.`)) rmSync(join(dir, e), { force: true });
   const steps = entries.filter((e) => /^step-\d+$/.test(e)).sort();
   const drop = steps.slice(0, Math.max(0, steps.length - Math.max(1, keep)));
   for (const e of drop) if (e !== current) rmSync(join(dir, e), { recursive: true, force: true });
@@ -84,14 +86,21 @@ function prune(dir: string, current: string, keep: number): void {
 /** Whether `dir` holds a checkpoint (`latest` exists). */
 export function hasCheckpoint(dir: string): boolean { return existsSync(join(dir, 'latest')); }
 
+/** A JSON file's value, with errors that name the file. */
+function readJson(path: string): unknown {
+  let text: string;
+  try { text = readFileSync(path, 'utf8'); } catch (e) { throw new Error(`checkpoint: cannot read ${path}: ${(e as Error).message}`); }
+  try { return JSON.parse(text); } catch (e) { throw new Error(`checkpoint: ${path} is not valid JSON (${(e as Error).message}); the checkpoint is damaged`); }
+}
+
 /** Loads the checkpoint `latest` names, checking that its files are complete. */
 export function loadCheckpoint(dir: string): Checkpoint {
   const latestPath = join(dir, 'latest');
   if (!existsSync(latestPath)) throw new Error(`checkpoint: no checkpoint in ${dir} (no 'latest' file)`);
-  const latest = JSON.parse(readFileSync(latestPath, 'utf8')) as { step: number; dir: string };
+  const latest = readJson(latestPath) as { step: number; dir: string };
   if (typeof latest.dir !== 'string' || !/^step-\d+$/.test(latest.dir)) throw new Error(`checkpoint: ${latestPath} names no step folder`);
   const folder = join(dir, latest.dir);
-  const raw = JSON.parse(readFileSync(join(folder, 'state.json'), 'utf8')) as TrainState & { format?: string; files?: Record<string, number> };
+  const raw = readJson(join(folder, 'state.json')) as TrainState & { format?: string; files?: Record<string, number> };
   if (raw.format !== STATE_FORMAT) throw new Error(`checkpoint: ${folder}/state.json has format ${raw.format}, expected ${STATE_FORMAT}`);
   for (const [f, size] of Object.entries(raw.files ?? {})) {
     const got = statSync(join(folder, f)).size;

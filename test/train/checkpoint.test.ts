@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setup } from '../harness.js';
@@ -74,6 +74,17 @@ test('a save interrupted at any point leaves the previous checkpoint loadable', 
     const resumed = await run({ ...base(dir), resume: true, stopAfterStep: 14 });
     assert.is(resumed.length, 14);
   }
+});
+
+test('a stale temporary of latest is cleared at the next save; a damaged state file is named', async () => {
+  const dir = tmp();
+  await run({ ...base(dir), stopAfterStep: 4 });
+  writeFileSync(join(dir, 'latest.99999.abc123.tmp'), '{"step"');
+  await run({ ...base(dir), resume: true, stopAfterStep: 8 });
+  assert.ok(!existsSync(join(dir, 'latest.99999.abc123.tmp')), 'the temporary of a killed run is gone');
+  const latest = JSON.parse(readFileSync(join(dir, 'latest'), 'utf8'));
+  writeFileSync(join(dir, latest.dir, 'state.json'), '{"step": 8, ');
+  assert.throws(() => loadCheckpoint(dir), /checkpoint: .*state\.json is not valid JSON .*the checkpoint is damaged/);
 });
 
 test.after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
