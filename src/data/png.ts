@@ -1,6 +1,7 @@
 // PNG in and out through pngjs (Node only: it uses zlib). Images are [c, h, w] floats in [0, 1]:
 // RGB decodes to 3 channels, gray to 1, alpha is dropped; files are written atomically.
 import { readFileSync } from 'node:fs';
+import { inflateSync } from 'node:zlib';
 import { writeAtomic } from '../engine/io/node.js';
 import { PNG } from 'pngjs';
 import type { ImageCHW } from './dataset.js';
@@ -38,10 +39,42 @@ function checkHeader(b: Uint8Array, name: string, maxPixels: number): void {
   }
 }
 
+/**
+ * Inflates the IDAT stream and checks it holds exactly the rows the header promises: pngjs turns a
+ * stream that is not zlib into a black image, and a short one into rows of whatever memory it
+ * reused, without an error.
+ */
+function checkImageData(b: Uint8Array, name: string): void {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const width = dv.getUint32(16), height = dv.getUint32(20), depth = b[24], colorType = b[25], interlace = b[28];
+  const parts: Uint8Array[] = [];
+  for (let o = 8; o + 12 <= b.length;) {
+    const len = dv.getUint32(o), type = String.fromCharCode(b[o + 4], b[o + 5], b[o + 6], b[o + 7]);
+    if (o + 12 + len > b.length) throw new Error(`png: ${name}: truncated (the ${type} chunk runs past the end of the file)`);
+    if (type === 'IDAT') parts.push(b.subarray(o + 8, o + 8 + len));
+    if (type === 'IEND') break;
+    o += 12 + len;
+  }
+  if (!parts.length) throw new Error(`png: ${name}: no image data (no IDAT chunk)`);
+  let rows: Uint8Array;
+  try { rows = inflateSync(Buffer.concat(parts)); } catch (e) { throw new Error(`png: ${name}: its image data is not a valid zlib stream (${(e as Error).message})`); }
+  const bitsPerPixel = BYTES_PER_SAMPLE[colorType] * depth;
+  const rowBytes = (w: number): number => (w ? Math.ceil((w * bitsPerPixel) / 8) + 1 : 0);
+  // Adam7 stores seven sub-images; their rows add up to the expected size.
+  const passes = interlace ? [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]] : [[0, 0, 1, 1]];
+  let expected = 0;
+  for (const [x0, y0, dx, dy] of passes) {
+    const w = Math.ceil((width - x0) / dx), h = Math.ceil((height - y0) / dy);
+    if (w > 0 && h > 0) expected += rowBytes(w) * h;
+  }
+  if (rows.length !== expected) throw new Error(`png: ${name}: its image data inflates to ${rows.length} bytes, the ${width}×${height} header needs ${expected} (truncated or corrupt)`);
+}
+
 /** Decodes PNG bytes to [c, h, w] in [0, 1] at full precision (16-bit samples stay 16-bit). */
 export function decodePng(bytes: Uint8Array, opts: PngReadOptions = {}): ImageCHW {
   const name = opts.name ?? 'input';
   checkHeader(bytes, name, opts.maxPixels ?? 1 << 26);
+  checkImageData(bytes, name);
   let png: ReturnType<typeof PNG.sync.read>;
   try {
     // skipRescale keeps the samples as stored, so 16-bit and low-bit-depth images scale exactly below.

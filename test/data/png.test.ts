@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { Rng } from '../../src/engine/random.js';
 import { decodePng, encodePng, readPng, writePng, writePngGrid, tileImages, type ImageCHW } from '../../src/data/node.js';
@@ -82,6 +83,37 @@ test('image grid: tiles, padding, shape; written as one PNG', () => {
   } finally { s.cleanup(); }
   throwsLike(() => tileImages(batch, [n, c, hh]), /shape must be \[n, c, h, w\]/);
   throwsLike(() => tileImages(batch, [n, c, hh, ww + 1]), /values do not fill/);
+});
+
+/** The PNG with its image data replaced by `payload` (one IDAT chunk, correct CRC). */
+function withIdat(png: Uint8Array, payload: Uint8Array): Uint8Array {
+  const dv = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  const chunks: Uint8Array[] = [png.subarray(0, 8)];
+  let done = false;
+  for (let o = 8; o < png.length;) {
+    const len = dv.getUint32(o), type = String.fromCharCode(...png.subarray(o + 4, o + 8));
+    if (type !== 'IDAT') chunks.push(png.subarray(o, o + 12 + len));
+    else if (!done) {
+      const c = new Uint8Array(12 + payload.length);
+      const cv = new DataView(c.buffer);
+      cv.setUint32(0, payload.length);
+      c.set(png.subarray(o + 4, o + 8), 4);
+      c.set(payload, 8);
+      cv.setUint32(8 + payload.length, crc32(c.subarray(4, 8 + payload.length)));
+      chunks.push(c);
+      done = true;
+    }
+    o += 12 + len;
+  }
+  return Uint8Array.from(Buffer.concat(chunks));
+}
+
+test('image data that is not zlib, or inflates short, is an error; zeros of the right size are a black image', () => {
+  const good = encodePng(eightBit(new Rng(5), 3, 8, 8));
+  throwsLike(() => decodePng(withIdat(good, Uint8Array.from({ length: 40 }, (_, i) => (i * 37) & 255))), /image data is not a valid zlib stream/);
+  throwsLike(() => decodePng(withIdat(good, deflateSync(new Uint8Array(100)))), /inflates to 100 bytes, the 8×8 header needs 200 \(truncated or corrupt\)/);
+  const black = decodePng(withIdat(good, deflateSync(new Uint8Array(8 * (8 * 3 + 1)))));
+  assert.ok(black.data.every((v) => v === 0));
 });
 
 test('bad files and bad images give clear errors', () => {
