@@ -156,7 +156,14 @@ export async function asyncScope<T>(fn: () => Promise<T>): Promise<T> {
     for (const t of mine) t.dispose();
     throw e;
   }
-  if (scopes.length !== depth || scopes[depth - 1] !== mine) throw new Error('asyncScope: scopes were interleaved (run async scopes one at a time)');
+  if (scopes.length !== depth || scopes[depth - 1] !== mine) {
+    // Another async scope opened or closed while this one awaited: this one's tensors are freed
+    // (nothing is left allocated for good) and the caller learns why.
+    const at = scopes.indexOf(mine);
+    if (at >= 0) scopes.splice(at, 1);
+    for (const t of mine) t.dispose();
+    throw new Error('asyncScope: scopes were interleaved (run async scopes one at a time)');
+  }
   scopes.pop();
   return closeScope(mine, result);
 }

@@ -162,7 +162,23 @@ export const AMV_PROBE_SEED_OFFSET = 0x414d56;
 /** How run() treats the gradient: none, the loop on the tape, or the diagonal Jacobian carried along. */
 type Mode = 'plain' | 'tape' | 'jacobian';
 
-async function run(model: ReconstructionModel, x0: Tensor, options: PurifyOptions, r: PurifyRunOptions, mode: Mode): Promise<PurifyResult & { jacobian?: Tensor }> {
+/**
+ * Purifications run one at a time, in the order they were asked for: the engine's tensor scopes
+ * are one stack, so two loops interleaving their awaits would tangle them. A second purify() called
+ * while one runs waits for it.
+ */
+let running: Promise<unknown> = Promise.resolve();
+function oneAtATime<T>(fn: () => Promise<T>): Promise<T> {
+  const next = running.then(fn, fn);
+  running = next.catch(() => undefined);
+  return next;
+}
+
+function run(model: ReconstructionModel, x0: Tensor, options: PurifyOptions, r: PurifyRunOptions, mode: Mode): Promise<PurifyResult & { jacobian?: Tensor }> {
+  return oneAtATime(() => runLoop(model, x0, options, r, mode));
+}
+
+async function runLoop(model: ReconstructionModel, x0: Tensor, options: PurifyOptions, r: PurifyRunOptions, mode: Mode): Promise<PurifyResult & { jacobian?: Tensor }> {
   const differentiable = mode === 'tape';
   checkOptions(options);
   checkInput(model, x0);
@@ -226,6 +242,7 @@ async function run(model: ReconstructionModel, x0: Tensor, options: PurifyOption
 /**
  * Purifies images x0 [B, C, H, W] (values in [0, 1]) with the AMRM loop. Batched: each image has
  * its own masks, and since the loss is a mean over the batch, sign(g) per image is that image's own.
+ * Calls made while another purification runs wait their turn (one at a time).
  */
 export function purify(model: ReconstructionModel, x0: Tensor, options: PurifyOptions, r: PurifyRunOptions = {}): Promise<PurifyResult> {
   // Not wrapped in noGrad: that is synchronous and would not cover the awaits, and each step's

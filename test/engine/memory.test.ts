@@ -4,7 +4,7 @@ import { setup, Rng, rand, upload } from '../harness.js';
 import { matmul } from '../../src/engine/ops/matmul.js';
 import { sub, mul, mean, mulScalar } from '../../src/engine/ops/index.js';
 import { backward, noGrad } from '../../src/engine/autograd.js';
-import { scope, type Tensor } from '../../src/engine/tensor.js';
+import { asyncScope, scope, type Tensor } from '../../src/engine/tensor.js';
 import { engine } from '../../src/engine/engine.js';
 
 await setup();
@@ -49,6 +49,22 @@ test('5,000 forward+backward steps of a two-layer network leave the pool where i
   const end = rt.stats();
   assert.is(end.bytesInUse, base.bytesInUse, 'bytes in use back at their starting value');
   assert.is(end.buffersInUse, base.buffersInUse, 'buffers in use back at their starting value');
+});
+
+test('two async scopes interleaved: the one that finds the stack tangled throws and frees its tensors', async () => {
+  const rt = engine().runtime;
+  await rt.sync();
+  const before = rt.stats().bytesInUse;
+  const rng = new Rng(3);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  // A opens, then B opens and outlives A's await: A's stack is no longer its own when it ends.
+  const a = asyncScope(async () => { upload(rand(rng, [64])); await gate; return 1; });
+  const b = asyncScope(async () => { upload(rand(rng, [64])); release(); await new Promise((r) => setTimeout(r, 20)); return 2; });
+  const results = await Promise.allSettled([a, b]);
+  assert.ok(results.some((r) => r.status === 'rejected' && /scopes were interleaved/.test(String(r.reason))), JSON.stringify(results));
+  await rt.sync();
+  assert.is(rt.stats().bytesInUse, before, 'nothing left allocated');
 });
 
 test.run();

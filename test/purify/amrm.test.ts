@@ -117,6 +117,18 @@ test('MAE loss: several masks per step average the single-mask losses; seeded pu
     assert.ok(p1.x.some((v, i) => v !== p2.x[i]), 'another seed draws other masks');
     assert.ok(p1.x.some((v, i) => v !== p3.x[i]), 'two masks per step differ from one');
     assert.ok(p1.losses.every(Number.isFinite));
+    // Two purifications started at once through the API take turns: each gives what it gives alone,
+    // and nothing stays allocated.
+    const xa = tensor(x, [B, 3, 8, 8]), xb = tensor(x, [B, 3, 8, 8]);
+    const [ra, rb] = await Promise.all([
+      purify(model, xa, opts({ steps: 3, seed: 1, masks: 1, eta: 4 / 255 })),
+      purify(model, xb, opts({ steps: 3, seed: 2, masks: 1, eta: 4 / 255 })),
+    ]);
+    assert.equal(Array.from(await ra.images.data()), Array.from(p1.x));
+    assert.equal(Array.from(await rb.images.data()), Array.from(p2.x));
+    for (const t of [ra.images, rb.images, xa, xb]) t.dispose();
+    await rt.sync();
+    assert.is(rt.stats().bytesInUse, before, 'concurrent purifications leave nothing allocated');
     // Every pixel moved by whole steps and stays within the ball and [0, 1].
     p1.x.forEach((v, i) => assert.ok(Math.abs(v - x[i]) <= 3 / 255 + 1e-6 && v >= 0 && v <= 1));
   } finally { mae.dispose(); }
