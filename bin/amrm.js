@@ -7,9 +7,12 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-// AMRM_DIST names another build folder inside the repository (its bundles find node_modules from
-// there), as for scripts/build.mjs; relative paths are from the repository root.
-const dist = resolve(root, process.env.AMRM_DIST ?? 'dist');
+// An installed package ships its bundle and no build script: only a checkout rebuilds (file times
+// in an installed package follow the order npm unpacked them, not the order they were made).
+const checkout = existsSync(join(root, 'scripts/build.mjs'));
+// In a checkout AMRM_DIST names another build folder inside the repository (its bundles find
+// node_modules from there), as for scripts/build.mjs; relative paths are from the repository root.
+const dist = checkout ? resolve(root, process.env.AMRM_DIST ?? 'dist') : join(root, 'dist');
 const cli = join(dist, 'node/cli.js');
 
 /** The newest modification time of the source files (.ts, .wgsl) below dir (0 when there are none). */
@@ -24,7 +27,8 @@ function newest(dir) {
   return t;
 }
 
-const stale = !existsSync(cli) || Math.max(newest(join(root, 'src')), newest(join(root, 'kernels')), newest(join(root, 'bench'))) > statSync(cli).mtimeMs;
+if (!checkout && !existsSync(cli)) throw new Error(`amrm: ${cli} is missing from this installation`);
+const stale = checkout && (!existsSync(cli) || Math.max(newest(join(root, 'src')), newest(join(root, 'kernels')), newest(join(root, 'bench'))) > statSync(cli).mtimeMs);
 // Only the library and the CLI are rebuilt here (the tests and the browser bundles are npm test's).
 if (stale) execFileSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit', env: { ...process.env, AMRM_DIST: dist, AMRM_BUILD_TARGETS: 'node' } });
 const { main } = await import(cli);

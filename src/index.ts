@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 // The amrm engine: tensors, WGSL kernels and autograd on WebGPU.
 export { init, engine, flush, sync, Engine, type InitOptions, type DebugOptions } from './engine/engine.js';
 export { openGpu, type Gpu } from './engine/device.js';

@@ -1,6 +1,7 @@
 // One call gives a ready GPUDevice: adapter choice (host module), the adapter's full limits, the
 // useful optional features, and device loss / uncaptured errors turned into JS errors.
-import { requestHostAdapter, type HostAdapter } from '#host';
+import { requestHostAdapter } from '#host';
+import type { HostAdapter } from './host.js';
 
 export const USEFUL_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
 

@@ -1,6 +1,6 @@
 // Browser host: WebGPU through navigator.gpu.
-export type AdapterChoice = 'auto' | 'gpu' | 'llvmpipe' | 'swiftshader';
-export interface HostAdapter { adapter: GPUAdapter; kind: 'gpu' | 'llvmpipe' | 'swiftshader'; featureLevel: 'core' | 'compatibility'; }
+import type { AdapterChoice, HostAdapter } from './host.js';
+export type { AdapterChoice, HostAdapter };
 
 export async function requestHostAdapter(_choice?: string): Promise<HostAdapter> {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;

@@ -2,8 +2,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
-export type AdapterChoice = 'auto' | 'gpu' | 'llvmpipe' | 'swiftshader';
-export interface HostAdapter { adapter: GPUAdapter; kind: Exclude<AdapterChoice, 'auto'>; featureLevel: 'core' | 'compatibility'; }
+import type { AdapterChoice, HostAdapter } from './host.js';
+export type { AdapterChoice, HostAdapter };
 
 const SWIFTSHADER_ICD = ['/usr/lib/chromium/vk_swiftshader_icd.json', '/usr/lib64/chromium/vk_swiftshader_icd.json'];
 
