@@ -1,6 +1,6 @@
 // The sweep that chooses a purification preset where the paper gives none or leaves a value open:
 // `mae-mnist` and `maskdit-mnist` (the paper has no MNIST setting), and MaskDiT-Pure's σ_pur on
-// CIFAR-10 (METHOD.md section 4 fixes only a default). The purifier's family and the data set pick
+// CIFAR-10 (docs/method.md section 3 fixes only a default). The purifier's family and the data set pick
 // the grid. Only *training* images are used (never the held-out test images): a seeded sample is
 // attacked with PGD-20 on the classifier alone (l_inf 0.3 on MNIST, 8/255 on CIFAR-10), then purified
 // under each candidate setting, and the accuracy of the purified attacked and purified clean images
@@ -69,7 +69,7 @@ const MASKDIT_GRID: Setting[] = [
 
 /**
  * MaskDiT's on CIFAR-10: the paper's loop (0.5 / 25 / 1, the 16/255 ball) at several σ_pur around
- * METHOD.md's default 0.1 ([−1, 1] units; the attack's 8/255 is 0.063 there), the "1*" halving, and
+ * docs/method.md's default 0.1 ([−1, 1] units; the attack's 8/255 is 0.063 there), the "1*" halving, and
  * two longer paths.
  */
 const MASKDIT_CIFAR_GRID: Setting[] = [

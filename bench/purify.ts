@@ -1,7 +1,7 @@
-// Purification throughput: seconds per batch of AMRM-Pure (METHOD.md section 3) and images per
+// Purification throughput: seconds per batch of AMRM-Pure (docs/method.md section 2) and images per
 // second, for the shipped purifiers (MAE and MaskDiT) with their presets and for the paper's models
 // (`mae-base-c32`, `maskdit-c32`; random weights: the time does not depend on them), beside the
-// paper's anchors (per batch of 32 CIFAR-10 images on an NVIDIA A40, METHOD.md section 7: MAE-Pure
+// paper's anchors (per batch of 32 CIFAR-10 images on an NVIDIA A40, docs/method.md section 6: MAE-Pure
 // 18.25 s, MaskDiT-Pure 32.85 s). The first steps compile and are not timed; a batch's time is S ×
 // the median step time (every step does the same work: one forward and backward of the model with
 // fresh masks (and noise), and the update).
@@ -22,7 +22,7 @@ import { purify, purifyConfig } from '../src/purify/amrm.js';
 import { median } from './timing.js';
 import { formatProfile, profileWork, recordDispatches, type ProfileMethod, type WorkProfile } from '../src/engine/profile.js';
 
-/** METHOD.md section 7: batch of 32 CIFAR-10 images on an NVIDIA A40 (MAE-Pure: ViT-Base MAE, 150 steps; MaskDiT-Pure: 25 steps). */
+/** docs/method.md section 6: batch of 32 CIFAR-10 images on an NVIDIA A40 (MAE-Pure: ViT-Base MAE, 150 steps; MaskDiT-Pure: 25 steps). */
 export const PAPER_ANCHORS = {
   mae: { seconds_per_batch: 18.25, batch: 32, model: 'mae-base-c32 (ViT-Base, p 4)', steps: 150, hardware: 'NVIDIA A40' },
   maskdit: { seconds_per_batch: 32.85, batch: 32, model: 'the paper\'s CIFAR MaskDiT (maskdit-c32)', steps: 25, hardware: 'NVIDIA A40' },

@@ -7,7 +7,7 @@
 // side KB at a time, with online softmax in the forward. Invocation g serves pair g / C and chunk
 // g % C (C = ⌈N / R⌉ chunks per pair), so neighbouring SIMD lanes usually work on different pairs.
 // No workgroup memory and no barriers: on the software adapters an invocation is one SIMD lane and
-// barriers cost more than they share (DESIGN.md). What costs there is loading: llvmpipe reads
+// barriers cost more than they share (docs/design.md). What costs there is loading: llvmpipe reads
 // storage one lane and one 32-bit word at a time, whatever the address pattern, so the time goes
 // with the number of chunks that each read all of K and V, and R is made as large as private
 // memory allows. Rows are read as vec4s (fewer address computations and bounds checks).

@@ -2,7 +2,7 @@
 // dims), forward and backward, in three dispatches each:
 //   partial sums per (channel, run of batch rows) → per-channel combine → elementwise apply.
 // Each run of a channel is one invocation's loop (no workgroup reductions: barriers cost more than
-// they share on the software adapters, DESIGN.md); runs split the batch so that C·P invocations
+// they share on the software adapters, docs/design.md); runs split the batch so that C·P invocations
 // keep the lanes busy. Sums are taken of x − k with k the channel's first value, so that a large
 // mean does not cancel the variance away in f32. At most 4 storage buffers per entry point
 // (compatibility mode's default): gamma and beta come packed in `gb` [gamma (C) | beta (C)].

@@ -1,6 +1,6 @@
 // Direct 2-D convolution (NCHW, groups = 1) and its two gradients, without workgroup memory.
 // On the software adapters an invocation is one SIMD lane and a load with a per-lane address costs a
-// loop over lanes while a multiply-add covers all of them (DESIGN.md), so each invocation computes a
+// loop over lanes while a multiply-add covers all of them (docs/design.md), so each invocation computes a
 // small block of outputs: every loaded value then feeds several multiply-adds (8×8 measured best
 // on llvmpipe: 4×4 and 16×8 were 1.8× and 4× slower).
 

@@ -1,6 +1,6 @@
 // Layer normalization over the last axis (PyTorch semantics: biased variance, eps inside the root),
 // forward and backward. One invocation per row for the forward and for dx (a loop per row beats
-// workgroup reductions on the software adapters, DESIGN.md); dgamma/dbeta are column sums over
+// workgroup reductions on the software adapters, docs/design.md); dgamma/dbeta are column sums over
 // rows, one invocation per (chunk of rows, column), finished by a sum over chunks.
 //
 // Every entry point binds at most 4 storage buffers (the compatibility-mode limit): the forward

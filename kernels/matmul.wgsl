@@ -5,7 +5,7 @@
 // K in steps of 4, loading TM + TN vec4s per step for 4·TM·TN multiply-adds. On the software
 // adapters a load with a per-invocation address is a loop over the SIMD lanes while a multiply-add
 // covers all lanes at once, so speed follows the FLOPs each loaded value feeds, and barriers only
-// add cost (DESIGN.md). TM and TN size private arrays, which WGSL requires to be constants, so the op
+// add cost (docs/design.md). TM and TN size private arrays, which WGSL requires to be constants, so the op
 // rewrites the two `const` lines below for each variant; it also expands the loops marked
 // `// unroll`, which SwiftShader's compiler leaves as loops over memory arrays, and removes the
 // branches that the flags below decide (SwiftShader runs both sides of a branch under a lane mask,

@@ -1,5 +1,5 @@
 // Patch reconstruction: patchify / unpatchify and the MAE masked reconstruction loss, forward and
-// backward. Layout as MAE's reference (METHOD.md section 1): image [B, C, H, W], patches
+// backward. Layout as MAE's reference (docs/method.md section 1): image [B, C, H, W], patches
 // [B, n, D] with n = (H/p)·(W/p) patches row-major over the grid and D = p·p·C values per patch in
 // (row, col, channel) order, i.e. x.reshape(B, C, h, p, w, p) then einsum nchpwq->nhwpqc.
 //

@@ -1,6 +1,6 @@
 // Softmax and log-softmax along the last axis, forward and backward. One invocation per row walks
 // its row: on both software adapters a lane-per-row loop beats any workgroup reduction (barriers
-// cost 4x on llvmpipe and far more on SwiftShader, DESIGN.md). On llvmpipe every load with a
+// cost 4x on llvmpipe and far more on SwiftShader, docs/design.md). On llvmpipe every load with a
 // per-invocation address is a loop over SIMD lanes, so the cost follows the number of loads: the
 // `*4` entry points (rows whose length is a multiple of 4) load vec4s, and the forward reads the
 // row only twice, keeping a running max and a rescaled running sum ("online" softmax) in the first

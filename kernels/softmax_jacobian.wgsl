@@ -1,4 +1,4 @@
-// The softmax Jacobian applied along rows of a row-stochastic A (METHOD.md section 8):
+// The softmax Jacobian applied along rows of a row-stochastic A (docs/method.md section 7):
 //   JVP  dA = A ∘ (dS − rowsum(A ∘ dS))            (jvp)
 //   VJP  dS = A ∘ (G − rowsum(G ∘ A))               (the same map: the Jacobian is symmetric)
 // the fused first-order attention shift, dS = (dQ Kᵀ + Q dKᵀ)·scale followed by the JVP without dS
@@ -6,7 +6,7 @@
 // amv_vjp, amv_bwd).
 //
 // Row kernels give one invocation a whole row: on the software adapters a lane-per-row loop beats
-// any workgroup reduction (barriers cost 4× on llvmpipe and far more on SwiftShader, DESIGN.md), and
+// any workgroup reduction (barriers cost 4× on llvmpipe and far more on SwiftShader, docs/design.md), and
 // the row sum is then ready in a register for the second walk over the row. Attention rows
 // (N = 17, 65, 197) are rarely a multiple of 4, yet the rows are walked in vec4s: a row [b, e) is
 // covered by the aligned vec4s [b/4, ⌈e/4⌉), lanes outside the row are masked out of the sums and
@@ -279,7 +279,7 @@ override DIRECT: bool = false;
 // each invocation owns TR query rows and walks the keys KC = 4·TC4 at a time. For each key block it
 // forms the TR × KC block of dS by register blocking, as the matmul does: on the software adapters a
 // storage load is a loop over the SIMD lanes while a multiply-add covers them all, so per vec4 step
-// of the head dimension TR + KC loads (twice that when DIRECT) feed 4·TR·KC multiply-adds (DESIGN.md).
+// of the head dimension TR + KC loads (twice that when DIRECT) feed 4·TR·KC multiply-adds (docs/design.md).
 // It then multiplies the block by A, adds into the row sums, and stores A ∘ dS into the output rows,
 // which it alone owns. A second walk turns them into dA = A ∘ dS − A · rowsum(A ∘ dS), reading back
 // its own stores (same invocation: no barrier). Recomputing dS in the second walk instead would cost

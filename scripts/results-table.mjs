@@ -1,5 +1,5 @@
 // The README's robustness table, built from the reports of `amrm eval` in bench/results/robust/
-// (each carries the command that produced it) and the paper's rows (METHOD.md section 7), and its
+// (each carries the command that produced it) and the paper's rows (docs/method.md section 6), and its
 // purification throughput table, built from `amrm bench purify`'s reports (bench/results/purify-*.json).
 //   node scripts/results-table.mjs            prints the tables
 //   node scripts/results-table.mjs --write    replaces each table between its markers in README.md
@@ -10,7 +10,7 @@ const DIR = 'bench/results/robust';
 const THROUGHPUT_DIR = 'bench/results';
 const markers = (name) => [`<!-- ${name}:start -->`, `<!-- ${name}:end -->`];
 
-/** METHOD.md section 7: WRN-28-10 classifiers, ViT-Base MAE (3000 epochs), PGD-200 + EOT-20, 512 images. */
+/** docs/method.md section 6: WRN-28-10 classifiers, ViT-Base MAE (3000 epochs), PGD-200 + EOT-20, 512 images. */
 const PAPER = [
   { dataset: 'CIFAR-10', threat: 'l_inf 8/255', defense: 'AMRM-Pure_MAE (paper: ViT-Base MAE, WRN-28-10)', clean: 88.57, robust: 40.53 },
   { dataset: 'CIFAR-10', threat: 'l_2 1.0', defense: 'AMRM-Pure_MAE (paper: ViT-Base MAE, WRN-28-10)', clean: 88.57, robust: 53.50 },
@@ -59,12 +59,12 @@ export function table() {
     '| data set | threat | defense | attack | images | clean | robust | images/s | report |',
     '|---|---|---|---|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.dataset} | ${r.threat} | ${r.defense} | ${r.attack} | ${r.n} | ${r.clean} | ${r.robust} | ${r.rate} | [json](${r.file}) |`),
-    ...PAPER.map((r) => `| ${r.dataset} | ${r.threat} | ${r.defense} | PGD-200 + EOT-20, adaptive (paper) | 512 | ${r.clean}% | ${r.robust}% | - | METHOD.md §7 |`),
+    ...PAPER.map((r) => `| ${r.dataset} | ${r.threat} | ${r.defense} | PGD-200 + EOT-20, adaptive (paper) | 512 | ${r.clean}% | ${r.robust}% | - | docs/method.md §6 |`),
   ];
   return lines.join('\n');
 }
 
-/** Seconds per batch of AMRM-Pure per model and adapter, beside the paper's A40 anchor (METHOD.md section 7). */
+/** Seconds per batch of AMRM-Pure per model and adapter, beside the paper's A40 anchor (docs/method.md section 6). */
 export function throughputTable() {
   const files = readdirSync(THROUGHPUT_DIR).filter((f) => /^purify-.*\.json$/.test(f)).sort();
   const lines = [
@@ -81,7 +81,7 @@ export function throughputTable() {
     }
   }
   for (const [family, anchor] of Object.entries(anchors)) {
-    lines.push(`| ${anchor.model} | ${anchor.hardware} (paper) | ${family}-cifar10 (${anchor.steps}) | ${anchor.batch} | ${anchor.seconds_per_batch} | ${(anchor.batch / anchor.seconds_per_batch).toFixed(3)} | 1.0 | METHOD.md §7 |`);
+    lines.push(`| ${anchor.model} | ${anchor.hardware} (paper) | ${family}-cifar10 (${anchor.steps}) | ${anchor.batch} | ${anchor.seconds_per_batch} | ${(anchor.batch / anchor.seconds_per_batch).toFixed(3)} | 1.0 | docs/method.md §6 |`);
   }
   return lines.join('\n');
 }

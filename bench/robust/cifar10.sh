@@ -63,7 +63,7 @@ has extra || exit 0
 node dist/bench/robust/transfer.js --data "$DATA" --n 64 --json "$OUT/transfer-diagnosis-linf-8_255.json"
 # Diagnosis: how much the purifier's output and its exact gradient change with the mask draw.
 node dist/bench/robust/draw_spread.js --dataset cifar10 --data "$DATA" --n 16 --draws 4 --json "$OUT/draw-spread-cifar10.json"
-# The paper's 512 images (METHOD.md section 7) where this machine allows: PGD-20 at l_inf 8/255 on
+# The paper's 512 images (docs/method.md section 6) where this machine allows: PGD-20 at l_inf 8/255 on
 # the classifier alone, undefended and transferred through AMRM-Pure (about 45 CPU-minutes).
 $AMRM eval "${common[@]}" --n 512 --attack pgd --norm linf --eps 8/255 --steps 20 --json "$OUT/cifar10-512-none-pgd20-linf-8_255.json"
 $AMRM eval "${common[@]}" "${pur[@]}" --n 512 --attack pgd --norm linf --eps 8/255 --steps 20 --adaptive none --json "$OUT/cifar10-512-amrm-pgd20-none-linf-8_255.json"

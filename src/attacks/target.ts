@@ -2,7 +2,7 @@
 // the loss-gradient oracle the gradient attacks share (EOT: averaged over fresh draws).
 //   classifierTarget: the classifier alone (the non-adaptive attack, or an undefended model);
 //   purifiedTarget:   purifier then classifier, with the gradient through the purifier either
-//                     'exact' (autograd through the unrolled loop, METHOD.md section 6) or 'bpda'
+//                     'exact' (autograd through the unrolled loop, docs/method.md section 5) or 'bpda'
 //                     (the purifier's backward taken as the identity, Athalye et al. 2018).
 import { Tensor, asyncScope } from '../engine/tensor.js';
 import { grad, noGrad } from '../engine/autograd.js';

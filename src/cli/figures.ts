@@ -43,7 +43,7 @@ export const FIGURES_USAGE = `  figures [--dataset mnist|cifar10] [--data DIR] [
 const FIGURES = ['fig1', 'fig3', 'fig4'] as const;
 type FigureName = typeof FIGURES[number];
 
-/** Mask ratio of Figure 4(a)'s analysis mask (METHOD.md section 8). */
+/** Mask ratio of Figure 4(a)'s analysis mask (docs/method.md section 7). */
 export const BUDGET_MASK_RATIO = 0.5;
 
 export interface FiguresArgs {
@@ -268,7 +268,7 @@ export async function figuresCommand(args: string[]): Promise<number> {
       write('fig4-budget.json', json({
         figure: 'Figure 4(a)', ...provenance, attack: attackInfo('per budget'), image_indices: Array.from(indices.subarray(0, a.budgetN)),
         mask: { ratio: BUDGET_MASK_RATIO, seed: a.seed, note: 'one mask per image (drawn from the seed for all n images), the same for the clean and every attacked version; budget 0 is the clean images themselves' },
-        amv_definition: '‖A_adv − A_clean‖_F per layer, averaged over heads and images (METHOD.md section 1); amv_squared: the mean of its square',
+        amv_definition: '‖A_adv − A_clean‖_F per layer, averaged over heads and images (docs/method.md section 1); amv_squared: the mean of its square',
         ...sweep, trend: trends,
         trend_definition: 'monotone_from_1_255: non-decreasing over the budgets ≥ 1/255 in increasing order (rising_pairs of pairs consecutive pairs strictly rise); ratio_max_vs_0: the value at the largest budget over the value at budget 0; ratio_max_vs_first: over the value at the smallest budget ≥ 1/255; a ratio is null when its denominator is absent or not positive (AMV at budget 0 is 0; L_rec^adv − L_rec can be negative)',
         seconds: timings.fig4_budget,

@@ -117,7 +117,7 @@ export async function purifyCommand(args: string[]): Promise<number> {
 }
 
 const AMV_DEFINITION = 'per step s = 0..S (0 = the input) and per layer: the mean over heads and images of ||A(x_s) - A(x_0)||_F, ' +
-  'both under one probe mask drawn once (METHOD.md section 1)';
+  'both under one probe mask drawn once (docs/method.md section 1)';
 const fmtAmv = (l: number[]): string => l.map((v) => v.toFixed(4)).join(' ');
 const roundAmv = (t: AmvTrajectory): AmvTrajectory => ({
   encoder: t.encoder.map((l) => l.map((v) => +v.toPrecision(5))), decoder: t.decoder.map((l) => l.map((v) => +v.toPrecision(5))),

@@ -18,7 +18,7 @@ import { theoremAnalysis } from '../eval/theorem.js';
 import { theoremSummary, theoremSvgs } from '../eval/theorem_report.js';
 import { THEOREM_CONVENTIONS } from '../eval/theorem_math.js';
 
-/** The budgets of METHOD.md section 8 (and Figure 4's, without 0), l_inf in /255. */
+/** The budgets of docs/method.md section 7 (and Figure 4's, without 0), l_inf in /255. */
 const DEFAULT_BUDGETS = [0.5, 1, 2, 4, 8, 16].map((v) => v / 255);
 
 export const THEOREM_USAGE = `  theorem [--dataset mnist|cifar10] [--data DIR] [--purifier FILE] [--classifier FILE] [--n 16] [--seed 0]

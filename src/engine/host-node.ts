@@ -11,7 +11,7 @@ const SWIFTSHADER_ICD = ['/usr/lib/chromium/vk_swiftshader_icd.json', '/usr/lib6
 // adapter is asked for first decides it; the other one then cannot be reached in this process.
 let vulkanIcd: 'gpu' | 'swiftshader' | undefined;
 // The instances must stay referenced for the life of their devices: if Dawn's instance is collected,
-// the next onSubmittedWorkDone aborts the process or never resolves (DESIGN.md, measured).
+// the next onSubmittedWorkDone aborts the process or never resolves (docs/design.md, measured).
 const instances: unknown[] = [];
 
 function dawn(): { create: (flags: string[]) => GPU; globals: Record<string, unknown> } {

@@ -142,7 +142,7 @@ export class Runtime {
   }
 
   write(buf: GPUBuffer, data: ArrayBufferView, offset = 0): void {
-    // Copy first: Dawn crashes on views of a SharedArrayBuffer (DESIGN.md, measured).
+    // Copy first: Dawn crashes on views of a SharedArrayBuffer (docs/design.md, measured).
     const bytes = data.buffer instanceof ArrayBuffer ? data : new Uint8Array(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     // Pad to a multiple of 4 bytes as writeBuffer requires.
     const n = bytes.byteLength;

@@ -13,7 +13,7 @@ export type AdapterKind = 'gpu' | 'llvmpipe' | 'swiftshader';
  * Register blocking per adapter kind: the outputs per invocation (tm × tn), the workgroup size, and
  * whether the marked loops are unrolled in the source (and the private arrays split into variables)
  * before compiling. Measured at 1024³ and at the ViT shapes, interleaving the variants (bench/kernels.ts
- * and DESIGN.md): on llvmpipe 32×16 beats 16×16 by 15-25% and 8×8 by 2×, while 48×16 and up fall off
+ * and docs/design.md): on llvmpipe 32×16 beats 16×16 by 15-25% and 8×8 by 2×, while 48×16 and up fall off
  * a cliff (spills); Mesa unrolls the loops itself, and unrolling them in the source only adds compile
  * time. SwiftShader leaves loops as loops over memory arrays (4× slower), so the source is unrolled;
  * there 8×8 edges out 16×16 (about 10%) and compiles faster. A real GPU keeps its registers for
@@ -139,7 +139,7 @@ const CONV: Record<AdapterKind, ConvVariant> = { llvmpipe: 'blocked', swiftshade
  * Row reductions (layer norm's vec4 forward and dx) with one workgroup per row and subgroup sums,
  * where the device has the `subgroups` feature ('subgroups'), or one invocation per row looping
  * over it ('loop'). The software adapters keep the loop: a workgroup barrier costs 4× on llvmpipe
- * and far more on SwiftShader (DESIGN.md), and llvmpipe has no subgroups. Not measured on a GPU yet.
+ * and far more on SwiftShader (docs/design.md), and llvmpipe has no subgroups. Not measured on a GPU yet.
  */
 export type RowReduction = 'loop' | 'subgroups';
 const ROWS: Record<AdapterKind, RowReduction> = { llvmpipe: 'loop', swiftshader: 'loop', gpu: 'subgroups' };

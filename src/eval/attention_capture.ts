@@ -3,7 +3,7 @@
 // probe keeping every layer's normalized input, Q, K and attention probabilities, and the
 // reconstruction loss of each image; and the measures built on two such captures of the same images
 // (clean and shifted) under the same mask: the attention variation (AMV) per layer and head, and the
-// exact first-order attention shift from the shift of the layer input (METHOD.md section 8).
+// exact first-order attention shift from the shift of the layer input (docs/method.md section 7).
 import { Tensor, asyncScope, keep } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
 import { sub } from '../engine/ops/elementwise.js';
@@ -41,7 +41,7 @@ export interface Capture {
   plan: MaskPlan;
   /** Encoder layers, then decoder layers. */
   layers: CapturedLayer[];
-  /** Per image: the model's reconstruction loss (METHOD.md sections 2 and 4). */
+  /** Per image: the model's reconstruction loss (docs/method.md sections 2 and 3). */
   loss: Float64Array;
 }
 
@@ -86,7 +86,7 @@ export function amvSquared(a: CapturedLayer, b: CapturedLayer): Float64Array {
   return out;
 }
 
-/** The layer's AMV as METHOD.md reports it: ‖A_b − A_a‖_F averaged over heads and images. */
+/** The layer's AMV as docs/method.md reports it: ‖A_b − A_a‖_F averaged over heads and images. */
 export function meanAmv(a: CapturedLayer, b: CapturedLayer): number {
   const sq = amvSquared(a, b);
   return sq.reduce((s, v) => s + Math.sqrt(v), 0) / sq.length;

@@ -7,7 +7,7 @@
 //   Figure 3: one query patch's attention to every patch, averaged over heads, per layer, for the
 //             clean, attacked and purified image under one mask (a shared colour scale per layer);
 //   Figure 4: the attention variation AMV (‖A_adv − A_clean‖_F averaged over heads and images, per
-//             layer; METHOD.md section 1) and the reconstruction loss L_rec against the attack budget
+//             layer; docs/method.md section 1) and the reconstruction loss L_rec against the attack budget
 //             (one mask per image shared by clean and attacked), and along the purification steps.
 // Everything here returns the numbers it plots; the command writes them beside the pictures.
 import { asyncScope } from '../engine/tensor.js';
@@ -440,7 +440,7 @@ export interface BudgetSweepInput {
   labels: Int32Array;
   /** l_inf budgets in pixel units. */
   budgets: number[];
-  /** Mask ratio of the analysis mask (METHOD.md section 8: 0.5), one mask per image from maskSeed, shared by clean and attacked. */
+  /** Mask ratio of the analysis mask (docs/method.md section 7: 0.5), one mask per image from maskSeed, shared by clean and attacked. */
   maskRatio: number;
   maskSeed: number;
   attack: Omit<LinfAttack, 'eps'>;

@@ -1,4 +1,4 @@
-// `amrm theorem`: the attention math of METHOD.md section 8 measured on a purifier and real test
+// `amrm theorem`: the attention math of docs/method.md section 7 measured on a purifier and real test
 // images. For each attack budget the clean, attacked and (as a control) randomly perturbed images
 // go through the purifier's model (an MAE, or MaskDiT at σ_pur under one fixed noise draw) under one
 // shared mask, and per layer and head it reports:
@@ -79,7 +79,7 @@ export interface LayerReport {
   stack: string;
   layer: number;
   tokens: number;
-  /** ‖A_adv − A‖_F averaged over heads and images (METHOD.md's AMV), and the same for the noise. */
+  /** ‖A_adv − A‖_F averaged over heads and images (docs/method.md's AMV), and the same for the noise. */
   amv: number;
   amvNoise: number;
   heads: HeadReport[];

@@ -1,4 +1,4 @@
-// Host-side float64 math for the paper's two theorems (METHOD.md §8): the positive random-feature
+// Host-side float64 math for the paper's two theorems (docs/method.md §7): the positive random-feature
 // estimator of the softmax kernel behind Theorem 3.1, the theorem's right-hand side per query-key
 // pair, and the per-image and batch forms of Theorem 3.2. No GPU: the inputs are arrays read back
 // from the engine, and everything is computed in float64 so that the numbers show the bounds, not

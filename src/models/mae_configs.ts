@@ -35,7 +35,7 @@ const BASE: MaeConfig = {
  *   width 96, 4 blocks, 3 heads; decoder width 64, 2 blocks, 2 heads; head dimension 32).
  * - mae-small-c32: project choice, ViT-Small encoder (384, 12 blocks, 6 heads) with a decoder of
  *   width 256, 4 blocks, 8 heads.
- * - mae-base-c32: the paper's model for 32×32 data (METHOD.md section 7): ViT-Base (768, 12 blocks,
+ * - mae-base-c32: the paper's model for 32×32 data (docs/method.md section 6): ViT-Base (768, 12 blocks,
  *   12 heads), decoder 512 wide, 8 blocks (16 heads, as the reference's base decoder), p 4.
  * - mae-base-p16-224: the reference's mae_vit_base_patch16_dec512d8b (ImageNet, 224×224, p 16).
  */

@@ -25,7 +25,7 @@ export interface MaskPlan {
 }
 
 /**
- * How many patches stay visible at a mask ratio. 'round' (default, METHOD.md section 1: a mask hides
+ * How many patches stay visible at a mask ratio. 'round' (default, docs/method.md section 1: a mask hides
  * round(ratio·L) patches) or 'reference' (models_mae.py: len_keep = int(L·(1 − ratio))). They differ
  * only when ratio·L is not an integer (e.g. L 64, ratio 0.3: 19 hidden by 'round', 20 by 'reference').
  */

@@ -137,7 +137,7 @@ export interface MaeReconstructorOptions {
   maskCount?: MaskCountRule;
 }
 
-/** The MAE as a MaskedReconstructor: its own forward, loss (METHOD.md section 2) and prediction. */
+/** The MAE as a MaskedReconstructor: its own forward, loss (docs/method.md section 2) and prediction. */
 export class MaeReconstructor extends ReconstructorBase implements MaskedReconstructor {
   readonly family = 'mae';
   readonly label = 'MAE';
@@ -180,7 +180,7 @@ export class MaeReconstructor extends ReconstructorBase implements MaskedReconst
 // ---------------------------------------------------------------- MaskDiT
 
 export interface MaskDitReconstructorOptions {
-  /** σ_pur in [−1, 1] units (METHOD.md section 4). */
+  /** σ_pur in [−1, 1] units (docs/method.md section 3). */
   sigma: number;
   /** Seed of the diffusion-noise draw (default 0). */
   noiseSeed?: number;
@@ -194,7 +194,7 @@ const MASKDIT_RATIO = 0.5;
 
 /**
  * MaskDiT as a MaskedReconstructor at a fixed σ_pur: the loss is MaskDiT-Pure's L_rec (the model's
- * training loss, METHOD.md section 4) of y = 2x − 1 with the noise n fixed. n is one draw of
+ * training loss, docs/method.md section 3) of y = 2x − 1 with the noise n fixed. n is one draw of
  * σ_pur · N(0, I) of a single image's shape from the noise seed, the same for every image of every
  * batch: whatever batch or position an image is measured in, the model sees it under that noise.
  */

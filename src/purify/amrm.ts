@@ -1,4 +1,4 @@
-// The AMRM purification loop (METHOD.md section 3, the paper's Algorithm 1):
+// The AMRM purification loop (docs/method.md section 2, the paper's Algorithm 1):
 //   x0 = input; for s in 1..S: g = ∇_x mean_m L_rec(x_{s-1}; fresh masks M_s,m)
 //                               x_s = clamp01(project_{‖x − x0‖∞ ≤ eta}(x_{s-1} − lambda_s · sign(g)))
 //   return x_S (the optimized image, not the model's reconstruction).
@@ -6,7 +6,7 @@
 // - `purify`: plain, under no-grad, memory flat over the steps; the update is one kernel
 //   (purifyStep, the same arithmetic as the composed ops);
 // - `purifyDifferentiable`: x_S on the autograd tape, so that an attack gets d x_S / d x0 by backward
-//   (METHOD.md section 6). sign(g) has zero derivative almost everywhere (the engine's sign backward
+//   (docs/method.md section 5). sign(g) has zero derivative almost everywhere (the engine's sign backward
 //   is zero too), so d x_S / d x0 is diagonal, a product of the ball's and the clamp's Jacobians
 //   along the steps. Two routes to it:
 //   'closed-form' (default): the plain loop carries that diagonal along (purifyStepJacobian), and
@@ -98,7 +98,7 @@ export interface PurifyRunOptions {
 
 /**
  * AMV per step s = 0 … S (s = 0 is the input) and per layer: ‖A(x_s) − A(ref)‖_F averaged over
- * heads and images (METHOD.md section 1), both maps taken under one probe mask, drawn once from a
+ * heads and images (docs/method.md section 1), both maps taken under one probe mask, drawn once from a
  * generator of its own so that the purification's masks are the same with or without tracking.
  */
 export interface AmvTrajectory { encoder: number[][]; decoder: number[][]; }

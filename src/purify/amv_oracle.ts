@@ -1,4 +1,4 @@
-// The objective the reconstruction loss stands in for (METHOD.md section 8, the paper's Eq. 1 when
+// The objective the reconstruction loss stands in for (docs/method.md section 7, the paper's Eq. 1 when
 // the clean image is known): the attention variation Σ_layers Σ_heads ‖A(x) − A(x_clean)‖²_F of
 // every encoder and decoder layer, under one mask shared by x and x_clean. Purifying by descending
 // it (the same sign loop, ball and steps as AMRM) is an oracle: it needs the clean image, which a

@@ -12,7 +12,7 @@ import { MaeReconstructor, attentionMapsOf } from '../models/reconstructor.js';
 export interface PurifierLossOptions {
   /** Fraction of patches each mask hides. */
   maskRatio: number;
-  /** Masks drawn per image; the loss is their mean (METHOD.md section 3, `masks`). */
+  /** Masks drawn per image; the loss is their mean (docs/method.md section 2, `masks`). */
   masks: number;
   /** The generator the masks come from: every call draws fresh ones. */
   rng: Rng;
@@ -37,7 +37,7 @@ export interface ReconstructionModel {
   /**
    * Optional: the attention probabilities of every layer for images x, under the mask that `seed`
    * draws (the same seed and batch size give the same mask), with no gradient: what the AMV
-   * (METHOD.md section 1) compares. Encoder maps cover the visible tokens, decoder maps all of them.
+   * (docs/method.md section 1) compares. Encoder maps cover the visible tokens, decoder maps all of them.
    */
   attentionMaps?(x: Tensor, o: { maskRatio: number; seed: number }): AttentionMaps;
 }
@@ -48,7 +48,7 @@ export interface AttentionMaps { encoder: Tensor[]; decoder: Tensor[]; }
 export interface MaeLossOptions {
   /** Loss on per-patch normalized targets (default: the model's config). */
   normPix?: boolean;
-  /** How a ratio becomes a count of hidden patches (default 'round', METHOD.md section 1). */
+  /** How a ratio becomes a count of hidden patches (default 'round', docs/method.md section 1). */
   maskCount?: MaskCountRule;
 }
 
@@ -71,7 +71,7 @@ export function repeatForMasks(x: Tensor, masks: number): Tensor {
   return masks === 1 ? x : concat(Array.from({ length: masks }, () => x), 0);
 }
 
-/** The MAE's masked reconstruction loss (METHOD.md section 2) as a ReconstructionModel. */
+/** The MAE's masked reconstruction loss (docs/method.md section 2) as a ReconstructionModel. */
 export class MaeReconstruction implements ReconstructionModel {
   readonly name: string;
   readonly inputShape: readonly [number, number, number];

@@ -1,4 +1,4 @@
-// MaskDiT-Pure's loss (METHOD.md section 4): L_rec(x) = MaskDiT's training loss at a fixed noise
+// MaskDiT-Pure's loss (docs/method.md section 3): L_rec(x) = MaskDiT's training loss at a fixed noise
 // level σ_pur, for the image in [−1, 1] units: the λ(σ)-weighted denoising error over the visible
 // patches plus maeLossCoef × the normalized MSE over the hidden ones. Every call draws fresh masks
 // and fresh noise from the loop's generator; the loss and its gradient share them (one forward).
@@ -8,7 +8,7 @@ import { MaskDitReconstructor, attentionMapsOf } from '../models/reconstructor.j
 import { diffusionNoise, toModelRange, type MaskDiT } from '../models/maskdit.js';
 import { checkPurifierInput, repeatForMasks, type AttentionMaps, type PurifierLossOptions, type ReconstructionModel } from './loss.js';
 
-/** METHOD.md section 4's default σ_pur, in [−1, 1] units (project choice). */
+/** docs/method.md section 3's default σ_pur, in [−1, 1] units (project choice). */
 export const DEFAULT_PURIFY_SIGMA = 0.1;
 
 export interface MaskDitLossOptions {

@@ -1,4 +1,4 @@
-// Purification settings by name: the paper's per-data-set choices (METHOD.md section 3's table) and
+// Purification settings by name: the paper's per-data-set choices (docs/method.md section 2's table) and
 // the project's defaults for what the paper leaves open.
 
 export type PurifierFamily = 'mae' | 'rmae' | 'maskdit' | 'rmaskdit';
@@ -14,9 +14,9 @@ export interface PurifyPreset {
   stepSize: number;
   /** The "1*" schedule: lambda halves once s > S/2. */
   halve: boolean;
-  /** Radius of the l_inf ball in [0, 1] units (default 16/255, METHOD.md section 3). */
+  /** Radius of the l_inf ball in [0, 1] units (default 16/255, docs/method.md section 2). */
   eta?: number;
-  /** MaskDiT-Pure's noise level σ_pur in [−1, 1] units (default 0.1, METHOD.md section 4). */
+  /** MaskDiT-Pure's noise level σ_pur in [−1, 1] units (default 0.1, docs/method.md section 3). */
   sigma?: number;
   /** False for a placeholder whose values are still to be chosen (see its comment). */
   chosen: boolean;
@@ -25,7 +25,7 @@ export interface PurifyPreset {
 }
 
 const paper = (family: PurifierFamily, maskRatio: number, steps: number, star: boolean): PurifyPreset =>
-  ({ family, maskRatio, steps, stepSize: 1, halve: star, chosen: true, source: 'paper (METHOD.md section 3)' });
+  ({ family, maskRatio, steps, stepSize: 1, halve: star, chosen: true, source: 'paper (docs/method.md section 2)' });
 
 /**
  * Named settings. `mae-cifar10` (0.25 / 150 / 1*), `mae-cifar100` (0.30 / 100 / 1), `mae-svhn`

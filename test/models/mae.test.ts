@@ -79,7 +79,7 @@ test('masking: argsort of noise, ids_restore inverts ids_shuffle, seeded and per
   assert.equal([...given.mask], [1, 0, 1, 0, 0, 1, 1, 0, 1, 0, 1, 0]);
   assert.throws(() => maskFromHidden([1, 0, 0, 0, 1, 1], 2, 3), /every image must keep the same number of patches/);
   assert.throws(() => maskFromHidden([1, 1, 1], 1, 3), /hides every patch/);
-  // Count rules: METHOD.md's round(ratio·L) hidden vs the reference's int(L·(1 − ratio)) kept.
+  // Count rules: docs/method.md's round(ratio·L) hidden vs the reference's int(L·(1 − ratio)) kept.
   assert.is(visibleCount(64, 0.25), 48);
   assert.is(visibleCount(64, 0.3), 45);
   assert.is(visibleCount(64, 0.3, 'reference'), 44);

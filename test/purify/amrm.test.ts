@@ -191,7 +191,7 @@ test('AMV trajectory: per step and layer, the mean over heads and images of ‖A
   } finally { mae.dispose(); }
 });
 
-test('autograd through the unrolled loop equals the closed form of METHOD.md section 6', async () => {
+test('autograd through the unrolled loop equals the closed form of docs/method.md section 5', async () => {
   // d x_S / d x0 is diagonal. Per pixel, along the steps: J_0 = 1; at step s, J_s = 0 where the [0, 1]
   // clamp holds, 1 where the ball holds (the pixel sits at x0 ± eta, which follows x0), and J_{s−1}
   // where the pixel is free (the sign term has zero derivative). This is the product of the

@@ -1,4 +1,4 @@
-// Patch reconstruction (METHOD.md sections 1-2): patchify / unpatchify, each the other's backward,
+// Patch reconstruction (docs/method.md sections 1-2): patchify / unpatchify, each the other's backward,
 // and the MAE masked reconstruction loss with its gradients to the prediction AND to the image
 // (during purification the target is the image itself, so d loss / d img flows through the target).
 //

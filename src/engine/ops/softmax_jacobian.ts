@@ -1,4 +1,4 @@
-// The softmax Jacobian along attention rows (METHOD.md section 8): the JVP dA = A ∘ (dS − rowsum(A ∘ dS)),
+// The softmax Jacobian along attention rows (docs/method.md section 7): the JVP dA = A ∘ (dS − rowsum(A ∘ dS)),
 // the fused first-order attention shift from (Q, K, dQ, dK), the VJP dS = A ∘ (G − rowsum(G ∘ A)),
 // and the attention-variation loss ‖A − Aref‖²_F with its gradient back to Q and K.
 //

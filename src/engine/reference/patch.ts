@@ -1,4 +1,4 @@
-// float64 references of patch reconstruction: patchify / unpatchify (MAE's layout, METHOD.md
+// float64 references of patch reconstruction: patchify / unpatchify (MAE's layout, docs/method.md
 // section 1) and the masked reconstruction loss (section 2), with its analytic gradients (the tests
 // check those against finite differences, then use them where finite differences would be slow).
 import { type Arr, arr } from './core.js';

@@ -1,5 +1,5 @@
 // float64 references of the softmax Jacobian along attention rows: JVP, VJP, the fused attention
-// shift, the attention-variation loss and its gradient to Q and K (METHOD.md section 8).
+// shift, the attention-variation loss and its gradient to Q and K (docs/method.md section 7).
 import { type Arr, arr } from './core.js';
 import { softmax } from './softmax.js';
 
