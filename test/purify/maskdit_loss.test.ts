@@ -96,8 +96,9 @@ test('loadPurifier: the family from the file, the default preset per family, a p
     writeAtomic(mdFile, writeSafetensors(await md.stateDict()));
     writeAtomic(maeFile, writeSafetensors(await mae.stateDict()));
     assert.is(purifierFamily(loadStateDictFile('test/fixtures/maskdit_tiny.pt'), 'x'), 'maskdit', 'reference keys, no metadata');
+    // The family picks the data set's preset, and the preset gives σ_pur (the CIFAR-10 sweep's 0.2).
     const a = loadPurifier(mdFile, { dataset: 'cifar10' });
-    assert.equal([a.family, a.preset, a.family === 'maskdit' ? a.recon.sigma : NaN], ['maskdit', 'maskdit-cifar10', 0.1]);
+    assert.equal([a.family, a.preset, a.family === 'maskdit' ? a.recon.sigma : NaN], ['maskdit', 'maskdit-cifar10', 0.2]);
     a.dispose();
     const b = loadPurifier(maeFile, { dataset: 'cifar10' });
     assert.equal([b.family, b.preset], ['mae', 'mae-cifar10']);
