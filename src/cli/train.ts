@@ -2,7 +2,7 @@
 // under --out: model.safetensors (loadable by `amrm eval` / MAE.load), log.jsonl (one line per step,
 // plus one per epoch with its evaluation), loss.svg (the loss curve), checkpoints/ (resumable).
 // MNIST: the project's fixed split (MNIST_SPLIT in src/data/mnist.ts): 8,000 digits train, 2,000 test.
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { init } from '../engine/engine.js';
 import { UsageError, intFlag, numFlag, parseFlags, withUsage } from './args.js';
@@ -100,6 +100,29 @@ function progressLine(i: StepInfo): string {
   return `step ${i.step}/${i.totalSteps} (${pct}%) epoch ${i.epoch + 1} loss ${i.loss.toFixed(4)} lr ${i.lr.toExponential(2)} ${i.imagesPerS.toFixed(1)} img/s elapsed ${fmtT(i.seconds)} left ${fmtT(left)}`;
 }
 
+/** The step the checkpoint `latest` names. */
+function checkpointStep(dir: string): number {
+  try { return Number(JSON.parse(readFileSync(join(dir, 'latest'), 'utf8')).step); } catch (e) { throw new Error(`train: cannot read ${join(dir, 'latest')}: ${(e as Error).message}`); }
+}
+
+/**
+ * A resumed run repeats the steps its predecessor ran past the last checkpoint: their log lines
+ * (steps after it, and the end of an epoch not finished by it) go, so that no step is logged twice.
+ */
+function trimLog(path: string, step: number, perEpoch: number): void {
+  if (!existsSync(path)) return;
+  const keep = readFileSync(path, 'utf8').split('\n').filter((line) => {
+    if (!line.trim()) return false;
+    try {
+      const l = JSON.parse(line) as { step?: number; epoch_end?: number };
+      if (typeof l.step === 'number') return l.step <= step;
+      if (typeof l.epoch_end === 'number') return (l.epoch_end + 1) * perEpoch <= step;
+      return true;
+    } catch { return false; } // a line cut short when the run was killed
+  });
+  writeAtomic(path, keep.map((l) => `${l}\n`).join(''));
+}
+
 export async function trainCommand(args: string[]): Promise<number> {
   const a = withUsage('train', TRAIN_USAGE, () => parse(args));
   if (a === 2) return 2;
@@ -152,6 +175,7 @@ export async function trainCommand(args: string[]): Promise<number> {
   }
   // The log is emptied only now, once the configuration has been checked and the model built.
   if (!a.resume || !hasCheckpoint(checkpointDir)) writeFileSync(logPath, '');
+  else trimLog(logPath, checkpointStep(checkpointDir), loader.batchesPerEpoch);
   console.log(`train ${a.kind} ${a.config} on ${a.dataset} (${trainSet.n} train, ${testSet.n} test), ${a.epochs} epochs of ${loader.batchesPerEpoch} steps, batch ${batch}, ` +
     `${optimizer.kind} lr ${lr} wd ${wd}${a.clip ? ` clip ${a.clip}` : ''}, warm-up ${warmup}, adapter ${eng.gpu.kind}`);
   const tty = process.stdout.isTTY;

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setup, Rng } from '../harness.js';
@@ -80,6 +80,13 @@ test('amrm train maskdit: a loadable model, a log with the held-out loss per epo
   assert.match(errors.join('\n'), /holds a run .*pass --resume to continue it/);
   assert.match(errors.join('\n'), /resume: the checkpoint in .* was made with seed 0, this run asks for 5/);
   assert.is(readFileSync(join(out, 'log.jsonl'), 'utf8'), logBefore);
+  // Steps a killed run logged past its last checkpoint (and a line cut short) are dropped on resume.
+  appendFileSync(join(out, 'log.jsonl'), '{"step": 99, "loss": 1}\n{"step": 10');
+  const quietLog = console.log;
+  console.log = () => {};
+  try { assert.is(await main([...same, '--resume']), 0); } finally { console.log = quietLog; }
+  const steps = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => 'step' in l).map((l) => l.step);
+  assert.ok(!steps.includes(99) && new Set(steps).size === steps.length, `steps logged: ${steps}`);
 });
 
 test.after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
