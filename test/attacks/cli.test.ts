@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setup, Rng, quiet } from '../harness.js';
 import { MAE } from '../../src/models/mae.js';
@@ -131,6 +131,16 @@ test('amrm eval --purifier --attack pgd --adaptive exact writes the robust repor
     assert.is(await run(['--shard', '2/2', '--eot', '2'], 'other.json'), 0);
     assert.match(await mergeError(['part1.json', 'other.json']), /other\.json was run with another configuration/);
     assert.ok(!existsSync(join(s.dir, 'bad.json')), 'no report written on error');
+    // Shards an array job's tasks produce from their environment (here a Kubernetes Indexed Job's
+    // two completions) merge to the unsharded run.
+    mkdirSync(join(s.dir, 'env-shards'));
+    for (const index of ['0', '1']) {
+      Object.assign(process.env, { JOB_COMPLETION_INDEX: index, AMRM_SHARD_COUNT: '2' });
+      try { assert.is(await run([], 'env-shards/part-{shard}.json'), 0); } finally { delete process.env.JOB_COMPLETION_INDEX; delete process.env.AMRM_SHARD_COUNT; }
+    }
+    assert.equal(readdirSync(join(s.dir, 'env-shards')).sort(), ['part-1-of-2.json', 'part-2-of-2.json']);
+    assert.is(await quiet(() => mergeCommand([join(s.dir, 'env-shards'), '--json', join(s.dir, 'env-merged.json')])), 0);
+    for (const k of ['n', 'correct', 'robust_accuracy', 'predictions', 'robust_predictions']) assert.equal(read('env-merged.json')[k], whole[k], k);
     // A folder of shards merges like the files; a hand-edited shard whose counts disagree is refused.
     mkdirSync(join(s.dir, 'shards'));
     for (const f of ['part1.json', 'part2.json']) writeFileSync(join(s.dir, 'shards', f), readFileSync(join(s.dir, f)));
