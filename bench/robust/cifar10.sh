@@ -22,6 +22,8 @@ has() { [[ " $PARTS " == *" $1 "* ]]; }
 common=(--dataset cifar10 --data "$DATA" --classifier ../shared/models/resnet20-12fca82f.th --seed 0 --batch 32)
 pur=(--purifier models/cifar10-mae.safetensors --preset mae-cifar10)
 md=(--purifier models/cifar10-maskdit.safetensors --preset maskdit-cifar10)
+# A purifier's report name and flags: name (amrm for the MAE, as its reports were named first), args.
+purifier() { if [[ $1 == mae ]]; then name=amrm; args=("${pur[@]}"); else name=maskdit; args=("${md[@]}"); fi; }
 for threat in "linf 8/255" "l2 1.0"; do
   set -- $threat
   norm=$1; eps=$2; tag="$norm-${eps/\//_}"
@@ -40,7 +42,7 @@ for threat in "linf 8/255" "l2 1.0"; do
   # (bench/results/robust/shards/) joined by amrm merge.
   for p in mae maskdit; do
     has $p || continue
-    if [[ $p == mae ]]; then name=amrm; args=("${pur[@]}"); else name=maskdit; args=("${md[@]}"); fi
+    purifier $p
     $AMRM eval "${common[@]}" "${args[@]}" --n "$N" --attack pgd --norm "$norm" --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-$name-pgd20-none-$tag.json"
     for atk in apgd-ce apgd-dlr; do
       $AMRM eval "${common[@]}" "${args[@]}" --n "$N" --attack $atk --norm "$norm" --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-$name-$atk-20-none-$tag.json"
@@ -54,7 +56,7 @@ if has none; then
 fi
 for p in mae maskdit; do
   has $p || continue
-  if [[ $p == mae ]]; then name=amrm; args=("${pur[@]}"); else name=maskdit; args=("${md[@]}"); fi
+  purifier $p
   $AMRM eval "${common[@]}" "${args[@]}" --n "$N" --attack square --norm linf --eps 8/255 --steps 1000 --adaptive none --json "$OUT/cifar10-$name-square1000-none-linf-8_255.json"
 done
 has extra || exit 0

@@ -87,10 +87,12 @@ export function parseEvalArgs(args: string[], env: Record<string, string | undef
     try { shard = parseShard(got.get('--shard')!); } catch (e) { throw new UsageError(`--shard: ${(e as Error).message}`); }
   } else {
     // An array job's task takes its shard from the scheduler (Slurm arrays, Kubernetes Indexed Jobs).
-    try { shard = shardFromEnv(env, intFlag(got, '--shard-count', 1)); } catch (e) { throw new UsageError(`shard from the environment: ${(e as Error).message}`); }
-    if (shard) {
-      console.log(`eval: shard ${shard.index}/${shard.count} from the environment (${(shard as { source?: string }).source})`);
-      shard = { index: shard.index, count: shard.count };
+    let fromEnv: ReturnType<typeof shardFromEnv>;
+    try { fromEnv = shardFromEnv(env, intFlag(got, '--shard-count', 1)); } catch (e) { throw new UsageError(`shard from the environment: ${(e as Error).message}`); }
+    if (fromEnv) {
+      const { source, ...s } = fromEnv;
+      console.log(`eval: shard ${s.index}/${s.count} from the environment (${source})`);
+      shard = s;
     }
   }
   if (got.has('--shard-count') && env.JOB_COMPLETION_INDEX === undefined) throw new UsageError('--shard-count goes with a Kubernetes Indexed Job (JOB_COMPLETION_INDEX); elsewhere use --shard i/n');

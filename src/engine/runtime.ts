@@ -62,8 +62,7 @@ export class Runtime {
   readonly device: GPUDevice;
   private readonly pool = new Map<number, GPUBuffer[]>();
   /** Operand textures (textureOf) by size and slot, with their views. */
-  private readonly textures = new Map<string, GPUTexture>();
-  private readonly textureViews = new Map<string, GPUTextureView>();
+  private readonly textures = new Map<string, { texture: GPUTexture; view: GPUTextureView }>();
   private readonly releasedSinceSubmit: GPUBuffer[] = [];
   private readonly sizeOf = new WeakMap<GPUBuffer, number>();
   private readonly modules = new Map<string, GPUShaderModule>();
@@ -136,9 +135,8 @@ export class Runtime {
     for (const list of this.pool.values()) for (const b of list) b.destroy();
     this.pool.clear();
     this.pooledBytes = 0;
-    for (const t of this.textures.values()) t.destroy();
+    for (const t of this.textures.values()) t.texture.destroy();
     this.textures.clear();
-    this.textureViews.clear();
   }
 
   write(buf: GPUBuffer, data: ArrayBufferView, offset = 0): void {
@@ -268,18 +266,18 @@ export class Runtime {
     let t = this.textures.get(key);
     if (!t) {
       const usage = 0x04 /* TEXTURE_BINDING */ | 0x02 /* COPY_DST */ | 0x08 /* STORAGE_BINDING */;
-      t = this.device.createTexture({ size: [width, rows], format: 'rgba32float', usage, label: `operand texture ${key}` });
+      const texture = this.device.createTexture({ size: [width, rows], format: 'rgba32float', usage, label: `operand texture ${key}` });
+      t = { texture, view: texture.createView() };
       this.textures.set(key, t);
-      this.textureViews.set(key, t.createView());
     }
-    const view = this.textureViews.get(key)!;
+    const { texture, view } = t;
     if (transposed || rowBytes % 256 !== 0) {
       this.dispatch({
         kernel: 'util', source: utilWgsl, entry: transposed ? 'to_texture_t' : 'to_texture', uniforms: [width, rows], buffers: [src],
         textures: [{ binding: 2, view }], workgroups: grid1d(width * rows, 64),
       });
     } else if (!this.observer || this.observe('copy') !== false) {
-      this.closePass().copyBufferToTexture({ buffer: src, bytesPerRow: rowBytes }, { texture: t }, [width, rows]);
+      this.closePass().copyBufferToTexture({ buffer: src, bytesPerRow: rowBytes }, { texture }, [width, rows]);
       if (++this.pendingDispatches >= submitBatchFor(this.gpu.kind)) this.submit();
     }
     return view;
