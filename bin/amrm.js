@@ -2,7 +2,7 @@
 // The `amrm` command: runs the bundled CLI, building it first on a fresh checkout or when a source
 // file (src/, kernels/, bench/) is newer than the bundle, so a pulled or edited checkout never runs stale code.
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 
@@ -28,8 +28,40 @@ function newest(dir) {
 }
 
 if (!checkout && !existsSync(cli)) throw new Error(`amrm: ${cli} is missing from this installation`);
-const stale = checkout && (!existsSync(cli) || Math.max(newest(join(root, 'src')), newest(join(root, 'kernels')), newest(join(root, 'bench'))) > statSync(cli).mtimeMs);
+const stale = process.env.AMRM_CLI_CHILD !== '1' && checkout && (!existsSync(cli) || Math.max(newest(join(root, 'src')), newest(join(root, 'kernels')), newest(join(root, 'bench'))) > statSync(cli).mtimeMs);
 // Only the library and the CLI are rebuilt here (the tests and the browser bundles are npm test's).
 if (stale) execFileSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit', env: { ...process.env, AMRM_DIST: dist, AMRM_BUILD_TARGETS: 'node' } });
-const { main } = await import(cli);
-process.exitCode = await main(process.argv.slice(2));
+
+// Dawn writes two "artificially reduced" limit warnings to the process's stderr (native code, not
+// console) whenever an adapter is opened on llvmpipe or SwiftShader; they say nothing to a user. The
+// CLI therefore runs in a child whose stderr passes through here line by line, less those lines.
+// stdout stays the terminal's, so tables, progress and exit codes are the child's own.
+const DAWN_NOISE = /^Warning: maxDynamic\w+PerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
+
+if (process.env.AMRM_CLI_CHILD === '1') {
+  const { main } = await import(cli);
+  process.exitCode = await main(process.argv.slice(2));
+} else {
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: ['inherit', 'inherit', 'pipe'], env: { ...process.env, AMRM_CLI_CHILD: '1' },
+  });
+  let pending = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk) => {
+    const lines = (pending + chunk).split('\n');
+    pending = lines.pop();
+    const kept = lines.filter((l) => !DAWN_NOISE.test(l));
+    if (kept.length) process.stderr.write(kept.join('\n') + '\n');
+    // A partial line (a progress counter rewritten with \r) goes out at once, not at its newline.
+    if (pending.includes('\r') || pending.length > 4096) { process.stderr.write(pending); pending = ''; }
+  });
+  // Ctrl-C reaches the child through the terminal's process group; a signal sent to this process alone is passed on.
+  for (const sig of ['SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
+  process.on('SIGINT', () => {});
+  child.on('close', (code, signal) => {
+    if (pending && !DAWN_NOISE.test(pending)) process.stderr.write(pending);
+    // A child killed by a signal ends this process by the same signal (the shell then reports it as such).
+    if (signal) { process.removeAllListeners(signal); process.kill(process.pid, signal); }
+    else process.exitCode = code ?? 1;
+  });
+}

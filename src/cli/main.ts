@@ -4,27 +4,30 @@ import { openGpu } from '../engine/device.js';
 const INFO_USAGE = `  info [--json]                      the WebGPU adapter (AMRM_ADAPTER=auto|gpu|llvmpipe|swiftshader),
                                      its features and limits`;
 
-/**
- * The usage of every command, each from its own module (so the overview and a command's own text
- * never disagree); loaded only when help is asked for.
- */
+/** Each command's usage text, from its own module (so the overview and a command's own text never disagree). */
+const USAGES: Record<string, () => Promise<string>> = {
+  info: async () => INFO_USAGE,
+  bench: async () => (await import('./bench.js')).BENCH_USAGE,
+  convert: async () => (await import('./convert.js')).CONVERT_USAGE,
+  eval: async () => (await import('./eval.js')).EVAL_USAGE,
+  merge: async () => (await import('./merge.js')).MERGE_USAGE,
+  'eval-mae': async () => (await import('./eval-mae.js')).EVAL_MAE_USAGE,
+  'eval-maskdit': async () => (await import('./eval-maskdit.js')).EVAL_MASKDIT_USAGE,
+  demo: async () => (await import('./demo.js')).DEMO_USAGE,
+  figures: async () => (await import('./figures.js')).FIGURES_USAGE,
+  purify: async () => (await import('./purify.js')).PURIFY_USAGE,
+  theorem: async () => (await import('./theorem.js')).THEOREM_USAGE,
+  train: async () => (await import('./train.js')).TRAIN_USAGE,
+};
+USAGES['eval-classifier'] = USAGES.eval;
+
+/** The overview of every command; loaded only when help is asked for. */
 async function usage(): Promise<string> {
-  const texts = await Promise.all([
-    (async () => INFO_USAGE)(),
-    import('./bench.js').then((m) => m.BENCH_USAGE),
-    import('./convert.js').then((m) => m.CONVERT_USAGE),
-    import('./eval.js').then((m) => m.EVAL_USAGE),
-    import('./merge.js').then((m) => m.MERGE_USAGE),
-    import('./eval-mae.js').then((m) => m.EVAL_MAE_USAGE),
-    import('./eval-maskdit.js').then((m) => m.EVAL_MASKDIT_USAGE),
-    import('./demo.js').then((m) => m.DEMO_USAGE),
-    import('./figures.js').then((m) => m.FIGURES_USAGE),
-    import('./purify.js').then((m) => m.PURIFY_USAGE),
-    import('./theorem.js').then((m) => m.THEOREM_USAGE),
-    import('./train.js').then((m) => m.TRAIN_USAGE),
-  ]);
+  const texts = await Promise.all(Object.entries(USAGES).filter(([k]) => k !== 'eval-classifier').map(([, f]) => f()));
   return `usage: amrm <command> [options]\n\ncommands:\n${texts.join('\n')}\n`;
 }
+
+const isHelp = (a: string | undefined) => a === 'help' || a === '--help' || a === '-h';
 
 async function info(args: string[]): Promise<number> {
   const gpu = await openGpu();
@@ -65,7 +68,13 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...args] = argv;
-  if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+  // `amrm help CMD` and `amrm CMD --help` print that command's usage; a bare `amrm` the overview.
+  const helpOf = isHelp(cmd) && args[0] !== undefined ? args[0] : args.some((a) => a === '--help' || a === '-h') && cmd !== undefined && Object.hasOwn(USAGES, cmd) ? cmd : undefined;
+  if (helpOf !== undefined && Object.hasOwn(USAGES, helpOf)) {
+    console.log(`usage:\n${await USAGES[helpOf]()}`);
+    return 0;
+  }
+  if (cmd === undefined || isHelp(cmd)) {
     console.log(await usage());
     return cmd ? 0 : 1;
   }

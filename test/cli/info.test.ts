@@ -44,6 +44,24 @@ test('amrm help lists every command with its own usage text', () => {
   }
 });
 
+test("Dawn's 'artificially reduced' limit warnings stay off the CLI's stderr; its own messages and exit codes pass", () => {
+  const r = amrm(['info']);
+  assert.is(r.status, 0, r.stderr);
+  assert.not.match(r.stderr, /artificially reduced/);
+  const bad = amrm(['eval', '--dataset', 'foo']);
+  assert.is(bad.status, 2);
+  assert.match(bad.stderr, /^amrm eval: --dataset must be cifar10, cifar100 or mnist, got 'foo'\nusage:\n  eval --dataset/);
+});
+
+test('amrm CMD --help and amrm help CMD print that command\'s usage and exit 0', () => {
+  for (const args of [['demo', '--help'], ['help', 'demo'], ['demo', '-h']]) {
+    const r = amrm(args);
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^usage:\n  demo \[--dataset mnist\|cifar10\]/);
+    assert.not.match(r.stdout, /  purify --purifier/);
+  }
+});
+
 test('an unknown adapter name is refused with the accepted names', () => {
   const r = amrm(['info'], { AMRM_ADAPTER: 'quantum' });
   assert.is(r.status, 1);
