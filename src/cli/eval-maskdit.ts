@@ -4,7 +4,7 @@
 // seed, batch, σ and ratio: the same number), so a shipped model's card can be checked with one
 // command. --png writes the first test images as rows: clean, noised (y + n at σ), the noised input
 // with its hidden patches grey, and the denoised D(y + n; σ) under that mask (its hidden patches
-// predicted by the decoder from the visible ones).
+// predicted by the decoder from the visible ones, shown as MaskDiT.picture does).
 import { init } from '../engine/engine.js';
 import { UsageError, intFlag, numFlag, parseFlags, withUsage } from './args.js';
 import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
@@ -62,10 +62,14 @@ export async function evalMaskDitCommand(args: string[]): Promise<number> {
         // In [-1, 1] units: y = 2x − 1, noised y + n; pictures map back by (v + 1) / 2.
         const noisy = Float32Array.from(x, (v, i) => 2 * v - 1 + n[i]);
         const plan = model.maskPlan(show, { maskRatio: a.maskRatio, rng });
-        const d = noGrad(() => model.denoise(tensor(noisy, [show, C, H, W]), { sigma: a.sigma, mask: plan.mask }));
+        const d = noGrad(() => {
+          const input = tensor(noisy, [show, C, H, W]);
+          const { patches, plan: used } = model.denoisePatches(input, { sigma: a.sigma, mask: plan.mask });
+          return model.picture(patches, input, used);
+        });
         const toImage = (v: ArrayLike<number>): Float32Array => Float32Array.from(v, (u) => (u + 1) / 2);
         const noisedImage = toImage(noisy);
-        return [x, noisedImage, maskedView(noisedImage, plan.mask, C, H, W, model.config.patchSize), toImage(await d.images.data())];
+        return [x, noisedImage, maskedView(noisedImage, plan.mask, C, H, W, model.config.patchSize), toImage(await d.data())];
       });
       writePngGrid(a.png, stageGrid(rows, show, per), [rows.length * show, C, H, W], { cols: show, pad: 2 });
       console.log(`wrote ${a.png} (rows: clean, noised at σ ${a.sigma}, masked, denoised; test images 0-${show - 1})`);

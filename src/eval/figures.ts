@@ -223,7 +223,7 @@ export async function figure1(f: Figure1Input): Promise<{ png: Uint8Array; svg: 
     data.images.push({ index: f.indices[i], label, label_name: className(f.classes, label), row_title: rowTitle, cells, purified: predictionCell(purifiedPred, i, label, f.classes) });
   }
   FIGURE1_COLUMNS.forEach((col, s) => { data.accuracy[col] = data.images.filter((im) => im.cells[s].verdict === 'right').length / n; });
-  const note = f.note ?? `Under each image: the classifier's prediction on that image as shown, with its softmax probability (✓ right, ✗ wrong). One mask (ratio ${f.maskRatio}, seed ${f.maskSeed}) in every column; hidden patches are grey in the masked input and predicted by the ${f.model.label} in the reconstructions.`;
+  const note = f.note ?? `Under each image: the classifier's prediction on that image as shown, with its softmax probability (✓ right, ✗ wrong). One mask (ratio ${f.maskRatio}, seed ${f.maskSeed}) in every column; hidden patches are grey in the masked input and predicted by the ${f.model.label} in the reconstructions${f.model.family === 'maskdit' ? ' (shown at the noisy patch\'s own mean and spread: the MaskDiT predicts them standardized per patch)' : ''}.`;
   const { png, svg, layout } = gridFigurePng({ title: f.title, columnTitles: [...FIGURE1_COLUMNS], rowTitles, rows, note });
   return { png, svg, layout, data };
 }

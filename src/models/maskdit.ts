@@ -14,7 +14,7 @@
 import { Tensor, scope } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
 import { add, affine, mul, mulScalar, silu } from '../engine/ops/elementwise.js';
-import { patchify, reconstructionLoss, unpatchify } from '../engine/ops/patch.js';
+import { destandardizePatches, patchify, reconstructionLoss, unpatchify } from '../engine/ops/patch.js';
 import { Rng } from '../engine/random.js';
 import { fmt } from '../engine/shape.js';
 import type { HostTensor, StateDict } from '../engine/io/host-tensor.js';
@@ -236,6 +236,22 @@ export class MaskDiT extends PatchModel {
     const images = unpatchify(patches, this.config.patchSize, this.config.inChans, H, W);
     patches.dispose();
     return { images, plan };
+  }
+
+  /**
+   * D's patches (from denoisePatches of noisy images x under plan) as a picture [B, C, H, W] in
+   * [−1, 1] units. Visible patches are D itself; the hidden ones were trained against the noisy
+   * patch standardized per patch (the loss's MAE term), so they are shown at x's own per-patch mean
+   * and spread.
+   */
+  picture(patches: Tensor, x: Tensor, plan?: MaskPlan): Tensor {
+    const [H, W] = this.config.imgSize, p = this.config.patchSize, C = this.config.inChans;
+    return scope(() => {
+      if (!plan) return unpatchify(patches, p, C, H, W);
+      const B = x.shape[0], L = plan.mask.length / B;
+      const hidden = tensor(plan.mask, [B, L, 1]), shown = tensor(plan.mask.map((m) => 1 - m), [B, L, 1]);
+      return unpatchify(add(mul(patches, shown), mul(destandardizePatches(patches, x, p), hidden)), p, C, H, W);
+    });
   }
 
   /**

@@ -254,12 +254,12 @@ export class MaskDitReconstructor extends ReconstructorBase implements MaskedRec
     });
   }
 
-  /** D(2x − 1 + n; σ_pur) under the mask, mapped back to [0, 1] by (D + 1) / 2. */
+  /** D(2x − 1 + n; σ_pur) under the mask as MaskDiT.picture shows it, mapped back to [0, 1] by (D + 1) / 2. */
   reconstruct(x: Tensor, o: MaskSource): { images: Tensor; plan: MaskPlan } {
-    const [C, H, W] = this.inputShape;
     return noGrad(() => scope(() => {
-      const { patches, plan } = this.denoise(this.inputs(x).noisy, o);
-      return { images: affine(unpatchify(patches, this.patchSize, C, H, W), 0.5, 0.5), plan };
+      const { noisy } = this.inputs(x);
+      const { patches, plan } = this.denoise(noisy, o);
+      return { images: affine(this.model.picture(patches, noisy, plan), 0.5, 0.5), plan };
     }));
   }
 

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup, rand, Rng, arr, type Arr, checkForward, checkGrad, upload, download, normRelErr, finiteDiff } from '../harness.js';
-import { patchify, unpatchify, reconstructionLoss, setPatchLossImpl, getPatchLossImpl, type PatchLossImpl } from '../../src/engine/ops/patch.js';
+import { patchify, unpatchify, reconstructionLoss, destandardizePatches, setPatchLossImpl, getPatchLossImpl, type PatchLossImpl } from '../../src/engine/ops/patch.js';
 import * as R from '../../src/engine/reference/patch.js';
 import { asyncScope } from '../../src/engine/tensor.js';
 import { backward } from '../../src/engine/autograd.js';
@@ -66,6 +66,21 @@ test('patchify / unpatchify equal the reference layout and invert each other; ea
   await checkForward({ name: 'patchify order', inputs: [img], gpu: (x) => patchify(x, 2), ref: () => arr([1, 2, 8], want) });
   await checkGrad({ name: 'patchify', inputs: [rand(rng, [2, 3, 6, 4])], gpu: (x) => patchify(x, 2), ref: (x) => R.patchify(x, 2) }, rng);
   await checkGrad({ name: 'unpatchify', inputs: [rand(rng, [2, 6, 12])], gpu: (x) => unpatchify(x, 2, 3, 6, 4), ref: (x) => R.unpatchify(x, 2, 3, 6, 4) }, rng);
+});
+
+test('destandardizePatches undoes normPix with the image\'s own patch statistics (float64 reference; the round trip)', async () => {
+  for (const [shape, p] of [[[2, 3, 32, 32], 4], [[1, 1, 28, 28], 4], [[3, 1, 12, 20], 2]] as [number[], number][]) {
+    const img = image(shape), pred = predFor(shape, p);
+    await checkForward({ name: `destandardize [${shape}] p ${p}`, inputs: [pred, img], gpu: (a, x) => destandardizePatches(a, x, p), ref: (a, x) => R.destandardizePatches(a, x, p), metric: 'norm' });
+    // Standardizing the image's patches and undoing it gives the patches back.
+    const t = R.patchify(img, p), [B, n, dim] = t.shape, z = arr(t.shape);
+    for (let q = 0; q < B * n; q++) {
+      const row = t.data.subarray(q * dim, (q + 1) * dim), mu = row.reduce((s, v) => s + v, 0) / dim;
+      const sd = Math.sqrt(row.reduce((s, v) => s + (v - mu) ** 2, 0) / (dim - 1) + 1e-6);
+      for (let e = 0; e < dim; e++) z.data[q * dim + e] = (row[e] - mu) / sd;
+    }
+    await checkForward({ name: `round trip [${shape}]`, inputs: [z, img], gpu: (a, x) => destandardizePatches(a, x, p), ref: () => t, metric: 'norm', tol: 1e-4 });
+  }
 });
 
 test('the float64 analytic gradients equal finite differences of the float64 loss', () => {

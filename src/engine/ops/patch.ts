@@ -12,7 +12,7 @@ import { grid1d } from '../runtime.js';
 import { empty, scope, Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
 import { checkF32, fmt } from '../shape.js';
-import { addScalar, div, maximum, mul, mulScalar, rsqrt, sub } from './elementwise.js';
+import { add, addScalar, div, maximum, mul, mulScalar, rsqrt, sqrt, sub } from './elementwise.js';
 import { mean, sum } from './reduce.js';
 import { fill } from './creation.js';
 import source from '../../../kernels/patch_recon.wgsl';
@@ -154,14 +154,36 @@ function fusedLoss(pred: Tensor, img: Tensor, mask: Tensor, g: Geometry, normPix
   return out;
 }
 
+/** Each patch's mean and unbiased variance (torch's var(), as MAE's norm_pix_loss uses), [B, n, 1] each. */
+function patchStats(patches: Tensor): { mu: Tensor; variance: Tensor } {
+  const mu = mean(patches, -1, true);
+  const dev = sub(patches, mu);
+  return { mu, variance: mulScalar(sum(mul(dev, dev), -1, true), 1 / (patches.shape[2] - 1)) };
+}
+
+/**
+ * The inverse of normPix's standardization: patches predicted in the per-patch standardized units
+ * [B, n, p·p·C] mapped back to pixel units with the statistics of img's own patches,
+ * pred · sqrt(var + 1e-6) + mean. This is how a model trained on a normPix target (MaskDiT's hidden
+ * patches) is shown as an image.
+ */
+export function destandardizePatches(pred: Tensor, img: Tensor, p: number): Tensor {
+  const g = checkImage('destandardizePatches', img, p);
+  checkPatches('destandardizePatches', pred, g, 'prediction');
+  if (g.dim < 2) throw new Error(`destandardizePatches: needs at least 2 values per patch (image ${fmt(img.shape)}, patch size ${p})`);
+  return scope(() => {
+    const { mu, variance } = patchStats(patchify(img, p));
+    return add(mul(pred, sqrt(addScalar(variance, NORM_EPS))), mu);
+  });
+}
+
 /** The same loss from primitive ops; autograd gives its gradients. */
 function composedLoss(pred: Tensor, img: Tensor, mask: Tensor, g: Geometry, normPix: boolean): Tensor {
   return scope(() => {
     let target = patchify(img, g.p);
     if (normPix) {
-      const dev = sub(target, mean(target, -1, true));
-      const variance = mulScalar(sum(mul(dev, dev), -1, true), 1 / (g.dim - 1)); // unbiased, as torch's var()
-      target = mul(dev, rsqrt(addScalar(variance, NORM_EPS)));
+      const { mu, variance } = patchStats(target);
+      target = mul(sub(target, mu), rsqrt(addScalar(variance, NORM_EPS)));
     }
     const r = sub(pred, target);
     const perPatch = mean(mul(r, r), -1);

@@ -51,6 +51,20 @@ function targets(img: Arr, { p, normPix = false }: LossOptions): { t: Arr; rstd:
   return { t, rstd };
 }
 
+/** pred · sqrt(var + 1e-6) + mean per patch, the statistics of img's own patches (normPix undone). */
+export function destandardizePatches(pred: Arr, img: Arr, p: number): Arr {
+  const t = patchify(img, p);
+  const [B, n, dim] = t.shape;
+  const out = arr(pred.shape);
+  for (let q = 0; q < B * n; q++) {
+    const row = t.data.subarray(q * dim, (q + 1) * dim);
+    const mu = row.reduce((s, v) => s + v, 0) / dim;
+    const v = row.reduce((s, x) => s + (x - mu) * (x - mu), 0) / (dim - 1);
+    for (let e = 0; e < dim; e++) out.data[q * dim + e] = pred.data[q * dim + e] * Math.sqrt(v + 1e-6) + mu;
+  }
+  return out;
+}
+
 /** Σ mask, clamped below at 1e-30 (a mask hiding nothing gives 0, not 0/0). */
 const hiddenCount = (mask: Arr): number => Math.max(mask.data.reduce((s, v) => s + v, 0), 1e-30);
 
