@@ -60,10 +60,12 @@ export function loadPurifier(file: string, o: LoadPurifierOptions = {}): LoadedP
   const sd = loadStateDictFile(file);
   checkFiniteWeights(sd, file);
   const family = purifierFamily(sd, file);
-  const presetName = o.preset ?? `${family}-${o.dataset ?? 'cifar10'}`;
+  // A robust-fine-tuned file (amrm train robust) takes its family's robust preset by default.
+  const robust = sd.metadata?.['amrm.robust.from'] !== undefined;
+  const presetName = o.preset ?? `${robust ? 'r' : ''}${family}-${o.dataset ?? 'cifar10'}`;
   const preset = purifyPreset(presetName);
   if (presetArchitecture(preset.family) !== family) {
-    throw new Error(`preset ${presetName} is for ${preset.family}, but ${file} is ${family === 'mae' ? 'an MAE' : 'a MaskDiT'} (use a ${family}-* preset)`);
+    throw new Error(`preset ${presetName} is for ${preset.family}, but ${file} is ${family === 'mae' ? 'an MAE' : 'a MaskDiT'} (use a ${family}-* or r${family}-* preset)`);
   }
   // A preset chosen for another data set is allowed (a study may want it) but never silently.
   const presetData = presetName.slice(presetName.indexOf('-') + 1);

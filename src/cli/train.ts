@@ -2,11 +2,8 @@
 // under --out: model.safetensors (loadable by `amrm eval` / MAE.load), log.jsonl (one line per step,
 // plus one per epoch with its evaluation), loss.svg (the loss curve), checkpoints/ (resumable).
 // MNIST: the project's fixed split (MNIST_SPLIT in src/data/mnist.ts): 8,000 digits train, 2,000 test.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { init } from '../engine/engine.js';
 import { UsageError, intFlag, numFlag, parseFlags, withUsage } from './args.js';
-import { writeAtomic } from '../engine/io/node.js';
 import { writeSafetensors } from '../engine/io/safetensors.js';
 import { loadMnistSplit } from '../data/mnist.js';
 import { maeHeldOutLoss } from '../eval/mae.js';
@@ -20,11 +17,10 @@ import { maeConfig, maeConfigNames } from '../models/mae_configs.js';
 import { createTrainableClassifier, TRAINABLE_CLASSIFIERS } from '../models/trainable.js';
 import { evaluateClassifier } from '../eval/classifier.js';
 import { BatchLoader } from '../train/loader.js';
-import { train, type StepInfo } from '../train/trainer.js';
-import { hasCheckpoint } from '../train/checkpoint.js';
 import { classifierTask, maeTask, maskditTask } from '../train/tasks.js';
 import { trainingRecipe } from '../train/recipes.js';
-import { lossCurveSvg } from '../train/plot.js';
+import { openRunFolder, runTraining } from './train-run.js';
+import { TRAIN_ROBUST_USAGE, parseRobust, trainRobust } from './train-robust.js';
 
 
 export const TRAIN_USAGE = `  train mae|classifier|maskdit --dataset mnist|cifar10 --config NAME --epochs E --out DIR
@@ -35,7 +31,8 @@ export const TRAIN_USAGE = `  train mae|classifier|maskdit --dataset mnist|cifar
                                      (maskdit; image size and channels follow the data set); writes
                                      DIR/model.safetensors, log.jsonl, loss.svg, checkpoints/ (--resume
                                      continues from them). maskdit: mask ratio 0.5 by default, held-out
-                                     loss after each epoch at σ --eval-sigma (default 0.1, [-1, 1] units)`;
+                                     loss after each epoch at σ --eval-sigma (default 0.1, [-1, 1] units)
+${TRAIN_ROBUST_USAGE}`;
 
 const FLAGS = ['--dataset', '--config', '--epochs', '--out', '--data', '--batch', '--lr', '--wd', '--optimizer', '--warmup', '--clip', '--seed', '--patch', '--mask-ratio', '--eval-sigma', '--limit', '--checkpoint-every'];
 const KINDS = ['mae', 'classifier', 'maskdit'] as const;
@@ -49,7 +46,7 @@ interface TrainArgs {
 
 function parse(args: string[]): TrainArgs {
   const [kind, ...rest] = args;
-  if (!(KINDS as readonly string[]).includes(kind)) throw new UsageError(`the first argument must be ${KINDS.join(', ')}, got '${kind ?? ''}'`);
+  if (!(KINDS as readonly string[]).includes(kind)) throw new UsageError(`the first argument must be ${KINDS.join(', ')} or robust, got '${kind ?? ''}'`);
   const flags = parseFlags(rest, { valued: FLAGS, switches: ['--resume'] });
   const got = flags.values, resume = flags.switches.has('--resume');
   const num = (f: string, integer: boolean, min: number): number | undefined => (integer ? intFlag : numFlag)(got, f, min);
@@ -92,51 +89,19 @@ function loadData(a: TrainArgs): { trainSet: ImageSet; testSet: ImageSet } {
   return { trainSet, testSet };
 }
 
-/** One console line per step; the time left extrapolates this session's pace (a resumed run's earlier steps took other sessions' time). */
-function progressLine(i: StepInfo): string {
-  const left = i.step < i.totalSteps ? ((i.totalSteps - i.step) * i.seconds) / Math.max(1, i.sessionSteps) : 0;
-  const fmtT = (s: number): string => `${Math.floor(s / 3600)}:${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
-  const pct = ((100 * i.step) / i.totalSteps).toFixed(1);
-  return `step ${i.step}/${i.totalSteps} (${pct}%) epoch ${i.epoch + 1} loss ${i.loss.toFixed(4)} lr ${i.lr.toExponential(2)} ${i.imagesPerS.toFixed(1)} img/s elapsed ${fmtT(i.seconds)} left ${fmtT(left)}`;
-}
 
-/** The step the checkpoint `latest` names. */
-function checkpointStep(dir: string): number {
-  try { return Number(JSON.parse(readFileSync(join(dir, 'latest'), 'utf8')).step); } catch (e) { throw new Error(`train: cannot read ${join(dir, 'latest')}: ${(e as Error).message}`); }
-}
 
-/**
- * A resumed run repeats the steps its predecessor ran past the last checkpoint: their log lines
- * (steps after it, and the end of an epoch not finished by it) go, so that no step is logged twice.
- */
-function trimLog(path: string, step: number, perEpoch: number): void {
-  if (!existsSync(path)) return;
-  const keep = readFileSync(path, 'utf8').split('\n').filter((line) => {
-    if (!line.trim()) return false;
-    try {
-      const l = JSON.parse(line) as { step?: number; epoch_end?: number };
-      if (typeof l.step === 'number') return l.step <= step;
-      if (typeof l.epoch_end === 'number') return (l.epoch_end + 1) * perEpoch <= step;
-      return true;
-    } catch { return false; } // a line cut short when the run was killed
-  });
-  writeAtomic(path, keep.map((l) => `${l}\n`).join(''));
-}
 
 export async function trainCommand(args: string[]): Promise<number> {
+  if (args[0] === 'robust') {
+    const r = withUsage('train robust', TRAIN_USAGE, () => parseRobust(args.slice(1)));
+    return r === 2 ? 2 : trainRobust(r);
+  }
   const a = withUsage('train', TRAIN_USAGE, () => parse(args));
   if (a === 2) return 2;
   const { trainSet, testSet } = loadData(a);
   const eng = await init();
-  mkdirSync(a.out, { recursive: true });
-  const logPath = join(a.out, 'log.jsonl');
-  const checkpointDir = join(a.out, 'checkpoints');
-  // A finished or interrupted run in --out is not overwritten by accident.
-  if (!a.resume && hasCheckpoint(checkpointDir)) {
-    throw new Error(`train: ${a.out} holds a run (${checkpointDir}); pass --resume to continue it, or train into another folder`);
-  }
-  if (a.resume && !hasCheckpoint(checkpointDir)) console.log(`--resume: no checkpoint in ${checkpointDir} yet, so this run starts at step 0`);
-  const log = (o: Record<string, unknown>): void => appendFileSync(logPath, `${JSON.stringify(o)}\n`);
+  openRunFolder(a.out, a.resume);
   const [, C, H, W] = trainSet.shape;
   const { batch, lr, wd, optimizer, loader: loaderOptions } = trainingRecipe(a.kind, a.config, a.dataset, a.seed,
     { batch: a.batch, lr: a.lr, wd: a.wd, optimizer: a.optimizer, clip: a.clip });
@@ -173,42 +138,9 @@ export async function trainCommand(args: string[]): Promise<number> {
     };
     dispose = () => model.dispose();
   }
-  // The log is emptied only now, once the configuration has been checked and the model built.
-  if (!a.resume || !hasCheckpoint(checkpointDir)) writeFileSync(logPath, '');
-  else trimLog(logPath, checkpointStep(checkpointDir), loader.batchesPerEpoch);
-  console.log(`train ${a.kind} ${a.config} on ${a.dataset} (${trainSet.n} train, ${testSet.n} test), ${a.epochs} epochs of ${loader.batchesPerEpoch} steps, batch ${batch}, ` +
-    `${optimizer.kind} lr ${lr} wd ${wd}${a.clip ? ` clip ${a.clip}` : ''}, warm-up ${warmup}, adapter ${eng.gpu.kind}`);
-  const tty = process.stdout.isTTY;
-  let lastPrint = 0;
-  const t0 = performance.now();
-  try {
-    const r = await train(task, loader, {
-      epochs: a.epochs, optimizer, lr, warmupSteps: warmup, minLr: 0, checkpointDir,
-      checkpointEvery: a.checkpointEvery, resume: a.resume, config,
-      onStep: (i) => {
-        log({ step: i.step, epoch: i.epoch, loss: i.loss, lr: i.lr, images_per_s: Number(i.imagesPerS.toFixed(2)), seconds: Number(i.seconds.toFixed(2)) });
-        const now = performance.now();
-        if (tty) process.stdout.write(`\r${progressLine(i)}\x1b[K`);
-        else if (now - lastPrint > 10000 || i.step === i.totalSteps) { console.log(progressLine(i)); lastPrint = now; }
-      },
-      onEpoch: async (epoch) => {
-        const r = await onEpoch(epoch);
-        if (tty) process.stdout.write('\n');
-        console.log(`epoch ${epoch + 1}: ${Object.entries(r).map(([k, v]) => `${k} ${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(4) : v}`).join(', ')}`);
-        log({ epoch_end: epoch, ...r });
-        return r;
-      },
-    });
-    writeAtomic(join(a.out, 'model.safetensors'), await saveFinal());
-    writeAtomic(join(a.out, 'loss.svg'), lossCurveSvg(r.lossHistory, { title: `${a.kind} ${a.config} on ${a.dataset}` }));
-    const summary = {
-      steps: r.steps, session_steps: r.sessionSteps, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
-      images_per_s: Number(r.imagesPerS.toFixed(2)), final_loss: r.lossHistory.at(-1), epochs: r.epochResults, config, resumed_from: r.resumedFrom ?? null,
-    };
-    writeAtomic(join(a.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    console.log(`done: ${r.steps} steps, ${r.imagesPerS.toFixed(1)} img/s; wrote ${join(a.out, 'model.safetensors')}, log.jsonl, loss.svg, summary.json`);
-  } finally {
-    dispose();
-  }
-  return 0;
+  return runTraining({ out: a.out, resume: a.resume, epochs: a.epochs, checkpointEvery: a.checkpointEvery, title: `${a.kind} ${a.config} on ${a.dataset}` }, {
+    task, loader, optimizer, lr, warmup, config, saveFinal, onEpoch, dispose,
+    banner: `train ${a.kind} ${a.config} on ${a.dataset} (${trainSet.n} train, ${testSet.n} test), ${a.epochs} epochs of ${loader.batchesPerEpoch} steps, batch ${batch}, ` +
+      `${optimizer.kind} lr ${lr} wd ${wd}${a.clip ? ` clip ${a.clip}` : ''}, warm-up ${warmup}, adapter ${eng.gpu.kind}`,
+  });
 }

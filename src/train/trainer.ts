@@ -17,6 +17,11 @@ export interface TrainTask {
   parameters(): NamedTensor[];
   /** Switches training behaviour (BatchNorm statistics) on or off. */
   setTraining(on: boolean): void;
+  /**
+   * Work a step needs before its loss that cannot run inside the loss's synchronous scope (robust
+   * fine-tuning attacks the batch here). Randomness must derive from `step`.
+   */
+  prepare?(batch: Batch, step: number): Promise<void>;
   /** The scalar loss of a batch at 0-based `step` (autograd recorded). Randomness must derive from `step`. */
   loss(batch: Batch, step: number): Tensor;
   /** The weights (and buffers) on the host, as saved in checkpoints and the final model file. */
@@ -55,7 +60,7 @@ export interface TrainOptions {
   stopAfterStep?: number;
   /** Recorded in checkpoints. */
   config?: Record<string, unknown>;
-  onStep?: (info: StepInfo) => void;
+  onStep?: (info: StepInfo) => void | Promise<void>;
   /** Called after each epoch (in eval mode); what it returns is logged and kept in the state. */
   onEpoch?: (epoch: number) => Promise<Record<string, unknown> | void>;
   saveOptions?: SaveOptions;
@@ -75,9 +80,11 @@ export interface TrainResult {
 /**
  * The settings a resumed run must share with the run that wrote the checkpoint: the model, the
  * data, the optimizer and its schedule (the learning rate follows the total step count, so the
- * epochs too). Where, how often to checkpoint and the adapter may change.
+ * epochs too), and for robust fine-tuning the attack and the surrogate. Where, how often to checkpoint and the adapter may change.
  */
-const RUN_DEFINING = ['kind', 'dataset', 'config', 'epochs', 'batch', 'lr', 'wd', 'optimizer', 'warmup', 'clip', 'seed', 'patch', 'maskRatio', 'limit'];
+const RUN_DEFINING = ['kind', 'dataset', 'config', 'epochs', 'batch', 'lr', 'wd', 'optimizer', 'warmup', 'clip', 'seed', 'patch', 'maskRatio', 'limit',
+  // robust fine-tuning: the model it starts from, the classifier, the attack and the surrogate
+  'purifier', 'classifier', 'preset', 'purifySteps', 'eps', 'attackSteps', 'attackStepSize', 'noise', 'recWeight', 'surrogate'];
 
 function checkSameRun(saved: Record<string, unknown>, now: Record<string, unknown>, dir: string): void {
   for (const key of RUN_DEFINING) {
@@ -126,6 +133,7 @@ export async function train(task: TrainTask, loader: BatchLoader, options: Train
     while (step < stopAt) {
       const batch = data.take();
       const lr = cosineLr(step, { lr: options.lr, totalSteps, warmupSteps: options.warmupSteps, minLr: options.minLr });
+      await task.prepare?.(batch, step);
       const loss = scope(() => {
         const l = task.loss(batch, step);
         backward(l);
@@ -142,7 +150,7 @@ export async function train(task: TrainTask, loader: BatchLoader, options: Train
       step++;
       sessionSteps++;
       const seconds = (performance.now() - t0) / 1000;
-      options.onStep?.({ step, totalSteps, epoch: Math.floor((step - 1) / perEpoch), loss: value, lr, imagesPerS: (sessionSteps * batch.shape[0]) / seconds, seconds, sessionSteps });
+      await options.onStep?.({ step, totalSteps, epoch: Math.floor((step - 1) / perEpoch), loss: value, lr, imagesPerS: (sessionSteps * batch.shape[0]) / seconds, seconds, sessionSteps });
       const epochEnd = step % perEpoch === 0;
       if (epochEnd && options.onEpoch) {
         task.setTraining(false);
