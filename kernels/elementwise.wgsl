@@ -65,6 +65,7 @@ fn unary_f(x: f32) -> f32 {
     case 13u: { return U.a * x + U.b; }
     case 14u: { return gelu_tanh_f(x); }
     case 15u: { return x * sigmoid_pair(x).x; }
+    case 16u: { return 0.5 * erfc_any(-x * SQRT1_2); }
     default: { return x; }
   }
 }
@@ -111,6 +112,7 @@ fn unary_df(x: f32, y: f32) -> f32 {
       let s = sigmoid_pair(x);
       return s.x + x * s.x * s.y;
     }
+    case 16u: { return INV_SQRT_2PI * exp(-0.5 * x * x); }
     default: { return 1.0; }
   }
 }

@@ -30,20 +30,23 @@ import { Rng } from '../engine/random.js';
 
 export const TRAIN_ROBUST_USAGE = `  train robust --purifier FILE --classifier FILE --dataset mnist|cifar10 [--data DIR] --out DIR
         [--preset NAME] [--purify-steps S] [--eps E] [--attack-steps 5] [--attack-step-size A] [--noise 8/255]
-        [--rec-weight 1] [--surrogate ${SURROGATES.join('|')}] [--epochs 1] [--batch 16] [--lr 1e-4] [--limit N] [--seed 0]
+        [--rec-weight 1] [--surrogate ${SURROGATES.join('|')}] [--unrolled-steps 3] [--unrolled-step-size A] [--tau 0.5]
+        [--epochs 1] [--batch 16] [--lr 1e-4] [--limit N] [--seed 0]
         [--checkpoint-every K] [--resume]
                                      fine-tunes the purifier against PGD (l_inf E, default 8/255 and 0.3 on
                                      MNIST) with exact gradients through its purification (the preset's,
                                      default FAMILY-DATASET, S steps), the classifier frozen; θ learns
                                      through the surrogate (paste: each patch predicted once from
-                                     complementary masks) plus the model's own training loss × --rec-weight`;
+                                     complementary masks; unrolled: steps of the loop with sign smoothed to
+                                     tanh, by second-order autograd) plus its training loss × --rec-weight`;
 
 const FLAGS = ['--purifier', '--classifier', '--dataset', '--data', '--out', '--preset', '--purify-steps', '--eps', '--attack-steps', '--attack-step-size',
-  '--noise', '--rec-weight', '--surrogate', '--epochs', '--batch', '--lr', '--limit', '--seed', '--checkpoint-every'];
+  '--noise', '--rec-weight', '--surrogate', '--unrolled-steps', '--unrolled-step-size', '--tau', '--epochs', '--batch', '--lr', '--limit', '--seed', '--checkpoint-every'];
 
 interface RobustArgs {
   purifier: string; classifier: string; dataset: 'mnist' | 'cifar10'; data: string; out: string; preset?: string; purifySteps?: number;
   eps: number; attackSteps: number; attackStepSize?: number; noise: number; recWeight: number; surrogate: Surrogate;
+  unrolledSteps: number; unrolledStepSize?: number; tau: number;
   epochs: number; batch: number; lr: number; limit?: number; seed: number; checkpointEvery?: number; resume: boolean;
 }
 
@@ -68,7 +71,8 @@ export function parseRobust(args: string[]): RobustArgs {
     purifier: need('--purifier'), classifier: need('--classifier'), dataset, data: got.get('--data') ?? '../shared/data', out: need('--out'),
     preset, purifySteps: intFlag(got, '--purify-steps', 0), eps, attackSteps: intFlag(got, '--attack-steps', 1) ?? 5,
     attackStepSize: fraction('--attack-step-size'), noise: fraction('--noise') ?? 8 / 255, recWeight: numFlag(got, '--rec-weight', 0) ?? 1,
-    surrogate: surrogate as Surrogate, epochs: intFlag(got, '--epochs', 1) ?? 1, batch: intFlag(got, '--batch', 1) ?? 16,
+    surrogate: surrogate as Surrogate, unrolledSteps: intFlag(got, '--unrolled-steps', 1) ?? 3, unrolledStepSize: fraction('--unrolled-step-size'),
+    tau: numFlag(got, '--tau', 1e-6) ?? 0.5, epochs: intFlag(got, '--epochs', 1) ?? 1, batch: intFlag(got, '--batch', 1) ?? 16,
     lr: numFlag(got, '--lr', 0) ?? 1e-4, limit: intFlag(got, '--limit', 1), seed: intFlag(got, '--seed', 0) ?? 0,
     checkpointEvery: intFlag(got, '--checkpoint-every', 1), resume: flags.switches.has('--resume'),
   };
@@ -102,12 +106,13 @@ export async function trainRobust(a: RobustArgs): Promise<number> {
   const base = p.family === 'mae' ? maeTask(p.mae, { seed: a.seed, maskRatio: purify.maskRatio }) : maskditTask(p.maskdit, { seed: a.seed, maskRatio: purify.maskRatio });
   const task = robustTask(base, model, p.recon, classifier, {
     seed: a.seed, purify, eps: a.eps, attackSteps: a.attackSteps, attackStepSize: a.attackStepSize, noise: a.noise, recWeight: a.recWeight, surrogate: a.surrogate,
+    unrolled: { steps: a.unrolledSteps, stepSize: a.unrolledStepSize ?? purify.stepSize / 255, tau: a.tau },
   });
   const { resume: _r, checkpointEvery: _c, out: _o, ...defining } = a;
   const config = { kind: 'robust', ...defining, family: p.family, purifyPreset: p.preset, purify, optimizer: recipe.optimizer, adapter: eng.gpu.kind, trainImages: trainSet.n };
   const metadata = {
     'amrm.robust.from': basename(a.purifier),
-    'amrm.robust.options': JSON.stringify({ surrogate: a.surrogate, eps: a.eps, attack_steps: a.attackSteps, noise: a.noise, rec_weight: a.recWeight, preset: p.preset, purify_steps: purify.steps, epochs: a.epochs, batch: a.batch, lr: a.lr, train_images: trainSet.n, dataset: a.dataset, classifier: basename(a.classifier) }),
+    'amrm.robust.options': JSON.stringify({ surrogate: a.surrogate, ...(a.surrogate === 'unrolled' ? { unrolled_steps: a.unrolledSteps, unrolled_step_size: a.unrolledStepSize ?? purify.stepSize / 255, tau: a.tau } : {}), eps: a.eps, attack_steps: a.attackSteps, noise: a.noise, rec_weight: a.recWeight, preset: p.preset, purify_steps: purify.steps, epochs: a.epochs, batch: a.batch, lr: a.lr, train_images: trainSet.n, dataset: a.dataset, classifier: basename(a.classifier) }),
   };
   /** Per epoch: the model's own held-out loss, and the classifier's accuracy on the paste surrogate of clean test images. */
   const onEpoch = async (): Promise<Record<string, unknown>> => {

@@ -6,10 +6,16 @@
 // derivative is zero), so θ learns through a surrogate of the purifier's output:
 //   'paste' (default): the model's picture of every patch, each predicted once from complementary
 //     masks: the MAE's prediction of the patches a mask hides (one pass per group of hidden
-//     patches), MaskDiT's denoised output D(2x − 1 + n; σ_pur) of the patches a mask keeps.
+//     patches), MaskDiT's denoised output D(2x − 1 + n; σ_pur) of the patches a mask keeps;
+//   'unrolled': a few steps of the purification loop with sign() smoothed to tanh,
+//     x_{s} = clamp01(x_{s−1} − λ·tanh(g_s / (τ·rms g_s))), g_s = ∇_x L_rec(x_{s−1}; θ), differentiated
+//     through g_s by second-order autograd (θ's effect on each step's gradient, and on the iterates).
 import { Tensor, keep, scope } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
-import { add, affine, clamp, mul, mulScalar } from '../engine/ops/elementwise.js';
+import { add, addScalar, affine, clamp, div, mul, mulScalar, sqrt, sub, tanh } from '../engine/ops/elementwise.js';
+import { sum } from '../engine/ops/reduce.js';
+import { reshape } from '../engine/ops/layout.js';
+import { differentiableTwice, grad } from '../engine/autograd.js';
 import { crossEntropy } from '../engine/ops/loss.js';
 import { destandardizePatches, unpatchify } from '../engine/ops/patch.js';
 import { Rng } from '../engine/random.js';
@@ -23,7 +29,7 @@ import { purifiedTarget } from '../attacks/target.js';
 import type { ReconstructionModel } from './loss.js';
 import type { PurifyOptions } from './amrm.js';
 
-export const SURROGATES = ['paste'] as const;
+export const SURROGATES = ['paste', 'unrolled'] as const;
 export type Surrogate = typeof SURROGATES[number];
 
 /** The purifier's model as the surrogate needs it (MaskDiT at its σ_pur). */
@@ -79,6 +85,38 @@ export function pasteSurrogate(m: SurrogateModel, x: Tensor, maskRatio: number, 
   });
 }
 
+/** The unrolled surrogate's loop (project choices, named options of `amrm train robust`). */
+export interface UnrolledOptions {
+  /** Steps of the smoothed loop (default 3). */
+  steps: number;
+  /** Step λ in [0, 1] units (default the preset's step). */
+  stepSize: number;
+  /** tanh's temperature in units of the step's RMS gradient per image (default 0.5: sign-like where |g| is above half its RMS). */
+  tau: number;
+  maskRatio: number;
+}
+
+/**
+ * The unrolled surrogate of x [B, C, H, W] (a constant) on the tape: every step's gradient is
+ * recorded (createGraph), so the output depends on θ through all of them.
+ */
+export function unrolledSurrogate(recon: ReconstructionModel, x: Tensor, o: UnrolledOptions, rng: Rng): Tensor {
+  return differentiableTwice(() => scope(() => {
+    const B = x.shape[0], per = x.size / B;
+    let xs = x.requiresGrad ? x : x.detach().requireGrad(); // an x on the tape stays on it
+    for (let s = 0; s < o.steps; s++) {
+      const loss = recon.reconstructionLoss(xs, { maskRatio: o.maskRatio, masks: 1, rng });
+      const [g] = grad(loss, [xs], undefined, { createGraph: true });
+      // Per image, g's root mean square: tanh(g / (τ·rms g)) is sign(g) where |g| ≫ τ·rms, smooth
+      // below. (The RMS rather than mean |g|: smooth in g, so its own derivative has no kink at 0.)
+      const rms = sqrt(addScalar(mulScalar(sum(reshape(mul(g, g), [B, per]), -1, true), 1 / per), 1e-30));
+      const scaleB = reshape(mulScalar(rms, o.tau), [B, 1, 1, 1]);
+      xs = clamp(sub(xs, mulScalar(tanh(div(g, scaleB)), o.stepSize)), 0, 1);
+    }
+    return xs;
+  }));
+}
+
 export interface RobustOptions {
   seed: number;
   /** The purification the Stage I attack goes through (the preset's loop). */
@@ -93,6 +131,8 @@ export interface RobustOptions {
   /** Weight of the model's own training loss (default 1). */
   recWeight: number;
   surrogate: Surrogate;
+  /** The unrolled surrogate's loop (surrogate 'unrolled'). */
+  unrolled?: Omit<UnrolledOptions, 'maskRatio'>;
 }
 
 /** The terms of the last step, for the log. */
@@ -136,7 +176,9 @@ export function robustTask(base: TrainTask, model: SurrogateModel, recon: Recons
       const rng = new Rng(mixSeed(o.seed, step, 7));
       const xa = tensor(adversarial, b.shape);
       adversarial = undefined;
-      const logits = classifier.forward(pasteSurrogate(model, xa, o.purify.maskRatio, rng));
+      const picture = o.surrogate === 'paste' ? pasteSurrogate(model, xa, o.purify.maskRatio, rng)
+        : unrolledSurrogate(recon, xa, { steps: 3, stepSize: o.purify.stepSize / 255, tau: 0.5, ...o.unrolled, maskRatio: o.purify.maskRatio }, rng);
+      const logits = classifier.forward(picture);
       const term = crossEntropy(logits, b.y);
       ce?.dispose();
       ce = keep(term.detach()); // outlives the step's scope, for the log

@@ -84,7 +84,7 @@ export interface TrainResult {
  */
 const RUN_DEFINING = ['kind', 'dataset', 'config', 'epochs', 'batch', 'lr', 'wd', 'optimizer', 'warmup', 'clip', 'seed', 'patch', 'maskRatio', 'limit',
   // robust fine-tuning: the model it starts from, the classifier, the attack and the surrogate
-  'purifier', 'classifier', 'preset', 'purifySteps', 'eps', 'attackSteps', 'attackStepSize', 'noise', 'recWeight', 'surrogate'];
+  'purifier', 'classifier', 'preset', 'purifySteps', 'eps', 'attackSteps', 'attackStepSize', 'noise', 'recWeight', 'surrogate', 'unrolledSteps', 'unrolledStepSize', 'tau'];
 
 function checkSameRun(saved: Record<string, unknown>, now: Record<string, unknown>, dir: string): void {
   for (const key of RUN_DEFINING) {

@@ -9,10 +9,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setup, Rng } from '../harness.js';
-import { asyncScope } from '../../src/engine/tensor.js';
+import { asyncScope, type Tensor } from '../../src/engine/tensor.js';
 import { tensor } from '../../src/engine/ops/creation.js';
 import { grad, noGrad } from '../../src/engine/autograd.js';
 import { crossEntropy } from '../../src/engine/ops/loss.js';
+import { mul } from '../../src/engine/ops/elementwise.js';
+import { sum } from '../../src/engine/ops/reduce.js';
 import { unpatchify } from '../../src/engine/ops/patch.js';
 import { matmul } from '../../src/engine/ops/matmul.js';
 import { reshape } from '../../src/engine/ops/layout.js';
@@ -21,7 +23,7 @@ import { MAE } from '../../src/models/mae.js';
 import { diffusionNoise, toModelRange } from '../../src/models/maskdit.js';
 import { maeConfig } from '../../src/models/mae_configs.js';
 import { createClassifier } from '../../src/models/classifiers.js';
-import { complementaryMasks, pasteGroups, pasteSurrogate, robustTask } from '../../src/purify/robust.js';
+import { complementaryMasks, pasteGroups, pasteSurrogate, robustTask, unrolledSurrogate } from '../../src/purify/robust.js';
 import { MaeReconstruction } from '../../src/purify/loss.js';
 import { purifyConfig } from '../../src/purify/amrm.js';
 import { maeTask } from '../../src/train/tasks.js';
@@ -123,6 +125,39 @@ test('paste surrogate, MaskDiT: each patch is D(2x − 1 + n; σ_pur) under the 
   } finally { model.dispose(); }
 });
 
+test('unrolled surrogate: its weight gradient (through every step\'s input gradient, by second-order autograd) matches finite differences', async () => {
+  const rng = new Rng(13);
+  const mae = MAE.create(MAE_CFG, { seed: 6 });
+  try {
+    const B = 2, x = images(rng, B, 192), c = Float32Array.from({ length: B * 192 }, () => rng.normal());
+    const key = 'decoder_pred.weight';
+    const sd = await mae.stateDict();
+    const w0 = Float32Array.from(sd.tensors.get(key)!.data as Float32Array);
+    const V = Float32Array.from(w0, () => rng.normal());
+    const recon = new MaeReconstruction(mae);
+    const o = { steps: 2, stepSize: 0.05, tau: 2, maskRatio: 0.25 };
+    const f = (): Tensor => sum(mul(unrolledSurrogate(recon, tensor(x, [B, 3, 8, 8]), o, new Rng(21)), tensor(c, [B, 3, 8, 8])));
+    const at = async (e: number): Promise<number> => {
+      (sd.tensors.get(key)!.data as Float32Array).set(w0.map((v, i) => v + e * V[i]));
+      mae.loadStateDict(sd);
+      return asyncScope(async () => (await f().data())[0]);
+    };
+    const central = async (e: number): Promise<number> => ((await at(e)) - (await at(-e))) / (2 * e);
+    const fd = (4 * (await central(0.01)) - (await central(0.02))) / 3;
+    (sd.tensors.get(key)!.data as Float32Array).set(w0);
+    mae.loadStateDict(sd);
+    mae.requireGrad(true);
+    const exact = await asyncScope(async () => {
+      const W = mae.parameters().find(([k]) => k === key)![1];
+      const [g] = grad(f(), [W]);
+      const d = await g.data();
+      return d.reduce((s, v, i) => s + v * V[i], 0);
+    });
+    const err = Math.abs(exact - fd) / Math.abs(fd);
+    assert.ok(err < 1e-2, `directional derivative ${exact} vs finite differences ${fd} (relative error ${err.toExponential(2)})`);
+  } finally { mae.dispose(); }
+});
+
 test('Stage I attacks the batch with the weights off the tape: no weight gradient is left behind, and they are trainable again after', async () => {
   const mae = MAE.create({ ...MAE_CFG, imgSize: [28, 28], patchSize: 7, inChans: 1 }, { seed: 2 });
   const classifier = createClassifier(undefined, loadStateDictFile('models/mnist-cnn.safetensors'));
@@ -178,6 +213,17 @@ test('amrm train robust: a MaskDiT fine-tuned on MNIST loads with the rmaskdit-m
     assert.is(await main(['train', 'robust', '--purifier', purifier, '--dataset', 'mnist', '--out', out]), 2);
   } finally { console.error = error; console.log = quiet; }
   assert.match(errors.join('\n'), /made with eps 0\.3, this run asks for 0\.2/);
+  // The unrolled surrogate runs through a MaskDiT's second-order graph.
+  const out2 = tmp();
+  console.log = () => {};
+  try {
+    const args2 = args.map((v, i) => (args[i - 1] === '--out' ? out2 : args[i - 1] === '--limit' ? '4' : v));
+    assert.is(await main([...args2, '--surrogate', 'unrolled', '--unrolled-steps', '1']), 0);
+  } finally { console.log = quiet; }
+  const unrolled = JSON.parse(loadStateDictFile(join(out2, 'model.safetensors')).metadata!['amrm.robust.options']);
+  assert.equal([unrolled.surrogate, unrolled.unrolled_steps, unrolled.tau], ['unrolled', 1, 0.5]);
+  const step = JSON.parse(readFileSync(join(out2, 'log.jsonl'), 'utf8').split('\n')[0]);
+  assert.ok(Number.isFinite(step.loss) && Number.isFinite(step.ce), JSON.stringify(step));
   assert.match(errors.join('\n'), /--classifier is required/);
 });
 

@@ -8,7 +8,7 @@
 import { engine } from '../engine.js';
 import { f32bits, grid1d } from '../runtime.js';
 import { empty, scope, Tensor } from '../tensor.js';
-import { record, noGrad } from '../autograd.js';
+import { isHigherOrder, record, noGrad } from '../autograd.js';
 import { checkF32, fmt } from '../shape.js';
 import { add, log, mul, mulScalar, sub, where } from './elementwise.js';
 import { max, sumTo } from './reduce.js';
@@ -136,7 +136,8 @@ function implFor(o: AttentionOptions, dims: Dims, what: string): AttentionImpl {
   // default is 4) takes the composed path unless the fused one is asked for by name.
   const buffersOk = (engine().gpu.limits.maxStorageBuffersPerShaderStage ?? 8) >= FUSED_STORAGE_BUFFERS;
   const impl = o.impl ?? (buffersOk ? defaultImpl : 'composed');
-  if (impl === 'composed') return impl;
+  // Inside differentiableTwice the composed path runs: the fused backward is not itself differentiable.
+  if (impl === 'composed' || isHigherOrder()) return 'composed';
   if (impl !== 'fused') throw new Error(`attention: unknown implementation '${impl}' (fused or composed)`);
   if (!buffersOk) {
     throw new Error(`attention: the fused kernels bind ${FUSED_STORAGE_BUFFERS} storage buffers, this adapter allows ${engine().gpu.limits.maxStorageBuffersPerShaderStage} per stage; use impl: 'composed'`);

@@ -2,7 +2,7 @@
 import { engine } from '../engine.js';
 import { f32bits, grid1d } from '../runtime.js';
 import { empty, Tensor } from '../tensor.js';
-import { record } from '../autograd.js';
+import { passGradient, record } from '../autograd.js';
 import { broadcastShapes, broadcastStrides, collapse, checkF32, fmt } from '../shape.js';
 import { sumTo } from './reduce.js';
 import { fill } from './creation.js';
@@ -14,7 +14,7 @@ const source = erfWgsl + geluTanhWgsl + elementwiseWgsl;
 
 const UNARY = {
   neg: 0, abs: 1, sign: 2, exp: 3, log: 4, sqrt: 5, rsqrt: 6, tanh: 7, sigmoid: 8, relu: 9, gelu: 10, pow: 11, clamp: 12, affine: 13,
-  gelu_tanh: 14, silu: 15,
+  gelu_tanh: 14, silu: 15, normcdf: 16,
 } as const;
 type UnaryName = keyof typeof UNARY;
 
@@ -34,7 +34,48 @@ function unary(op: UnaryName, x: Tensor, a = 0, b = 0): Tensor {
     const gx = empty(x.shape, 'f32', `${op} backward`);
     unaryLaunch('unary_grad', op, [xs.buffer, ys.buffer, gy.buffer, gx.buffer], x.size, a, b);
     return [gx];
-  });
+  }, (gy, [xl], yl) => [op === 'sign' ? undefined : mul(gy, unaryDerivative(op, xl, yl, a, b))]);
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI), INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/** φ(x), the standard normal density, in recorded ops. */
+const normalDensity = (x: Tensor): Tensor => mulScalar(exp(mulScalar(mul(x, x), -0.5)), INV_SQRT_2PI);
+
+/**
+ * f'(x) of a unary op in recorded ops (y = f(x) where handier), for second derivatives; the kernel's
+ * unary_grad computes the same in one pass. Derivatives that are zero almost everywhere (sign, the
+ * steps of relu and clamp) enter through sign(), whose own derivative is zero.
+ */
+function unaryDerivative(op: UnaryName, x: Tensor, y: () => Tensor, a: number, b: number): Tensor {
+  switch (op) {
+    case 'neg': return fill(x.shape, -1);
+    case 'abs': return sign(x);
+    case 'exp': return y();
+    case 'log': return div(fill(x.shape, 1), x);
+    case 'sqrt': return div(fill(x.shape, 0.5), y());
+    case 'rsqrt': return mulScalar(powScalar(y(), 3), -0.5);
+    case 'tanh': return affine(mul(y(), y()), -1, 1);
+    case 'sigmoid': return mul(y(), affine(y(), -1, 1));
+    case 'relu': return sign(relu(x));
+    case 'gelu': return add(normcdf(x), mul(x, normalDensity(x)));
+    case 'normcdf': return normalDensity(x);
+    case 'pow': return mulScalar(powScalar(x, a - 1), a);
+    case 'clamp': return mul(sign(relu(affine(x, 1, -a))), sign(relu(affine(x, -1, b)))); // 1 strictly inside (lo, hi)
+    case 'affine': return fill(x.shape, a);
+    case 'gelu_tanh': {
+      // d/dx x·σ(2u), u = √(2/π)(x + 0.044715x³): σ(2u) + x·2σ(2u)(1 − σ(2u))·u'.
+      const u = mulScalar(add(x, mulScalar(powScalar(x, 3), 0.044715)), SQRT_2_OVER_PI);
+      const s = sigmoid(mulScalar(u, 2));
+      const du = affine(mulScalar(mul(x, x), 3 * 0.044715), SQRT_2_OVER_PI, SQRT_2_OVER_PI);
+      return add(s, mul(mulScalar(mul(x, mul(s, affine(s, -1, 1))), 2), du));
+    }
+    case 'silu': {
+      const s = sigmoid(x);
+      return add(s, mul(x, mul(s, affine(s, -1, 1))));
+    }
+    case 'sign': return fill(x.shape, 0);
+  }
 }
 
 export const neg = (x: Tensor): Tensor => unary('neg', x);
@@ -56,6 +97,8 @@ export const gelu = (x: Tensor): Tensor => unary('gelu', x);
  * every finite x.
  */
 export const geluTanh = (x: Tensor): Tensor => unary('gelu_tanh', x);
+/** Φ(x), the standard normal CDF (exact GELU is x·Φ(x)); its derivative is the density φ(x). */
+export const normcdf = (x: Tensor): Tensor => unary('normcdf', x);
 /**
  * SiLU (swish): x·sigmoid(x), which DiT's adaLN applies to the conditioning embedding before the
  * modulation projection. The sigmoid is taken from exp(-|x|), so it never overflows.
@@ -127,10 +170,26 @@ function binary(op: BinaryName, a: Tensor, b: Tensor): Tensor {
       if (full !== gy && g !== full) full.dispose();
       // Both operands of a + b get gy itself: a second handle on its buffer, not a copy (gradients
       // are never written in place; accumulation makes new tensors).
-      grads.push(g === gy ? gy.detach() : g);
+      grads.push(g === gy ? passGradient(gy) : g);
     }
     return grads;
-  });
+  }, (gy, [al, bl]) => [a, b].map((t, k) => {
+    if (!t.requiresGrad) return undefined;
+    let full: Tensor;
+    switch (op) {
+      case 'add': full = gy; break;
+      case 'sub': full = k === 0 ? gy : neg(gy); break;
+      case 'mul': full = mul(gy, k === 0 ? bl : al); break;
+      case 'div': full = k === 0 ? div(gy, bl) : neg(div(mul(gy, al), mul(bl, bl))); break;
+      default: {
+        // maximum / minimum: the gradient goes to the operand that won (the kernel's tie rule aside).
+        const aWins = sign(relu(op === 'maximum' ? sub(al, bl) : sub(bl, al)));
+        full = mul(gy, k === 0 ? aWins : affine(aWins, -1, 1));
+      }
+    }
+    const g = sumTo(full, t.shape);
+    return g === gy ? passGradient(gy) : g;
+  }));
 }
 
 export const add = (a: Tensor, b: Tensor): Tensor => binary('add', a, b);
@@ -152,6 +211,9 @@ export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
     const gb = b.requiresGrad ? reduceWhere(c, zero, gy, b.shape, shape) : undefined;
     zero.dispose();
     return [ga, gb];
+  }, (gy, _inputs, _out, [c]) => {
+    const zero = fill([1], 0);
+    return [a.requiresGrad ? sumTo(where(c, gy, zero), a.shape) : undefined, b.requiresGrad ? sumTo(where(c, zero, gy), b.shape) : undefined];
   });
 }
 
@@ -172,5 +234,5 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   }
   const y = empty(shape, 'f32', 'broadcastTo');
   broadcastLaunch(7, y, [x]);
-  return record('broadcastTo', y, [x], [], (gy) => [sumTo(gy, x.shape)]);
+  return record('broadcastTo', y, [x], [], (gy) => [sumTo(gy, x.shape)], 'same');
 }

@@ -2,10 +2,11 @@
 // biased variance). The backward rebuilds each row's mean and 1/std from the saved input.
 import { engine } from '../engine.js';
 import { f32bits, grid1d } from '../runtime.js';
-import { empty, Tensor } from '../tensor.js';
-import { record } from '../autograd.js';
+import { empty, scope, Tensor } from '../tensor.js';
+import { isHigherOrder, record } from '../autograd.js';
+import { add, addScalar, mul, rsqrt, sub } from './elementwise.js';
 import { checkF32, fmt } from '../shape.js';
-import { sum } from './reduce.js';
+import { mean, sum } from './reduce.js';
 import source from '../../../kernels/layernorm.wgsl';
 import subgroupEntries from '../../../kernels/layernorm_subgroup.wgsl';
 import { tuning } from '../tuning.js';
@@ -47,6 +48,8 @@ function validate(x: Tensor, gamma: Tensor | undefined, beta: Tensor | undefined
  */
 export function layerNorm(x: Tensor, gamma?: Tensor, beta?: Tensor, eps = 1e-5): Tensor {
   const d = validate(x, gamma, beta, eps);
+  // Inside differentiableTwice: the composed form, whose backward is itself differentiable.
+  if (isHigherOrder()) return composedLayerNorm(x, gamma, beta, eps);
   const rows = x.size / d;
   const rt = engine().runtime;
   const vec4 = d % 4 === 0 ? '4' : '';
@@ -75,6 +78,17 @@ export function layerNorm(x: Tensor, gamma?: Tensor, beta?: Tensor, eps = 1e-5):
     if (gamma) grads.push(dgamma);
     if (beta) grads.push(dbeta);
     return grads;
+  });
+}
+
+/** The same normalization in recorded primitive ops (biased variance, as the kernel). */
+function composedLayerNorm(x: Tensor, gamma: Tensor | undefined, beta: Tensor | undefined, eps: number): Tensor {
+  return scope(() => {
+    const dev = sub(x, mean(x, -1, true));
+    let y = mul(dev, rsqrt(addScalar(mean(mul(dev, dev), -1, true), eps)));
+    if (gamma) y = mul(y, gamma);
+    if (beta) y = add(y, beta);
+    return y;
   });
 }
 

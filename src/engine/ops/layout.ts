@@ -8,6 +8,7 @@
 import { engine } from '../engine.js';
 import { grid1d } from '../runtime.js';
 import { Tensor, empty, sizeOf, checkShape } from '../tensor.js';
+import { fill } from './creation.js';
 import { record } from '../autograd.js';
 import { checkDType, collapse, fmt, normAxis, stridesOf } from '../shape.js';
 import source from '../../../kernels/layout.wgsl';
@@ -23,7 +24,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   checkShape(target, 'reshape');
   if (sizeOf(target) !== x.size) throw new Error(`reshape: cannot view ${fmt(x.shape)} (${x.size} elements) as ${fmt(shape)}`);
   const y = new Tensor(x.storage.retain(), target, x.dtype);
-  return record('reshape', y, [x], [], (gy) => [reshape(gy, x.shape)]);
+  return record('reshape', y, [x], [], (gy) => [reshape(gy, x.shape)], 'same');
 }
 
 // ---------------------------------------------------------------- strided copy
@@ -70,7 +71,7 @@ export function permute(x: Tensor, axes: readonly number[]): Tensor {
   stridedCopy('permute', x, y, shape, perm.map((a) => xs[a]), stridesOf(shape));
   const inverse = new Array<number>(perm.length);
   perm.forEach((a, i) => { inverse[a] = i; });
-  return record('permute', y, [x], [], (gy) => [permute(gy, inverse)]);
+  return record('permute', y, [x], [], (gy) => [permute(gy, inverse)], 'same');
 }
 
 /** Swaps two axes (negative axes count from the end). */
@@ -101,7 +102,7 @@ export function slice(x: Tensor, starts: readonly number[], ends: readonly numbe
   const base = begin.reduce((s, b, i) => s + b * xs[i], 0);
   const y = empty(shape, x.dtype, 'slice');
   stridedCopy('slice', x, y, shape, xs, stridesOf(shape), base);
-  return record('slice', y, [x], [], (gy) => [sliceGrad(gy, x.shape, begin)]);
+  return record('slice', y, [x], [], (gy) => [sliceGrad(gy, x.shape, begin)], 'same');
 }
 
 /** The gradient of a slice: gy inside the box at `begin`, zeros elsewhere, in one pass. */
@@ -127,7 +128,8 @@ function sliceGrad(gy: Tensor, shape: readonly number[], begin: number[]): Tenso
     kernel: 'layout', source, entry: 'slice_grad', uniforms: words, constants: { RUN: run },
     buffers: [gy.buffer, gx.buffer], workgroups: grid1d(gx.size / run, 64),
   });
-  return gx;
+  // Recorded, so that a second derivative flows back through it: its backward is the slice again.
+  return record('slice backward', gx, [gy], [], (ggx) => [slice(ggx, begin, begin.map((b, i) => b + gy.shape[i]))], 'same');
 }
 
 // ---------------------------------------------------------------- concat
@@ -157,7 +159,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
     const starts = shape.map((_, i) => (i === ax ? offsets[k] : 0));
     const ends = shape.map((d, i) => (i === ax ? offsets[k] + t.shape[ax] : d));
     return slice(gy, starts, ends);
-  }));
+  }), 'same');
 }
 
 // ---------------------------------------------------------------- gathers and scatters
@@ -174,11 +176,14 @@ function dispatchGather(entry: string, v: AxisView, buffers: GPUBuffer[], n: num
 function gatherAlong(op: string, x: Tensor, indices: Tensor, v: AxisView, outShape: number[]): Tensor {
   const y = empty(outShape, x.dtype, op);
   dispatchGather('gather', v, [x.buffer, indices.buffer, y.buffer], y.size);
-  return record(op, y, [x], [indices], (gy, [idx]) => {
-    const gx = empty(x.shape, 'f32', `${op} backward`);
-    dispatchGather('gather_grad', v, [gy.buffer, idx.buffer, gx.buffer], gx.size);
-    return [gx];
-  });
+  return record(op, y, [x], [indices], (gy, [idx]) => [gatherGrad(op, gy, idx, v, x.shape)], 'same');
+}
+
+/** index_add of gy into zeros of x's shape (gather's backward), itself recorded: its backward gathers again. */
+function gatherGrad(op: string, gy: Tensor, idx: Tensor, v: AxisView, shape: readonly number[]): Tensor {
+  const gx = empty(shape, 'f32', `${op} backward`);
+  dispatchGather('gather_grad', v, [gy.buffer, idx.buffer, gx.buffer], gx.size);
+  return record(`${op} backward`, gx, [gy], [idx], (ggx, [ix]) => [gatherAlong(op, ggx, ix, v, [...gy.shape])], 'same');
 }
 
 /**
@@ -236,5 +241,9 @@ export function scatterRows(base: Tensor, idx: Tensor, src: Tensor): Tensor {
       dispatchGather('scatter_rows_src_grad', v, [gy.buffer, ix.buffer, gSrc.buffer], gSrc.size);
     }
     return [gBase, gSrc];
-  });
+  }, (gy, _inputs, _out, [ix]) => [
+    // base: gy with the replaced rows zeroed; src: the rows of gy it landed on.
+    base.requiresGrad ? scatterRows(gy, ix, fill(src.shape, 0)) : undefined,
+    src.requiresGrad ? gatherRows(gy, ix) : undefined,
+  ]);
 }

@@ -2,11 +2,13 @@
 import { engine } from '../engine.js';
 import { f32bits, grid1d } from '../runtime.js';
 import { empty, Tensor } from '../tensor.js';
-import { record } from '../autograd.js';
+import { noGrad, record } from '../autograd.js';
 import { checkF32, fmt } from '../shape.js';
-import { tensor } from './creation.js';
+import { fill, tensor } from './creation.js';
 import { sum } from './reduce.js';
-import { mulScalar } from './elementwise.js';
+import { mul, mulScalar, sub } from './elementwise.js';
+import { softmax } from './softmax.js';
+import { reshape } from './layout.js';
 import source from '../../../kernels/loss.wgsl';
 
 const WG = 64;
@@ -62,15 +64,23 @@ export function crossEntropy(logits: Tensor, labels: Tensor | Int32Array | reado
     if (reduction === 'mean') { out = mulScalar(total, 1 / n); total.dispose(); }
   }
   const scale = reduction === 'mean' ? 1 / n : 1;
-  const result = record('crossEntropy', out, [logits], [logits, aux], (gy, [xs, auxs]) => {
+  /** The kernel's gradient: scale · gy · (softmax(x) − onehot(label)) per row. */
+  const kernelGrad = (xs: Tensor, auxs: Tensor, gy: Tensor, s: number, scalarGy: boolean): Tensor => {
     const gx = empty(logits.shape, 'f32', 'crossEntropy backward');
     rt.dispatch({
       kernel: 'loss', source, entry: 'ce_bwd', constants: { WG },
-      uniforms: [n, c, f32bits(scale), reduction === 'none' ? 0 : 1, NAN_BITS, 0, 0, 0],
+      uniforms: [n, c, f32bits(s), scalarGy ? 1 : 0, NAN_BITS, 0, 0, 0],
       buffers: [xs.buffer, auxs.buffer, gy.buffer, gx.buffer], workgroups: grid1d(n, WG),
     });
-    return [gx];
-  });
+    return gx;
+  };
+  const result = record('crossEntropy', out, [logits], [logits, aux], (gy, [xs, auxs]) => [kernelGrad(xs, auxs, gy, scale, reduction !== 'none')],
+    (gy, [xl], _out, [xs, auxs]) => {
+      // In recorded ops: (softmax(x) − onehot) · gy · scale, the one-hot rows (a constant) read off
+      // the kernel's gradient at gy = 1 as softmax(x) − that.
+      const onehot = noGrad(() => sub(softmax(xs), kernelGrad(xs, auxs, fill([], 1), 1, true)));
+      return [mul(sub(softmax(xl), onehot), reduction === 'none' ? reshape(gy, [n, 1]) : mulScalar(gy, scale))];
+    });
   aux.dispose(); // the backward holds its own reference
   return result;
 }

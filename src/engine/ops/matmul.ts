@@ -2,7 +2,7 @@
 // relu, gelu or tanh-form gelu), and its backward.
 import { engine } from '../engine.js';
 import { empty, Tensor, sizeOf, type Shape } from '../tensor.js';
-import { record, isGradEnabled, noGrad } from '../autograd.js';
+import { record, isGradEnabled, noGrad, passGradient } from '../autograd.js';
 import { checkF32, collapse, broadcastStrides, fmt } from '../shape.js';
 import { sumTo } from './reduce.js';
 import { reshape } from './layout.js';
@@ -195,8 +195,8 @@ export function matmul(a: Tensor, b: Tensor, o: MatmulOptions = {}): Tensor {
     b.requiresGrad ? gradB(gy, as, b.shape, p, o) : undefined,
     ...(bias ? [bias.requiresGrad ? sumTo(gy, bias.shape) : undefined] : []),
     // The residual's gradient is gy itself: a second handle on its buffer.
-    ...(residual ? [residual.requiresGrad ? gy.detach() : undefined] : []),
-  ]);
+    ...(residual ? [residual.requiresGrad ? passGradient(gy) : undefined] : []),
+  ], 'same');
 }
 
 /** Sums a full-batch gradient back to the operand's shape, freeing the full one. */

@@ -6,9 +6,9 @@
 import { engine } from '../engine.js';
 import { grid1d } from '../runtime.js';
 import { empty, Tensor } from '../tensor.js';
-import { record } from '../autograd.js';
+import { passGradient, record } from '../autograd.js';
 import { checkF32, fmt } from '../shape.js';
-import { mul } from './elementwise.js';
+import { affine, mul } from './elementwise.js';
 import { sumTo } from './reduce.js';
 import source from '../../../kernels/modulate.wgsl';
 
@@ -48,6 +48,10 @@ export function modulate(x: Tensor, shift: Tensor, scale: Tensor): Tensor {
     x.requiresGrad ? scaleRows(gy, ss, 1) : undefined,
     shift.requiresGrad ? sumTo(gy, shift.shape) : undefined,
     scale.requiresGrad ? sumTo(mul(gy, xs), scale.shape) : undefined,
+  ], (gy, [xl, shl, scl]) => [
+    x.requiresGrad ? mul(gy, affine(scl, 1, 1)) : undefined,
+    shift.requiresGrad ? sumTo(gy, shl.shape) : undefined,
+    scale.requiresGrad ? sumTo(mul(gy, xl), scl.shape) : undefined,
   ]);
 }
 
@@ -60,5 +64,9 @@ export function gatedResidual(r: Tensor, gate: Tensor, x: Tensor): Tensor {
     r.requiresGrad ? gy.detach() : undefined,
     gate.requiresGrad ? sumTo(mul(gy, xs), gate.shape) : undefined,
     x.requiresGrad ? scaleRows(gy, gs, 0) : undefined,
+  ], (gy, [, gl, xl]) => [
+    r.requiresGrad ? passGradient(gy) : undefined,
+    gate.requiresGrad ? sumTo(mul(gy, xl), gl.shape) : undefined,
+    x.requiresGrad ? mul(gy, gl) : undefined,
   ]);
 }

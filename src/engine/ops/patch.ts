@@ -10,7 +10,7 @@
 import { engine } from '../engine.js';
 import { grid1d } from '../runtime.js';
 import { empty, scope, Tensor } from '../tensor.js';
-import { record } from '../autograd.js';
+import { isHigherOrder, record } from '../autograd.js';
 import { checkF32, fmt } from '../shape.js';
 import { add, addScalar, div, maximum, mul, mulScalar, rsqrt, sqrt, sub } from './elementwise.js';
 import { mean, sum } from './reduce.js';
@@ -64,7 +64,7 @@ export function patchify(img: Tensor, p: number): Tensor {
   const g = checkImage('patchify', img, p);
   const out = empty([g.B, g.n, g.dim], 'f32', 'patchify');
   launch('patchify', g, [img.buffer, out.buffer]);
-  return record('patchify', out, [img], [], (gy) => [unpatchify(gy, p, g.C, g.H, g.W)]);
+  return record('patchify', out, [img], [], (gy) => [unpatchify(gy, p, g.C, g.H, g.W)], 'same');
 }
 
 /** [B, n, p·p·C] -> [B, C, H, W], the inverse of patchify. */
@@ -77,7 +77,7 @@ export function unpatchify(patches: Tensor, p: number, C: number, H: number, W: 
   checkPatches('unpatchify', patches, g, 'patches');
   const out = empty([g.B, C, H, W], 'f32', 'unpatchify');
   launch('unpatchify', g, [patches.buffer, out.buffer]);
-  return record('unpatchify', out, [patches], [], (gy) => [patchify(gy, p)]);
+  return record('unpatchify', out, [patches], [], (gy) => [patchify(gy, p)], 'same');
 }
 
 // ---------------------------------------------------------------- reconstruction loss
@@ -125,7 +125,8 @@ export function reconstructionLoss(pred: Tensor, img: Tensor, mask: Tensor, opti
     throw new Error(`${op}: mask ${fmt(mask.shape)} must be [B, n] = ${fmt([g.B, g.n])} for image ${fmt(img.shape)} and patch size ${p}`);
   }
   if (normPix && g.dim < 2) throw new Error(`${op}: normPix needs at least 2 values per patch for the unbiased variance (image ${fmt(img.shape)}, patch size ${p})`);
-  return impl === 'fused' ? fusedLoss(pred, img, mask, g, normPix) : composedLoss(pred, img, mask, g, normPix);
+  // Inside differentiableTwice the composed form runs: the fused kernels' backward is not itself differentiable.
+  return impl === 'fused' && !isHigherOrder() ? fusedLoss(pred, img, mask, g, normPix) : composedLoss(pred, img, mask, g, normPix);
 }
 
 function fusedLoss(pred: Tensor, img: Tensor, mask: Tensor, g: Geometry, normPix: boolean): Tensor {

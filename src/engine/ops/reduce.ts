@@ -5,7 +5,7 @@ import { grid1d } from '../runtime.js';
 import { empty, Tensor, type Shape } from '../tensor.js';
 import { record } from '../autograd.js';
 import { checkF32, fmt, normAxis } from '../shape.js';
-import { broadcastTo, mulScalar } from './elementwise.js';
+import { abs, affine, broadcastTo, div, mul, mulScalar, sign, sub } from './elementwise.js';
 import { reshape } from './layout.js';
 import source from '../../../kernels/reduce.wgsl';
 
@@ -59,7 +59,7 @@ function reducedShape(shape: Shape, axis: number, keepdims: boolean): number[] {
 function sumAxis(x: Tensor, axis: number, keepdims: boolean): Tensor {
   const [outer, r, inner] = split(x.shape, axis);
   const y = reduceRaw('reduce_sum', x, outer, r, inner, reducedShape(x.shape, axis, keepdims));
-  return record('sum', y, [x], [], (gy) => [broadcastTo(reshape(gy, reducedShape(x.shape, axis, true)), x.shape)]);
+  return record('sum', y, [x], [], (gy) => [broadcastTo(reshape(gy, reducedShape(x.shape, axis, true)), x.shape)], 'same');
 }
 
 function maxAxis(x: Tensor, axis: number, keepdims: boolean): Tensor {
@@ -72,6 +72,11 @@ function maxAxis(x: Tensor, axis: number, keepdims: boolean): Tensor {
       buffers: [xs.buffer, ys.buffer, gy.buffer, gx.buffer], workgroups: grid1d(outer * inner, 64),
     });
     return [gx];
+  }, (gy, [xl], yl) => {
+    // Ties share evenly: the indicator of x = max, over its count, times gy.
+    const keep = reducedShape(x.shape, axis, true);
+    const atMax = affine(sign(abs(sub(xl, reshape(yl(), keep)))), -1, 1);
+    return [mul(div(atMax, sum(atMax, axis, true)), reshape(gy, keep))];
   });
 }
 

@@ -5,6 +5,8 @@ import { grid1d } from '../runtime.js';
 import { empty, Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
 import { checkF32, fmt } from '../shape.js';
+import { exp, mul, sub } from './elementwise.js';
+import { sum } from './reduce.js';
 import source from '../../../kernels/softmax.wgsl';
 
 const WG = 64;
@@ -36,7 +38,9 @@ function softmaxOp(op: 'softmax' | 'logSoftmax', x: Tensor): Tensor {
     const gx = empty(x.shape, 'f32', `${op} backward`);
     launch('softmax_bwd', log, rows, d, [ys.buffer, gy.buffer, gx.buffer]);
     return [gx];
-  });
+  }, (gy, _x, y) => [log
+    ? sub(gy, mul(exp(y()), sum(gy, -1, true)))
+    : mul(y(), sub(gy, sum(mul(gy, y()), -1, true)))]);
 }
 
 /** exp(x − max) / Σ exp(x − max) along the last axis. */
