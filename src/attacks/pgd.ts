@@ -32,6 +32,12 @@ export interface PgdOptions extends AttackCommon {
    * the easiest for a purifier to bring back.
    */
   keep?: 'first' | 'last';
+  /**
+   * Query the target once more at the last iterate (default true), for `fooled`. Robust training
+   * skips it (one purification fewer per batch); `fooled` then holds the last check made, at the
+   * iterate before the final step.
+   */
+  checkLast?: boolean;
 }
 
 export interface AttackResult {
@@ -84,6 +90,10 @@ export async function pgd(target: AttackTarget, x: Float32Array, y: Int32Array, 
     project(next, x, per, o.norm, o.eps);
     xa = next;
     o.onProgress?.(k + 1, o.steps);
+  }
+  if (o.checkLast === false && !keepFirst) {
+    assertInBall('pgd', xa, x, per, o.norm, o.eps);
+    return { adversarial: xa, fooled, queries };
   }
   // The last iterate, checked once more.
   const z = await logitsOf(target, xa, B, draws.next++);

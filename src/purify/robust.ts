@@ -135,7 +135,10 @@ export interface RobustOptions {
   unrolled?: Omit<UnrolledOptions, 'maskRatio'>;
 }
 
-/** The terms of the last step, for the log. */
+/**
+ * The terms of the last step, for the log: the surrogate's cross-entropy, and the fraction of the
+ * batch the attack had fooled at its last check (the iterate before its final step).
+ */
 export interface RobustTerms { ce: number; attack_fooled: number; }
 
 /**
@@ -156,7 +159,7 @@ export function robustTask(base: TrainTask, model: SurrogateModel, recon: Recons
     // The purification's masks (and MaskDiT's noise) are drawn afresh for every step too.
     const target = purifiedTarget(classifier, { model: recon, options: { ...o.purify, seed: mixSeed(o.seed, step, 8) } }, 'exact');
     const r = await pgd(target, start, b.labels, {
-      norm: 'linf', eps: o.eps, steps: o.attackSteps, stepSize: o.attackStepSize, seed: mixSeed(o.seed, step, 6), keep: 'last',
+      norm: 'linf', eps: o.eps, steps: o.attackSteps, stepSize: o.attackStepSize, seed: mixSeed(o.seed, step, 6), keep: 'last', checkLast: false,
     });
     adversarial = r.adversarial;
     fooled = r.fooled.reduce((s, v) => s + v, 0) / r.fooled.length;

@@ -100,6 +100,10 @@ test('PGD keep: the first fooling iterate stops at the boundary, the last goes p
       assert.ok(mFirst[b] < 0 && mLast[b] < 0, `example ${b} is fooled either way`);
       assert.ok(mLast[b] < mFirst[b], `example ${b}: the last iterate lands further past the boundary (${mLast[b]} vs ${mFirst[b]})`);
     }
+    // checkLast: false skips the final query and returns the same last iterate.
+    const unchecked = await pgd(t, x, y, { ...o, keep: 'last', checkLast: false });
+    assert.equal(Array.from(unchecked.adversarial), Array.from(last.adversarial));
+    assert.is(unchecked.queries, last.queries - 1);
     assert.is(pgdKeep({}), 'first');
     assert.is(pgdKeep({ purifier: { model: {} as never, options: purifyConfig('mae-cifar10') } }), 'last');
   } finally { c.dispose(); }
