@@ -9,7 +9,8 @@
 #   usage: bash bench/robust/cifar10.sh [N] [N_ADAPTIVE]   (defaults 128 and 128)
 # AMRM is an env override for the command (default: npx amrm); DATA the cifar-10-batches-bin folder;
 # PARTS the parts to run (default "none mae maskdit extra": no defense, the MAE's rows, the
-# MaskDiT's rows, the diagnoses and 512-image rows).
+# MaskDiT's rows, the diagnoses and 512-image rows; "rmaskdit" adds the robust-fine-tuned MaskDiT's,
+# models/cifar10-rmaskdit, preset rmaskdit-cifar10: 15 steps).
 set -euo pipefail
 N=${1:-128}
 NA=${2:-128}
@@ -23,7 +24,14 @@ common=(--dataset cifar10 --data "$DATA" --classifier ../shared/models/resnet20-
 pur=(--purifier models/cifar10-mae.safetensors --preset mae-cifar10)
 md=(--purifier models/cifar10-maskdit.safetensors --preset maskdit-cifar10)
 # A purifier's report name and flags: name (amrm for the MAE, as its reports were named first), args.
-purifier() { if [[ $1 == mae ]]; then name=amrm; args=("${pur[@]}"); else name=maskdit; args=("${md[@]}"); fi; }
+rmd=(--purifier models/cifar10-rmaskdit.safetensors --preset rmaskdit-cifar10)
+purifier() {
+  case $1 in
+    mae) name=amrm; args=("${pur[@]}") ;;
+    maskdit) name=maskdit; args=("${md[@]}") ;;
+    rmaskdit) name=rmaskdit; args=("${rmd[@]}") ;;
+  esac
+}
 for threat in "linf 8/255" "l2 1.0"; do
   set -- $threat
   norm=$1; eps=$2; tag="$norm-${eps/\//_}"
@@ -40,7 +48,7 @@ for threat in "linf 8/255" "l2 1.0"; do
   # exact gradients through the purification (EOT 1; MaskDiT-Pure's draw fixes the masks and the
   # noise at sigma_pur). The MAE's l_2 adaptive report was made as --shard 1/2 and 2/2
   # (bench/results/robust/shards/) joined by amrm merge.
-  for p in mae maskdit; do
+  for p in mae maskdit rmaskdit; do
     has $p || continue
     purifier $p
     $AMRM eval "${common[@]}" "${args[@]}" --n "$N" --attack pgd --norm "$norm" --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-$name-pgd20-none-$tag.json"
@@ -54,7 +62,7 @@ done
 if has none; then
   $AMRM eval "${common[@]}" --n "$N" --attack square --norm linf --eps 8/255 --steps 1000 --json "$OUT/cifar10-none-square1000-linf-8_255.json"
 fi
-for p in mae maskdit; do
+for p in mae maskdit rmaskdit; do
   has $p || continue
   purifier $p
   $AMRM eval "${common[@]}" "${args[@]}" --n "$N" --attack square --norm linf --eps 8/255 --steps 1000 --adaptive none --json "$OUT/cifar10-$name-square1000-none-linf-8_255.json"

@@ -108,8 +108,10 @@ export async function trainRobust(a: RobustArgs): Promise<number> {
     seed: a.seed, purify, eps: a.eps, attackSteps: a.attackSteps, attackStepSize: a.attackStepSize, noise: a.noise, recWeight: a.recWeight, surrogate: a.surrogate,
     unrolled: { steps: a.unrolledSteps, stepSize: a.unrolledStepSize ?? purify.stepSize / 255, tau: a.tau },
   });
-  const { resume: _r, checkpointEvery: _c, out: _o, ...defining } = a;
-  const config = { kind: 'robust', ...defining, family: p.family, purifyPreset: p.preset, purify, optimizer: recipe.optimizer, adapter: eng.gpu.kind, trainImages: trainSet.n };
+  // What defines the run (a resume must match it): the unrolled loop's settings only for that surrogate.
+  const { resume: _r, checkpointEvery: _c, out: _o, unrolledSteps, unrolledStepSize, tau, ...defining } = a;
+  const unrolledSettings = a.surrogate === 'unrolled' ? { unrolledSteps, unrolledStepSize, tau } : {};
+  const config = { kind: 'robust', ...defining, ...unrolledSettings, family: p.family, purifyPreset: p.preset, purify, optimizer: recipe.optimizer, adapter: eng.gpu.kind, trainImages: trainSet.n };
   const metadata = {
     'amrm.robust.from': basename(a.purifier),
     'amrm.robust.options': JSON.stringify({ surrogate: a.surrogate, ...(a.surrogate === 'unrolled' ? { unrolled_steps: a.unrolledSteps, unrolled_step_size: a.unrolledStepSize ?? purify.stepSize / 255, tau: a.tau } : {}), eps: a.eps, attack_steps: a.attackSteps, noise: a.noise, rec_weight: a.recWeight, preset: p.preset, purify_steps: purify.steps, epochs: a.epochs, batch: a.batch, lr: a.lr, train_images: trainSet.n, dataset: a.dataset, classifier: basename(a.classifier) }),
