@@ -1,7 +1,8 @@
 // Bundles the engine for Node and the browser, the CLI, the test suites and the benchmarks.
 // WGSL kernels are imported as text, so both targets carry the same kernel sources.
 import { build } from 'esbuild';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
 const walk = (dir, re) => readdirSync(dir).flatMap((f) => {
@@ -35,9 +36,19 @@ const nodeCommon = {
 // AMRM_BUILD_TARGETS=node builds the library and the CLI alone (what bin/amrm.js needs).
 const cliOnly = process.env.AMRM_BUILD_TARGETS === 'node';
 await Promise.all([
-  only ? null : build({ ...nodeCommon, entryPoints: { index: 'src/node.ts', cli: 'src/cli/main.ts' }, outdir: `${dist}/node`, splitting: true }),
+  only ? null : build({ ...nodeCommon, entryPoints: { index: 'src/node.ts', cli: 'src/cli/main.ts', serve: 'src/cli/serve.ts' }, outdir: `${dist}/node`, splitting: true }),
   cliOnly ? null : build({ ...nodeCommon, entryPoints: pick(walk('test', /\.test\.ts$/).concat(walk('bench', /\.ts$/))), outdir: dist, outbase: '.', splitting: true }),
   only || cliOnly ? null : build({ ...common, platform: 'browser', target: 'es2022', entryPoints: { amrm: 'src/index.ts' }, outdir: `${dist}/browser`, plugins: [host('browser')] }),
   only || cliOnly ? null : build({ ...common, platform: 'browser', target: 'es2022', entryPoints: { 'browser-suite': 'web/browser-suite.ts' }, outdir: `${dist}/web`, plugins: [host('browser')] }),
   only || cliOnly ? null : build({ ...nodeCommon, entryPoints: { 'node-cases': 'web/node-cases.ts' }, outdir: `${dist}/web` }),
+  only || cliOnly ? null : build({ ...common, platform: 'browser', target: 'es2022', entryPoints: { lab: 'web/lab/lab.ts' }, outdir: `${dist}/web/lab`, plugins: [host('browser')] }),
 ]);
+
+// The lab's page and style go next to its bundle, and its digits are written by the Node library
+// just built (scripts/lab-digits.mjs), which `amrm serve` then serves.
+if (!only && !cliOnly) {
+  mkdirSync(`${dist}/web/lab`, { recursive: true });
+  for (const f of ['index.html', 'lab.css']) copyFileSync(join('web/lab', f), join(dist, 'web/lab', f));
+  const digits = spawnSync(process.execPath, ['scripts/lab-digits.mjs', dist], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (digits.status !== 0) throw new Error(`scripts/lab-digits.mjs failed (exit ${digits.status}): the lab's digits were not written`);
+}

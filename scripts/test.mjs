@@ -1,5 +1,6 @@
 // `npm test`: the whole suite on llvmpipe and on SwiftShader (each in its own process, since the
-// Vulkan driver is chosen once per process), then the browser suite in headless Chromium.
+// Vulkan driver is chosen once per process), then the browser suite and the browser lab's test in
+// headless Chromium.
 // Ends with the line `tests: N passed, M failed`.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -59,6 +60,13 @@ if (!process.env.AMRM_TEST_ADAPTERS && !filter && existsSync('scripts/browser-su
   const r = await run(['scripts/browser-suite.mjs'], process.env);
   const m = /browser: (\d+) passed, (\d+) failed/.exec(r.out);
   if (m) { passed += Number(m[1]); failed += Number(m[2]); } else { failed += 1; console.log('browser: the suite did not finish'); }
+}
+
+if (!process.env.AMRM_TEST_ADAPTERS && !filter && existsSync('scripts/browser-lab.mjs')) {
+  console.log('\n=== browser lab: headless Chromium (amrm serve) ===');
+  const r = await run(['scripts/browser-lab.mjs'], process.env);
+  const m = /browser-lab: (\d+) passed, (\d+) failed/.exec(r.out);
+  if (m) { passed += Number(m[1]); failed += Number(m[2]); } else { failed += 1; console.log('browser-lab: the test did not finish'); }
 }
 
 console.log(`\ntests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);

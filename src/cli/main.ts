@@ -16,6 +16,7 @@ const USAGES: Record<string, () => Promise<string>> = {
   demo: async () => (await import('./demo.js')).DEMO_USAGE,
   figures: async () => (await import('./figures.js')).FIGURES_USAGE,
   purify: async () => (await import('./purify.js')).PURIFY_USAGE,
+  serve: async () => (await import('./serve.js')).SERVE_USAGE,
   theorem: async () => (await import('./theorem.js')).THEOREM_USAGE,
   train: async () => (await import('./train.js')).TRAIN_USAGE,
 };
@@ -58,6 +59,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'eval-mae': async () => (await import('./eval-mae.js')).evalMaeCommand,
   'eval-maskdit': async () => (await import('./eval-maskdit.js')).evalMaskDitCommand,
   purify: async () => (await import('./purify.js')).purifyCommand,
+  serve: async () => (await import('./serve.js')).serveCommand,
   merge: async () => (await import('./merge.js')).mergeCommand,
   demo: async () => (await import('./demo.js')).demoCommand,
   figures: async () => (await import('./figures.js')).figuresCommand,

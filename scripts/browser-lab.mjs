@@ -1,0 +1,238 @@
+// The browser lab's test: starts `amrm serve`'s server in this process, opens the lab in headless
+// Chromium (the system's, driven by puppeteer-core; WebGPU on SwiftShader, as the browser suite),
+// purifies a bundled digit with the shipped MNIST MaskDiT in a few steps, runs the kernel timings,
+// and saves screenshots of both tabs to bench/results/web/. Any console error or page error in the
+// page fails it. Prints one line per check and `browser-lab: N passed, M failed`.
+import { request } from 'node:http';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PNG } from 'pngjs';
+
+const dist = process.env.AMRM_DIST ?? 'dist';
+const SHOTS = 'bench/results/web';
+// Few steps: the test checks that the pipeline runs end to end in the page, not how well it purifies.
+const QUERY = 'digit=0&attack-steps=2&purify-steps=3&purifier=maskdit&reps=3';
+const STEP_TIMEOUT_MS = 150_000;
+
+let passed = 0, failed = 0;
+function check(name, ok, detail = '') {
+  ok ? passed++ : failed++;
+  console.log(`  ${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? `: ${detail}` : ''}`);
+  return ok;
+}
+function finish(code) {
+  console.log(`browser-lab: ${passed} passed, ${failed} failed`);
+  process.exit(code ?? (failed ? 1 : 0));
+}
+
+const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find(existsSync);
+if (!chromium) { check('Chromium found', false, 'no /usr/bin/chromium (apt-get install chromium)'); finish(); }
+let puppeteer;
+try { puppeteer = (await import('puppeteer-core')).default; } catch (e) { check('puppeteer-core loads', false, `${e.message} (npm install)`); finish(); }
+const servePath = resolve(dist, 'node/serve.js');
+if (!existsSync(servePath)) { check('the serve module is built', false, `${servePath} is missing (AMRM_DIST=${dist} node scripts/build.mjs)`); finish(); }
+const { startServer } = await import(pathToFileURL(servePath).href);
+
+const t0 = performance.now();
+const secs = () => ((performance.now() - t0) / 1000).toFixed(1);
+const server = await startServer(dist, 0);
+const profile = mkdtempSync(join(tmpdir(), 'amrm-lab-chromium-'));
+let browser;
+// Whatever happens, the browser and the server go, and the profile folder with them.
+async function cleanup() {
+  try { await browser?.close(); } catch { try { browser?.process()?.kill('SIGKILL'); } catch { /* gone */ } }
+  await server.close();
+  try { rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }); } catch { /* a temp dir; best effort */ }
+}
+
+/** Non-blank: a PNG of some size whose pixels vary (a white or black page has variance ~0). */
+function pngStats(file) {
+  const png = PNG.sync.read(readFileSync(file));
+  let s = 0, s2 = 0;
+  const n = png.width * png.height;
+  for (let i = 0; i < n; i++) {
+    const v = (png.data[4 * i] + png.data[4 * i + 1] + png.data[4 * i + 2]) / 3;
+    s += v; s2 += v * v;
+  }
+  const mean = s / n;
+  return { bytes: statSync(file).size, width: png.width, height: png.height, variance: s2 / n - mean * mean };
+}
+function checkShot(name, file) {
+  const st = pngStats(file);
+  check(`${name} is not blank`, st.bytes > 8_000 && st.variance > 100, `${st.width}×${st.height}, ${(st.bytes / 1024).toFixed(0)} KB, pixel variance ${st.variance.toFixed(0)}`);
+}
+
+/** A raw GET (Node's fetch would normalize the ../ away): status and content type. */
+function rawGet(path) {
+  return new Promise((done, fail) => {
+    const req = request({ host: '127.0.0.1', port: server.port, path, method: 'GET' }, (res) => {
+      res.resume();
+      res.on('end', () => done({ status: res.statusCode, type: res.headers['content-type'] ?? '' }));
+    });
+    req.on('error', fail);
+    req.end();
+  });
+}
+
+/**
+ * The command itself, as a user runs it: `amrm serve --port 0` in a child (the built CLI's main), one
+ * request, then SIGTERM; it must print its URL, answer, and exit 0 saying it stopped.
+ */
+async function serveCommand() {
+  const cli = pathToFileURL(resolve(dist, 'node/cli.js')).href;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', `const { main } = await import(${JSON.stringify(cli)}); process.exitCode = await main(['serve', '--port', '0']);`],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { out += d; });
+  const exited = new Promise((done) => child.once('exit', (code, signal) => done({ code, signal })));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const deadline = Date.now() + 20_000;
+  while (!/http:\/\/127\.0\.0\.1:\d+\//.test(out) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+  const url = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
+  let status = 0;
+  if (url) status = await new Promise((done) => request({ host: '127.0.0.1', port: Number(url[1]), path: '/' }, (res) => { res.resume(); done(res.statusCode); }).on('error', () => done(0)).end());
+  child.kill('SIGTERM');
+  const end = await exited;
+  clearTimeout(killer);
+  check('amrm serve --port 0: prints its URL, serves, stops on SIGTERM', Boolean(url) && status === 200 && end.code === 0 && /stopped/.test(out),
+    `${url ? url[0] : 'no URL printed'}, GET / ${status}, exit ${end.code ?? end.signal}`);
+}
+
+const pageErrors = [];
+let page;
+try {
+  await serveCommand();
+
+  // ---------------------------------------------------------------- the server
+  const served = await Promise.all(['/', '/lab.js', '/models/mnist-maskdit.safetensors'].map(rawGet));
+  check('serves the page, the bundle and the models with their types',
+    served[0].status === 200 && /^text\/html/.test(served[0].type) && served[1].status === 200 && /^text\/javascript/.test(served[1].type)
+    && served[2].status === 200 && served[2].type === 'application/octet-stream', served.map((r) => `${r.status} ${r.type}`).join('; '));
+  const escapes = ['/../package.json', '/models/../package.json', '/models/%2e%2e/package.json', '/%2e%2e%2fpackage.json', '/models/mnist-cnn.md', '/models/..%5cpackage.json'];
+  const refused = await Promise.all(escapes.map(rawGet));
+  check('refuses paths outside web/lab and models/*.safetensors', refused.every((r) => r.status >= 400), escapes.map((p, i) => `${p} ${refused[i].status}`).join(', '));
+
+  browser = await puppeteer.launch({
+    executablePath: chromium,
+    headless: true, // --headless=new
+    userDataDir: profile,
+    args: ['--no-sandbox', '--disable-gpu-sandbox', '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-webgpu-adapter=swiftshader', '--disable-quic'],
+    protocolTimeout: STEP_TIMEOUT_MS + 30_000,
+  });
+  page = await browser.newPage();
+  await page.setViewport({ width: 1200, height: 1000 });
+  page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`console.error: ${m.text()}`); });
+  page.on('pageerror', (e) => pageErrors.push(`page error: ${e.message}`));
+  page.on('requestfailed', (r) => pageErrors.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
+  page.on('response', (r) => { if (r.status() >= 400) pageErrors.push(`HTTP ${r.status()}: ${r.url()}`); });
+
+  // ---------------------------------------------------------------- Purify
+  await page.goto(`${server.url}?${QUERY}`, { waitUntil: 'load' });
+  await page.waitForFunction(() => document.body.dataset.gpu !== undefined, { timeout: 60_000 });
+  const gpu = await page.evaluate(() => ({ state: document.body.dataset.gpu, text: document.getElementById('gpu-status')?.textContent }));
+  if (!check('WebGPU opens in the page', gpu.state === 'ready', gpu.text)) throw new Error('no WebGPU in the page');
+  check('the page is cross-origin isolated (fine timers)', await page.evaluate(() => globalThis.crossOriginIsolated === true));
+  await page.waitForFunction(() => document.querySelectorAll('#digit-picker button').length > 0 && !document.getElementById('run-purify').disabled, { timeout: 30_000 });
+  const digits = await page.$$eval('#digit-picker button', (bs) => bs.length);
+  check('bundled digits shown', digits === 16, `${digits} digits`);
+
+  const tp = performance.now();
+  await page.click('#run-purify');
+  await page.waitForFunction(() => document.getElementById('purify-summary').dataset.state, { timeout: STEP_TIMEOUT_MS });
+  const run = await page.evaluate(() => ({
+    state: document.getElementById('purify-summary').dataset.state,
+    summary: document.getElementById('purify-summary').textContent,
+    status: document.getElementById('purify-status').textContent,
+    bars: document.querySelectorAll('#probs-purified li').length,
+    plotPoints: document.querySelector('#loss-plot polyline')?.getAttribute('points')?.split(' ').length ?? 0,
+  }));
+  if (check('purification runs to the end', run.state === 'done', `${run.status} (${((performance.now() - tp) / 1000).toFixed(1)} s)`)) {
+    const r = JSON.parse(run.summary);
+    const probs = [r.clean, r.attacked, r.purified].flatMap((x) => x.probabilities);
+    check('probabilities finite, each set sums to 1', probs.length === 30 && probs.every(Number.isFinite)
+      && [r.clean, r.attacked, r.purified].every((x) => Math.abs(x.probabilities.reduce((a, b) => a + b, 0) - 1) < 1e-4),
+      `clean ${r.clean.predicted}, attacked ${r.attacked.predicted}, purified ${r.purified.predicted} (label ${r.label})`);
+    check('L_rec per step: 3 finite values, plotted', r.losses.length === 3 && r.losses.every(Number.isFinite) && run.plotPoints === 3, r.losses.map((l) => l.toFixed(4)).join(', '));
+    check('the attack stays in the ε ball', r.attacked.linf <= r.eps + 1e-6 && r.attacked.linf > 0, `‖δ‖∞ ${r.attacked.linf.toFixed(4)} ≤ ${r.eps}`);
+    check('probability bars drawn', run.bars === 10, `${run.bars} bars`);
+  }
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, 'lab.png'), fullPage: true });
+  checkShot(`${SHOTS}/lab.png`, join(SHOTS, 'lab.png'));
+
+  // ---------------------------------------------------------------- Kernels
+  // By keyboard, as the tabs pattern has it: focus the selected tab, ArrowRight moves to the next.
+  await page.focus('#tab-purify');
+  await page.keyboard.press('ArrowRight');
+  const shown = await page.evaluate(() => ({ panel: !document.getElementById('panel-kernels').hidden, focus: document.activeElement?.id }));
+  check('the Kernels tab opens from the keyboard', shown.panel && shown.focus === 'tab-kernels', `focus on #${shown.focus}`);
+  const tk = performance.now();
+  await page.click('#run-kernels');
+  await page.waitForFunction(() => document.getElementById('panel-kernels').dataset.state, { timeout: STEP_TIMEOUT_MS });
+  const k = await page.evaluate(() => ({
+    state: document.getElementById('panel-kernels').dataset.state,
+    status: document.getElementById('kernels-status').textContent,
+    json: document.getElementById('rows-json').value,
+    tableRows: document.querySelectorAll('#kernel-table tbody tr').length,
+    adapter: document.getElementById('adapter-info').textContent,
+    limits: document.querySelectorAll('#adapter-limits tr').length,
+  }));
+  if (check('kernel timings run to the end', k.state === 'done', `${k.status} (${((performance.now() - tk) / 1000).toFixed(1)} s)`)) {
+    const { rows } = JSON.parse(k.json);
+    const want = ['matmul', 'softmax', 'layerNorm', 'attention', 'reconstructionLoss'];
+    check('a row per kernel, in the table and the JSON', k.tableRows === want.length && want.every((n) => rows.some((r) => r.kernel === n)), rows.map((r) => r.kernel).join(', '));
+    const rate = (r) => r.gflops ?? r.gbps;
+    check('rates positive and finite', rows.every((r) => r.median_ms > 0 && Number.isFinite(rate(r)) && rate(r) > 0),
+      rows.map((r) => `${r.kernel} ${rate(r)} ${r.gflops !== undefined ? 'GFLOP/s' : 'GB/s'}`).join('; '));
+  }
+  check('adapter info and limits shown', k.adapter.length > 0 && k.limits > 10, `${k.limits} limits`);
+  // The copy button: the clipboard, once permitted, holds the rows.
+  await browser.defaultBrowserContext().overridePermissions(server.url.replace(/\/$/, ''), ['clipboard-read', 'clipboard-write', 'clipboard-sanitized-write']);
+  await page.click('#copy-rows');
+  await page.waitForFunction(() => /copied|clipboard refused/.test(document.getElementById('kernels-status').textContent), { timeout: 10_000 });
+  const copied = await page.evaluate(async () => ({ status: document.getElementById('kernels-status').textContent, text: await navigator.clipboard.readText().catch((e) => `(${e.message})`) }));
+  let copiedRows = 0;
+  try { copiedRows = JSON.parse(copied.text).rows.length; } catch { /* checked below */ }
+  check('"Copy rows as JSON" puts the rows on the clipboard', copiedRows === 5, copied.status);
+  await page.screenshot({ path: join(SHOTS, 'kernels.png'), fullPage: true });
+  checkShot(`${SHOTS}/kernels.png`, join(SHOTS, 'kernels.png'));
+
+  // Without WebGPU the page must say so and what to do (navigator.gpu hidden before any script runs).
+  const bare = await browser.newPage();
+  await bare.evaluateOnNewDocument(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true }));
+  await bare.goto(server.url, { waitUntil: 'load' });
+  await bare.waitForFunction(() => document.body.dataset.gpu !== undefined, { timeout: 30_000 });
+  const missing = await bare.evaluate(() => ({ state: document.body.dataset.gpu, text: document.getElementById('gpu-status').textContent, run: document.getElementById('run-purify').disabled }));
+  check('without navigator.gpu the page says what to do', missing.state === 'missing' && /Chrome or Edge 113/.test(missing.text) && /--enable-unsafe-webgpu/.test(missing.text) && missing.run,
+    missing.text.slice(0, 60) + '…');
+  // A user's picture (no GPU needed to read it): a dark stroke on white becomes a light digit on dark.
+  const picture = new PNG({ width: 56, height: 56 });
+  for (let i = 0; i < 56 * 56; i++) {
+    const dark = Math.abs((i % 56) - 28) < 5 && Math.floor(i / 56) > 8 && Math.floor(i / 56) < 48;
+    picture.data.set(dark ? [0, 0, 0, 255] : [255, 255, 255, 255], 4 * i);
+  }
+  const pictureFile = join(profile, 'stroke.png');
+  writeFileSync(pictureFile, PNG.sync.write(picture));
+  await (await bare.$('#png-input')).uploadFile(pictureFile);
+  await bare.waitForFunction(() => /stroke\.png/.test(document.getElementById('purify-status').textContent), { timeout: 10_000 });
+  const drawn = await bare.evaluate(() => {
+    const d = document.getElementById('img-original').getContext('2d').getImageData(0, 0, 28, 28).data;
+    return { status: document.getElementById('purify-status').textContent, centre: d[4 * (14 * 28 + 14)], corner: d[0] };
+  });
+  check('a PNG from the file input becomes a 28×28 light-on-dark digit', /inverted/.test(drawn.status) && drawn.centre > 200 && drawn.corner < 30,
+    `centre ${drawn.centre}, corner ${drawn.corner}`);
+  await bare.close();
+} catch (e) {
+  // Where a wait timed out, the page's own status lines say where it stood.
+  const where = await page?.evaluate(() => ['gpu-status', 'purify-status', 'kernels-status'].map((id) => `#${id}: ${document.getElementById(id)?.textContent}`).join(' | ')).catch(() => '');
+  check('the lab test ran', false, `${e.message}${where ? ` (${where})` : ''}`);
+} finally {
+  check('no console or page errors', pageErrors.length === 0, pageErrors.slice(0, 5).join(' | '));
+  await cleanup();
+}
+console.log(`browser-lab: ${secs()} s in all`);
+finish();
