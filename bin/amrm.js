@@ -22,15 +22,19 @@ function newest(dir) {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
     if (e.isDirectory()) t = Math.max(t, newest(p));
-    else if (/\.(ts|wgsl)$/.test(e.name)) t = Math.max(t, statSync(p).mtimeMs);
+    else if (/\.(ts|wgsl|html|css)$/.test(e.name)) t = Math.max(t, statSync(p).mtimeMs);
   }
   return t;
 }
 
 if (!checkout && !existsSync(cli)) throw new Error(`amrm: ${cli} is missing from this installation`);
-const stale = process.env.AMRM_CLI_CHILD !== '1' && checkout && (!existsSync(cli) || Math.max(newest(join(root, 'src')), newest(join(root, 'kernels')), newest(join(root, 'bench'))) > statSync(cli).mtimeMs);
-// Only the library and the CLI are rebuilt here (the tests and the browser bundles are npm test's).
-if (stale) execFileSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit', env: { ...process.env, AMRM_DIST: dist, AMRM_BUILD_TARGETS: 'node' } });
+// `amrm serve` serves the browser lab, so it needs that bundle too (web/ is its source).
+const serving = process.argv[2] === 'serve';
+const bundle = serving ? join(dist, 'web/lab/lab.js') : cli;
+const sources = () => Math.max(newest(join(root, 'src')), newest(join(root, 'kernels')), newest(join(root, 'bench')), serving ? newest(join(root, 'web')) : 0);
+const stale = process.env.AMRM_CLI_CHILD !== '1' && checkout && (!existsSync(cli) || !existsSync(bundle) || sources() > Math.min(statSync(cli).mtimeMs, statSync(bundle).mtimeMs));
+// Only the library and the CLI (and for serve the lab) are rebuilt here; the tests and the other browser bundles are npm test's.
+if (stale) execFileSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit', env: { ...process.env, AMRM_DIST: dist, AMRM_BUILD_TARGETS: serving ? 'node,lab' : 'node' } });
 
 // Dawn writes two "artificially reduced" limit warnings to the process's stderr (native code, not
 // console) whenever an adapter is opened on llvmpipe or SwiftShader; they say nothing to a user. The

@@ -24,7 +24,8 @@ const dist = process.env.AMRM_DIST ?? 'dist';
 const only = process.env.AMRM_BUILD_ONLY ? new RegExp(process.env.AMRM_BUILD_ONLY) : null;
 const pick = (files) => (only ? files.filter((f) => only.test(f)) : files);
 // Stale suites from an earlier build would still be run: start the test output afresh.
-if (process.env.AMRM_BUILD_TARGETS !== 'node') rmSync(join(dist, 'test'), { recursive: true, force: true });
+const targets = process.env.AMRM_BUILD_TARGETS;
+if (targets !== 'node' && targets !== 'node,lab') rmSync(join(dist, 'test'), { recursive: true, force: true });
 
 const common = { bundle: true, format: 'esm', sourcemap: true, loader: { '.wgsl': 'text' }, logLevel: 'warning' };
 const nodeCommon = {
@@ -33,20 +34,22 @@ const nodeCommon = {
   banner: { js: "import { createRequire as __amrmCreateRequire } from 'node:module'; const require = __amrmCreateRequire(import.meta.url);" },
 };
 
-// AMRM_BUILD_TARGETS=node builds the library and the CLI alone (what bin/amrm.js needs).
-const cliOnly = process.env.AMRM_BUILD_TARGETS === 'node';
+// AMRM_BUILD_TARGETS=node builds the library and the CLI alone (what bin/amrm.js needs); node,lab
+// adds the browser lab (what `amrm serve` serves).
+const cliOnly = targets === 'node' || targets === 'node,lab';
+const lab = !only && (!cliOnly || targets === 'node,lab');
 await Promise.all([
   only ? null : build({ ...nodeCommon, entryPoints: { index: 'src/node.ts', cli: 'src/cli/main.ts', serve: 'src/cli/serve.ts' }, outdir: `${dist}/node`, splitting: true }),
   cliOnly ? null : build({ ...nodeCommon, entryPoints: pick(walk('test', /\.test\.ts$/).concat(walk('bench', /\.ts$/))), outdir: dist, outbase: '.', splitting: true }),
   only || cliOnly ? null : build({ ...common, platform: 'browser', target: 'es2022', entryPoints: { amrm: 'src/index.ts' }, outdir: `${dist}/browser`, plugins: [host('browser')] }),
   only || cliOnly ? null : build({ ...common, platform: 'browser', target: 'es2022', entryPoints: { 'browser-suite': 'web/browser-suite.ts' }, outdir: `${dist}/web`, plugins: [host('browser')] }),
   only || cliOnly ? null : build({ ...nodeCommon, entryPoints: { 'node-cases': 'web/node-cases.ts' }, outdir: `${dist}/web` }),
-  only || cliOnly ? null : build({ ...common, platform: 'browser', target: 'es2022', entryPoints: { lab: 'web/lab/lab.ts' }, outdir: `${dist}/web/lab`, plugins: [host('browser')] }),
+  lab ? build({ ...common, platform: 'browser', target: 'es2022', entryPoints: { lab: 'web/lab/lab.ts' }, outdir: `${dist}/web/lab`, plugins: [host('browser')] }) : null,
 ]);
 
 // The lab's page and style go next to its bundle, and its digits are written by the Node library
 // just built (scripts/lab-digits.mjs), which `amrm serve` then serves.
-if (!only && !cliOnly) {
+if (lab) {
   mkdirSync(`${dist}/web/lab`, { recursive: true });
   for (const f of ['index.html', 'lab.css']) copyFileSync(join('web/lab', f), join(dist, 'web/lab', f));
   const digits = spawnSync(process.execPath, ['scripts/lab-digits.mjs', dist], { stdio: ['ignore', 'inherit', 'inherit'] });
