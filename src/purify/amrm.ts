@@ -94,6 +94,11 @@ export interface PurifyRunOptions {
   trackAmv?: boolean;
   /** The AMV's reference images, [B, C, H, W] like x0 (default x0 itself; the clean images show an attack being undone). */
   amvReference?: Tensor;
+  /**
+   * Called after each step with x_s and the loss at x_{s-1} (both the loop's own: read them, do not
+   * dispose them); the loop waits for it (a page repaints there).
+   */
+  onStep?: (s: { step: number; steps: number; x: Tensor; loss: Tensor }) => void | Promise<void>;
 }
 
 /**
@@ -211,6 +216,7 @@ async function runLoop(model: ReconstructionModel, x0: Tensor, options: PurifyOp
       if (jac) purifyStepJacobian(jac, x, g, x0, lam, options.eta);
       const next = differentiable ? update(x, g, lam, bounds[0], bounds[1]) : purifyStep(x, g, x0, lam, options.eta);
       g.dispose();
+      if (r.onStep) await r.onStep({ step: s, steps: options.steps, x: next, loss });
       if (r.trackLoss) losses.push(keep(loss)); else loss.dispose();
       // In the differentiable mode x_{s-1}'s node stays alive through x_s's; the handle can go.
       if (x !== x0) x.dispose();

@@ -154,6 +154,16 @@ test('AMV trajectory: per step and layer, the mean over heads and images of ‖A
       return [a, b, c];
     });
     assert.equal(Array.from(tracked.trajectory![S - 1]), Array.from(plain.trajectory![S - 1]), 'tracking changes no image');
+    // onStep sees every iterate and its loss as they come, and changes nothing either.
+    const seen: { step: number; x: number[]; loss: number }[] = [];
+    const withLoss = await asyncScope(async () => purify(model, tensor(x, [B, 3, 8, 8]), o, {
+      trackLoss: true, onStep: async ({ step, x: xs, loss }) => { seen.push({ step, x: Array.from(await xs.data()), loss: (await loss.data())[0] }); },
+    }));
+    assert.equal(seen.map((q) => q.step), [1, 2, 3]);
+    seen.forEach((q, k) => {
+      assert.equal(q.x, Array.from(plain.trajectory![k]), `onStep's x_${k + 1}`);
+      assert.is(q.loss, withLoss.losses![k], `onStep's loss at step ${k + 1}`);
+    });
     const amv = tracked.amv!;
     assert.is(amv.encoder.length, S + 1);
     assert.ok(amv.encoder.every((l) => l.length === 2) && amv.decoder.every((l) => l.length === 1), 'two encoder layers, one decoder layer');
