@@ -58,6 +58,11 @@ for threat in "linf 8/255" "l2 1.0"; do
     $AMRM eval "${common[@]}" "${args[@]}" --n "$NA" --attack pgd --norm "$norm" --eps "$eps" --steps 5 --eot 1 --adaptive exact --json "$OUT/cifar10-$name-pgd5-exact-$tag.json"
   done
 done
+# The robust-fine-tuned MaskDiT's plain counterpart under the same loop (rmaskdit-cifar10: 15 steps),
+# so that the fine-tuning is compared at equal purification.
+if has rmaskdit; then
+  $AMRM eval "${common[@]}" "${md[0]}" "${md[1]}" --preset rmaskdit-cifar10 --n "$N" --attack pgd --norm linf --eps 8/255 --steps 20 --adaptive none --json "$OUT/cifar10-maskdit-s15-pgd20-none-linf-8_255.json"
+fi
 # Square (l_inf only, black box), 1000 queries: on the classifier, and transferred through each purifier.
 if has none; then
   $AMRM eval "${common[@]}" --n "$N" --attack square --norm linf --eps 8/255 --steps 1000 --json "$OUT/cifar10-none-square1000-linf-8_255.json"
