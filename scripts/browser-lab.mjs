@@ -1,6 +1,7 @@
 // The browser lab's test: starts `amrm serve`'s server in this process, opens the lab in headless
 // Chromium (the system's, driven by puppeteer-core; WebGPU on SwiftShader, as the browser suite),
-// purifies a bundled digit with the shipped MNIST MaskDiT in a few steps, runs the kernel timings,
+// purifies a bundled digit with the shipped MNIST MaskDiT in a few steps (and checks the numbers
+// against the same run in Node on the same adapter), runs the kernel timings,
 // and saves screenshots of both tabs to bench/results/web/. Any console error or page error in the
 // page fails it. Prints one line per check and `browser-lab: N passed, M failed`.
 import { request } from 'node:http';
@@ -102,6 +103,22 @@ async function serveCommand() {
     `${url ? url[0] : 'no URL printed'}, GET / ${status}, exit ${end.code ?? end.signal}`);
 }
 
+/** Runs <dist>/web/lab-node-replay.js for the page's report `r` on SwiftShader; its JSON, or { error }. */
+function replayInNode(r) {
+  const digit = Number(new URLSearchParams(QUERY).get('digit'));
+  const args = [join(dist, 'web/lab-node-replay.js'), join(dist, 'web/lab/digits.json'), String(digit), String(r.eps), String(r.attack_steps), String(r.purify.steps), String(r.purify.seed), r.purifier];
+  return new Promise((done) => {
+    const child = spawn(process.execPath, args, { env: { ...process.env, AMRM_ADAPTER: 'swiftshader' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    child.stdout.on('data', (c) => { out += c; });
+    child.stderr.on('data', (c) => { err += c; });
+    child.on('close', (code) => {
+      const line = out.trim().split('\n').pop();
+      try { done(code === 0 ? JSON.parse(line) : { error: `exit ${code}: ${err.trim().split('\n').slice(-3).join(' ')}` }); } catch { done({ error: `no JSON: ${line}` }); }
+    });
+  });
+}
+
 const pageErrors = [];
 let page;
 try {
@@ -159,6 +176,14 @@ try {
     check('L_rec per step: 3 finite values, plotted', r.losses.length === 3 && r.losses.every(Number.isFinite) && run.plotPoints === 3, r.losses.map((l) => l.toFixed(4)).join(', '));
     check('the attack stays in the ε ball', r.attacked.linf <= r.eps + 1e-6 && r.attacked.linf > 0, `‖δ‖∞ ${r.attacked.linf.toFixed(4)} ≤ ${r.eps}`);
     check('probability bars drawn', run.bars === 10, `${run.bars} bars`);
+    // The same run in Node on the page's adapter (SwiftShader), same digit, models, calls and seeds.
+    const replay = await replayInNode(r);
+    if (check('Node recomputes the run', !replay.error, replay.error ?? '')) {
+      const diff = (a, b) => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
+      const worst = Math.max(diff(r.clean.probabilities, replay.clean), diff(r.attacked.probabilities, replay.attacked),
+        diff(r.purified.probabilities, replay.purified), diff(r.losses, replay.losses));
+      check('the page\'s probabilities and losses equal Node\'s on the same adapter and seeds (1e-4)', worst <= 1e-4, `largest difference ${worst.toExponential(2)}`);
+    }
   }
   mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: join(SHOTS, 'lab.png'), fullPage: true });

@@ -44,6 +44,7 @@ await Promise.all([
   only || cliOnly ? null : build({ ...common, platform: 'browser', target: 'es2022', entryPoints: { amrm: 'src/index.ts' }, outdir: `${dist}/browser`, plugins: [host('browser')] }),
   only || cliOnly ? null : build({ ...common, platform: 'browser', target: 'es2022', entryPoints: { 'browser-suite': 'web/browser-suite.ts' }, outdir: `${dist}/web`, plugins: [host('browser')] }),
   only || cliOnly ? null : build({ ...nodeCommon, entryPoints: { 'node-cases': 'web/node-cases.ts' }, outdir: `${dist}/web` }),
+  only || cliOnly ? null : build({ ...nodeCommon, entryPoints: { 'lab-node-replay': 'web/lab/node-replay.ts' }, outdir: `${dist}/web` }),
   lab ? build({ ...common, platform: 'browser', target: 'es2022', entryPoints: { lab: 'web/lab/lab.ts' }, outdir: `${dist}/web/lab`, plugins: [host('browser')] }) : null,
 ]);
 
