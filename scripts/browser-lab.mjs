@@ -166,6 +166,7 @@ try {
     status: document.getElementById('purify-status').textContent,
     bars: document.querySelectorAll('#probs-purified li').length,
     plotPoints: document.querySelector('#loss-plot polyline')?.getAttribute('points')?.split(' ').length ?? 0,
+    reconstructionStep: document.getElementById('img-reconstruction').dataset.step,
   }));
   if (check('purification runs to the end', run.state === 'done', `${run.status} (${((performance.now() - tp) / 1000).toFixed(1)} s)`)) {
     const r = JSON.parse(run.summary);
@@ -176,6 +177,7 @@ try {
     check('L_rec per step: 3 finite values, plotted', r.losses.length === 3 && r.losses.every(Number.isFinite) && run.plotPoints === 3, r.losses.map((l) => l.toFixed(4)).join(', '));
     check('the attack stays in the ε ball', r.attacked.linf <= r.eps + 1e-6 && r.attacked.linf > 0, `‖δ‖∞ ${r.attacked.linf.toFixed(4)} ≤ ${r.eps}`);
     check('probability bars drawn', run.bars === 10, `${run.bars} bars`);
+    check('the reconstruction of every step drawn, the last one shown', run.reconstructionStep === '3', `step ${run.reconstructionStep}`);
     // The same run in Node on the page's adapter (SwiftShader), same digit, models, calls and seeds.
     const replay = await replayInNode(r);
     if (check('Node recomputes the run', !replay.error, replay.error ?? '')) {

@@ -5,6 +5,8 @@ import { asyncScope } from '../../src/engine/tensor.js';
 import { tensor } from '../../src/engine/ops/creation.js';
 import { purify, type PurifyOptions } from '../../src/purify/amrm.js';
 import type { ReconstructionModel } from '../../src/purify/loss.js';
+import type { MaskedReconstructor } from '../../src/models/reconstructor.js';
+import { noGrad } from '../../src/engine/autograd.js';
 
 export interface LiveStep {
   /** 1-based step. */
@@ -14,16 +16,19 @@ export interface LiveStep {
   image: Float32Array;
   /** L_rec at x_{s-1}, the loss this step descended (as purify()'s trackLoss reports it). */
   loss: number;
+  /** The model's picture of x_s under one fixed mask (hidden patches predicted), [C·H·W], when a reconstructor is given. */
+  reconstruction?: Float32Array;
 }
 
 export interface LiveResult { image: Float32Array; losses: number[]; seconds: number; }
 
 /**
- * Purifies one image x0 ([C·H·W] in [0, 1]) and calls onStep after every step with the new iterate.
+ * Purifies one image x0 ([C·H·W] in [0, 1]) and calls onStep after every step with the new iterate
+ * (and, given a reconstructor of the same model, its reconstruction).
  * onStep may be async (the page repaints there); the next step waits for it.
  */
 export async function purifyLive(model: ReconstructionModel, x0: Float32Array, o: PurifyOptions,
-  onStep: (s: LiveStep) => void | Promise<void>): Promise<LiveResult> {
+  onStep: (s: LiveStep) => void | Promise<void>, reconstructor?: MaskedReconstructor): Promise<LiveResult> {
   const [C, H, W] = model.inputShape;
   if (x0.length !== C * H * W) throw new Error(`purifyLive: the image has ${x0.length} values, ${model.name} takes [${C}, ${H}, ${W}] = ${C * H * W}`);
   const losses: number[] = [];
@@ -33,7 +38,11 @@ export async function purifyLive(model: ReconstructionModel, x0: Float32Array, o
       onStep: async ({ step, steps, x, loss }) => {
         const [l] = await loss.data();
         losses.push(l);
-        await onStep({ step, steps, image: await x.data(), loss: l });
+        // One mask for every step (seeded like the loop), so the pictures differ only by x_s.
+        const reconstruction = reconstructor
+          ? new Float32Array(await noGrad(() => reconstructor.reconstruct(x, { maskRatio: o.maskRatio, seed: o.seed }).images).data())
+          : undefined;
+        await onStep({ step, steps, image: await x.data(), loss: l, reconstruction });
       },
     });
     return { image: await r.images.data(), losses, seconds: r.seconds };

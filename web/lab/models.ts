@@ -10,6 +10,7 @@ import { MaskDiT } from '../../src/models/maskdit.js';
 import { MaeReconstruction, type ReconstructionModel } from '../../src/purify/loss.js';
 import { MaskDitReconstruction, DEFAULT_PURIFY_SIGMA } from '../../src/purify/maskdit_loss.js';
 import { purifyPreset } from '../../src/purify/presets.js';
+import { MaskDitReconstructor, type MaskedReconstructor } from '../../src/models/reconstructor.js';
 
 export type PurifierChoice = 'maskdit' | 'mae';
 
@@ -26,6 +27,8 @@ export interface LoadedPurifier {
   choice: PurifierChoice;
   preset: string;
   model: ReconstructionModel;
+  /** The same model as a picture maker (its reconstruction of an image under a mask). */
+  reconstructor: MaskedReconstructor;
   description: string;
   dispose(): void;
 }
@@ -66,9 +69,10 @@ export async function loadPurifier(choice: PurifierChoice, onSize?: (bytes: numb
   if (choice === 'mae') {
     const mae = MAE.load(sd);
     const model = new MaeReconstruction(mae);
-    return { choice, preset, model, description: model.name, dispose: () => mae.dispose() };
+    return { choice, preset, model, reconstructor: model.reconstructor, description: model.name, dispose: () => mae.dispose() };
   }
   const maskdit = MaskDiT.load(sd);
-  const model = new MaskDitReconstruction(maskdit, { sigma: purifyPreset(preset).sigma ?? DEFAULT_PURIFY_SIGMA });
-  return { choice, preset, model, description: model.describe(), dispose: () => maskdit.dispose() };
+  const sigma = purifyPreset(preset).sigma ?? DEFAULT_PURIFY_SIGMA;
+  const model = new MaskDitReconstruction(maskdit, { sigma });
+  return { choice, preset, model, reconstructor: new MaskDitReconstructor(maskdit, { sigma }), description: model.describe(), dispose: () => maskdit.dispose() };
 }

@@ -141,17 +141,22 @@ export function setupPurifyTab(params: URLSearchParams): void {
     const options = purifyConfig(purifier.preset, { steps: purifySteps, seed });
     const plot = byId<SVGSVGElement>('loss-plot');
     const purifiedCanvas = byId<HTMLCanvasElement>('img-purified');
+    const reconstructionCanvas = byId<HTMLCanvasElement>('img-reconstruction');
     showStatus(status, `purifying with ${purifier.description}, preset ${purifier.preset}: ${options.steps} steps`);
     const losses: number[] = [];
     const result = await purifyLive(purifier.model, attacked, options, async (s) => {
       losses.push(s.loss);
       drawImage(purifiedCanvas, s.image);
+      if (s.reconstruction) {
+        drawImage(reconstructionCanvas, s.reconstruction);
+        reconstructionCanvas.dataset.step = String(s.step);
+      }
       drawLossPlot(plot, losses, s.steps, 'L_rec');
       byId('cap-purified').textContent = `purifying: step ${s.step} of ${s.steps}`;
       progress.value = attackSteps + s.step;
       showStatus(status, `purifying: step ${s.step} of ${s.steps}, L_rec ${s.loss.toPrecision(4)}`);
       await nextFrame();
-    });
+    }, purifier.reconstructor);
     drawImage(purifiedCanvas, result.image);
     byId('cap-purified').textContent = `purified (${options.steps} steps, moved ${linf(result.image, attacked).toFixed(3)} in l∞)`;
     const purifiedProbs = await classify(target, result.image);
