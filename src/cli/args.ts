@@ -2,6 +2,8 @@
 // without a value, and lists (`--input A.png B.png`) that run until the next flag. Anything unclear is
 // a UsageError, which `withUsage` turns into the message, the command's usage text and exit code 2.
 
+import { parseEps } from '../attacks/ball.js';
+
 export class UsageError extends Error {}
 
 export interface FlagSpec {
@@ -70,4 +72,11 @@ export function withUsage<T>(command: string, usage: string, parse: () => T): T 
     console.error(`amrm ${command}: ${e.message}\nusage:\n${usage}`);
     return 2;
   }
+}
+
+/** The value of a radius-like flag, a number ≥ 0 or a fraction such as 8/255, or undefined when absent. */
+export function fractionFlag(values: Map<string, string>, flag: string): number | undefined {
+  const v = values.get(flag);
+  if (v === undefined) return undefined;
+  try { return parseEps(v); } catch { throw new UsageError(`${flag} must be a number ≥ 0 or a fraction like 8/255, got '${v}'`); }
 }

@@ -9,7 +9,7 @@
 // { robust_accuracy, attack: {...} | null, purifier: {...} | null, robust_predictions }.
 // --shard i/n runs the i-th of n runs of whole batches of the selection; `amrm merge` joins them.
 import { init } from '../engine/engine.js';
-import { UsageError, intFlag, parseFlags, withUsage } from './args.js';
+import { UsageError, fractionFlag, intFlag, parseFlags, withUsage } from './args.js';
 import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
 import { writeSafetensors } from '../engine/io/safetensors.js';
 import { checkFiniteWeights } from '../engine/io/host-tensor.js';
@@ -24,7 +24,7 @@ import type { ReconstructionModel } from '../purify/loss.js';
 import { loadPurifier, type LoadedPurifier } from './purifier.js';
 import { purifyConfig } from '../purify/amrm.js';
 import { purifyPresetNames } from '../purify/presets.js';
-import { parseEps, type Norm } from '../attacks/ball.js';
+import type { Norm } from '../attacks/ball.js';
 import { ATTACKS, pgdKeep, robustAccuracy, type Adaptive, type AttackName } from '../eval/robust.js';
 import { parseShard, shardFromEnv, shardRange, type Shard } from '../eval/shard.js';
 
@@ -144,11 +144,7 @@ function parseRobust(got: Map<string, string>, dataset: string): Omit<RobustArgs
   const adaptive = got.get('--adaptive') ?? (purifier ? 'exact' : 'none');
   if (adaptive !== 'exact' && adaptive !== 'none') throw new UsageError(`--adaptive must be exact or none, got '${adaptive}'`);
   if (adaptive === 'exact' && !purifier && got.has('--adaptive')) throw new UsageError('--adaptive exact needs --purifier FILE (without one the attack is on the classifier anyway)');
-  const number = (flag: string): number | undefined => {
-    const v = got.get(flag);
-    if (v === undefined) return undefined;
-    try { return parseEps(v); } catch { throw new UsageError(`${flag} must be a number ≥ 0 or a fraction like 8/255, got '${v}'`); }
-  };
+  const number = (flag: string): number | undefined => fractionFlag(got, flag);
   const eps = number('--eps') ?? (norm === 'linf' ? 8 / 255 : 0.5);
   // Images are in [0, 1]: an l_inf radius of 1 or more allows any image at all.
   if (norm === 'linf' && eps >= 1) throw new UsageError(`--eps ${got.get('--eps')} under l_inf allows any image in [0, 1] (a radius in [0, 1] units, e.g. 8/255)`);

@@ -7,8 +7,7 @@ import { basename } from 'node:path';
 import { init } from '../engine/engine.js';
 import { writeSafetensors } from '../engine/io/safetensors.js';
 import { loadStateDictFile } from '../engine/io/node.js';
-import { UsageError, intFlag, numFlag, parseFlags } from './args.js';
-import { parseEps } from '../attacks/ball.js';
+import { UsageError, fractionFlag, intFlag, numFlag, parseFlags } from './args.js';
 import { createClassifier } from '../models/classifiers.js';
 import { loadMnistSplit } from '../data/mnist.js';
 import { loadCifar } from '../data/cifar-fs.js';
@@ -60,11 +59,7 @@ export function parseRobust(args: string[]): RobustArgs {
   if (preset !== undefined && !purifyPresetNames().includes(preset)) throw new UsageError(`--preset must be one of ${purifyPresetNames().join(', ')}, got '${preset}'`);
   const surrogate = got.get('--surrogate') ?? 'paste';
   if (!(SURROGATES as readonly string[]).includes(surrogate)) throw new UsageError(`--surrogate must be ${SURROGATES.join(' or ')}, got '${surrogate}'`);
-  const fraction = (flag: string): number | undefined => {
-    const v = got.get(flag);
-    if (v === undefined) return undefined;
-    try { return parseEps(v); } catch { throw new UsageError(`${flag} must be a number ≥ 0 or a fraction like 8/255, got '${v}'`); }
-  };
+  const fraction = (flag: string): number | undefined => fractionFlag(got, flag);
   const eps = fraction('--eps') ?? (dataset === 'mnist' ? 0.3 : 8 / 255);
   if (!(eps > 0 && eps < 1)) throw new UsageError(`--eps must be in (0, 1) (an l_inf radius in [0, 1] units), got '${got.get('--eps')}'`);
   return {

@@ -14,15 +14,7 @@ import { pgd } from '../../src/attacks/pgd.js';
 import { purify, purifyConfig } from '../../src/purify/amrm.js';
 import { loadPurifier } from '../../src/cli/purifier.js';
 import { PRESET_OF, MODEL_FILES, type PurifierChoice } from './models.js';
-
-/** The page's softmax (charts.ts), in float64 on the host. */
-function softmax(z: ArrayLike<number>): number[] {
-  let m = -Infinity;
-  for (let i = 0; i < z.length; i++) m = Math.max(m, z[i]);
-  const e = Array.from(z, (v) => Math.exp(v - m));
-  const s = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / s);
-}
+import { softmax } from './charts.js'; // the page's own (DOM only inside its drawing functions)
 
 const [digitsFile, digit, eps, attackSteps, purifySteps, seed, choice] = process.argv.slice(2);
 if (!choice || (choice !== 'maskdit' && choice !== 'mae')) {
