@@ -20,6 +20,7 @@ import { writeAtomic } from '../engine/io/node.js';
 import { subset, type ImageSet } from '../data/dataset.js';
 import { sampleIndices } from '../data/sample.js';
 import { figure1 } from '../eval/figures.js';
+import { gridFigurePng } from '../eval/figure_render.js';
 import { loadClassifierAndPurifier } from './purifier.js';
 import { purify, purifyConfig } from '../purify/amrm.js';
 import { classifierTarget, logitsOf, predictions } from '../attacks/target.js';
@@ -119,11 +120,12 @@ export async function demoCommand(args: string[]): Promise<number> {
     const show = Math.min(set.n, 8);
     const per = C * H * W;
     const pick = (x: Float32Array): Float32Array => x.subarray(0, show * per);
-    const fig = await figure1({
+    const fig1 = await figure1({
       classifier, model: loaded.reconstructor, images: pick(set.images), labels: set.labels.subarray(0, show), indices: Array.from(indices.subarray(0, show)),
       classes: set.classes, attacked: pick(attack.adversarial), purified: pick(purifiedAttacked), maskRatio: options.maskRatio, maskSeed: a.seed,
       title: `${a.dataset === 'mnist' ? 'MNIST' : 'CIFAR-10'} test images: PGD-${a.attackSteps} l_inf ${a.eps.toFixed(4)} on ${classifier.arch}, AMRM ${preset} (S ${options.steps})`,
     });
+    const fig = { ...fig1, ...gridFigurePng(fig1.grid) };
     mkdirSync(a.out, { recursive: true });
     const png = join(a.out, 'figure1.png');
     writeAtomic(png, fig.png);

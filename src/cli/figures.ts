@@ -23,6 +23,7 @@ import { loadClassifierAndPurifier } from './purifier.js';
 import { purifyConfig, type PurifyConfig } from '../purify/amrm.js';
 import { pgdKeep } from '../eval/robust.js';
 import { parseEps } from '../attacks/ball.js';
+import { gridFigurePng } from '../eval/figure_render.js';
 import {
   attackLinf, budgetPlotSvg, budgetSweep, budgetTrend, defaultQuery, drawMask, figure1, figure3, fmt255,
   layerNames, purificationPlotSvg, purificationTrack, purifyImages, stepTrend, DEFAULT_BATCH,
@@ -217,11 +218,12 @@ export async function figuresCommand(args: string[]): Promise<number> {
       const attackDesc = `PGD-${a.attackSteps} l_inf ${fmt255(a.eps)}`;
       if (want1) {
         const t1 = performance.now();
-        const f = await figure1({
+        const f1 = await figure1({
           classifier, model: rec, images: set.images, labels: set.labels, indices: Array.from(indices.subarray(0, k)), classes: all.classes,
           attacked, purified, maskRatio: options.maskRatio, maskSeed: a.seed, batch: a.batch,
           title: `Figure 1: ${a.dataset === 'mnist' ? 'MNIST' : 'CIFAR-10'} test images, ${attackDesc} on ${classifier.arch}, AMRM-Pure ${preset} (S ${options.steps})`,
         });
+        const f = { ...f1, ...gridFigurePng(f1.grid) };
         const png = write('fig1.png', f.png);
         timings.fig1 = sampleSeconds + (performance.now() - t1) / 1000;
         write('fig1.json', json({
@@ -232,12 +234,13 @@ export async function figuresCommand(args: string[]): Promise<number> {
       }
       if (want3) {
         const t3 = performance.now();
-        const f = await figure3({
+        const f3 = await figure3({
           model: rec, clean: set.images.slice(0, per), attacked: attacked.slice(0, per), purified: purified.slice(0, per),
           index: indices[0], labelName: all.classes[set.labels[0]] ?? String(set.labels[0]), mask: fig3Setup.mask, query: fig3Setup.query, layers: fig3Setup.layers,
           title: `Figure 3: attention of query patch ${fig3Setup.query} per layer, test image #${indices[0]} (${all.classes[set.labels[0]] ?? set.labels[0]})`,
           columnTitles: ['clean', `attacked (${attackDesc})`, `purified (${preset})`],
         });
+        const f = { ...f3, ...gridFigurePng(f3.grid) };
         const png = write('fig3.png', f.png);
         timings.fig3 = (want1 ? 0 : sampleSeconds) + (performance.now() - t3) / 1000;
         write('fig3.json', json({

@@ -22,7 +22,7 @@ import { AMV_PROBE_SEED_OFFSET, purify, type PurifyOptions } from '../purify/amr
 import type { ReconstructionModel } from '../purify/loss.js';
 import { amvSquared, captureForward } from './attention_capture.js';
 import { maskedView, reconstructionView } from './reconstruction_figure.js';
-import { gridFigurePng, heatmapTile, patchMark, type FigureLayout, type Tile } from './figure_render.js';
+import { heatmapTile, patchMark, type GridFigure, type Tile } from './figure_tiles.js';
 import { linePlotsSvg, type Series } from './plot.js';
 
 // ---------------------------------------------------------------- shared steps
@@ -178,8 +178,8 @@ function predictionCell(p: Predictions, i: number, label: number, classes: reado
   return { prediction: p.pred[i], prediction_name: className(classes, p.pred[i]), confidence: p.conf[i], verdict: p.pred[i] === label ? 'right' : 'wrong' };
 }
 
-/** Figure 1 as a labeled PNG, its layout, and every prediction it shows. */
-export async function figure1(f: Figure1Input): Promise<{ png: Uint8Array; svg: string; layout: FigureLayout; data: Figure1Data }> {
+/** Figure 1 as a grid of captioned tiles (gridFigurePng draws it, the browser lab too) and every prediction it shows. */
+export async function figure1(f: Figure1Input): Promise<{ grid: GridFigure; data: Figure1Data }> {
   const [C, H, W] = f.model.inputShape;
   const per = C * H * W, n = f.labels.length, L = f.model.numPatches, batch = f.batch ?? DEFAULT_BATCH;
   for (const [what, x] of [['images', f.images], ['attacked', f.attacked], ['purified', f.purified]] as const) {
@@ -224,8 +224,7 @@ export async function figure1(f: Figure1Input): Promise<{ png: Uint8Array; svg: 
   }
   FIGURE1_COLUMNS.forEach((col, s) => { data.accuracy[col] = data.images.filter((im) => im.cells[s].verdict === 'right').length / n; });
   const note = f.note ?? `Under each image: the classifier's prediction on that image as shown, with its softmax probability (✓ right, ✗ wrong). One mask (ratio ${f.maskRatio}, seed ${f.maskSeed}) in every column; hidden patches are grey in the masked input and predicted by the ${f.model.label} in the reconstructions${f.model.family === 'maskdit' ? ' (shown at the noisy patch\'s own mean and spread: the MaskDiT predicts them standardized per patch)' : ''}.`;
-  const { png, svg, layout } = gridFigurePng({ title: f.title, columnTitles: [...FIGURE1_COLUMNS], rowTitles, rows, note });
-  return { png, svg, layout, data };
+  return { grid: { title: f.title, columnTitles: [...FIGURE1_COLUMNS], rowTitles, rows, note }, data };
 }
 
 // ---------------------------------------------------------------- Figure 3
@@ -295,8 +294,8 @@ export interface Figure3Data {
   rows: Figure3Row[];
 }
 
-/** Figure 3 as a PNG (rows: layers; columns: the mask, then clean / attacked / purified heat maps), its layout and numbers. */
-export async function figure3(f: Figure3Input): Promise<{ png: Uint8Array; svg: string; layout: FigureLayout; data: Figure3Data }> {
+/** Figure 3 as a grid of tiles (rows: layers; columns: the mask, then clean / attacked / purified heat maps) and its numbers. */
+export async function figure3(f: Figure3Input): Promise<{ grid: GridFigure; data: Figure3Data }> {
   const model = f.model;
   const [C, H, W] = model.inputShape;
   const per = C * H * W, L = model.numPatches, gh = model.gridH, gw = model.gridW, P = model.prefixTokens;
@@ -359,10 +358,10 @@ export async function figure3(f: Figure3Input): Promise<{ png: Uint8Array; svg: 
     + `Hatched: hidden patches (the encoder has no token for them); the decoder has a token for every patch. `
     + (P ? 'Caption: the query\'s weight on the cls token (not drawn). ' : `The ${model.label} has no cls token: the weights over the patches sum to 1. `)
     + `Mask: ${hiddenList(f.mask, L, 0).length} of ${L} patches hidden.`;
-  const { png, svg, layout } = gridFigurePng({
+  const grid: GridFigure = {
     title: f.title, columnTitles: ['mask and query', ...colTitles], rowTitles, rows: tiles, note,
     colorbar: { lo: 0, hi: 1, label: 'weight / vmax' },
-  });
+  };
   const data: Figure3Data = {
     index: f.index, label_name: f.labelName, grid: [gh, gw],
     query: { patch: f.query, row: Math.floor(f.query / gw), col: f.query % gw },
@@ -372,7 +371,7 @@ export async function figure3(f: Figure3Input): Promise<{ png: Uint8Array; svg: 
       : 'no cls token: encoder token s is visible patch idsKeep[s] (ascending patch order under a given mask); decoder token l is patch l',
     columns: ['mask and query', ...colTitles], rows,
   };
-  return { png, svg, layout, data };
+  return { grid, data };
 }
 
 // ---------------------------------------------------------------- Figure 4

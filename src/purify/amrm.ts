@@ -96,9 +96,9 @@ export interface PurifyRunOptions {
   amvReference?: Tensor;
   /**
    * Called after each step with x_s and the loss at x_{s-1} (both the loop's own: read them, do not
-   * dispose them); the loop waits for it (a page repaints there).
+   * dispose them), and with trackAmv x_s's AMV per layer; the loop waits for it (a page repaints there).
    */
-  onStep?: (s: { step: number; steps: number; x: Tensor; loss: Tensor }) => void | Promise<void>;
+  onStep?: (s: { step: number; steps: number; x: Tensor; loss: Tensor; amv?: { encoder: number[]; decoder: number[] } }) => void | Promise<void>;
 }
 
 /**
@@ -216,13 +216,15 @@ async function runLoop(model: ReconstructionModel, x0: Tensor, options: PurifyOp
       if (jac) purifyStepJacobian(jac, x, g, x0, lam, options.eta);
       const next = differentiable ? update(x, g, lam, bounds[0], bounds[1]) : purifyStep(x, g, x0, lam, options.eta);
       g.dispose();
-      if (r.onStep) await r.onStep({ step: s, steps: options.steps, x: next, loss });
+      if (refMaps) await trackAmv(next, refMaps);
+      if (r.onStep) {
+        await r.onStep({ step: s, steps: options.steps, x: next, loss, ...(refMaps ? { amv: { encoder: amv.encoder[s], decoder: amv.decoder[s] } } : {}) });
+      }
       if (r.trackLoss) losses.push(keep(loss)); else loss.dispose();
       // In the differentiable mode x_{s-1}'s node stays alive through x_s's; the handle can go.
       if (x !== x0) x.dispose();
       x = next;
       if (r.trajectory) trajectory.push(new Float32Array(await x.data()));
-      if (refMaps) await trackAmv(x, refMaps);
       if (!r.trajectory && !refMaps) await sync(); // keeps the queue short and the progress honest
       r.onProgress?.(s, options.steps);
     }

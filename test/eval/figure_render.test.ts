@@ -2,7 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Rng } from '../../src/engine/random.js';
 import { decodePng } from '../../src/data/png.js';
-import { gridFigurePng, gridFigureSvg, renderPng, heatmapTile, colormap, patchMark, CAPTION_COLORS, type Tile, type GridFigure } from '../../src/eval/figure_render.js';
+import { gridFigurePng, gridFigureSvg, renderPng } from '../../src/eval/figure_render.js';
+import { heatmapTile, colormap, patchMark, CAPTION_COLORS, type Tile, type GridFigure } from '../../src/eval/figure_tiles.js';
 import { linePlotSvg, linePlotsSvg, niceTicks, formatTick } from '../../src/eval/plot.js';
 import { lossCurveSvg } from '../../src/train/plot.js';
 

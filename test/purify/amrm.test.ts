@@ -165,6 +165,10 @@ test('AMV trajectory: per step and layer, the mean over heads and images of ‖A
       assert.is(q.loss, withLoss.losses![k], `onStep's loss at step ${k + 1}`);
     });
     const amv = tracked.amv!;
+    // With trackAmv, onStep also hands over x_s's AMV, the trajectory's entry for step s.
+    const stepAmv: { encoder: number[]; decoder: number[] }[] = [];
+    await asyncScope(async () => purify(model, tensor(x, [B, 3, 8, 8]), o, { trackAmv: true, onStep: ({ amv: a }) => { stepAmv.push(a!); } }));
+    assert.equal(stepAmv, Array.from({ length: S }, (_, k) => ({ encoder: amv.encoder[k + 1], decoder: amv.decoder[k + 1] })), 'onStep\'s AMV per step');
     assert.is(amv.encoder.length, S + 1);
     assert.ok(amv.encoder.every((l) => l.length === 2) && amv.decoder.every((l) => l.length === 1), 'two encoder layers, one decoder layer');
     assert.ok([...amv.encoder[0], ...amv.decoder[0]].every((v) => v === 0), 'x_0 against itself under the same mask');

@@ -13,7 +13,8 @@ import { MaskDiT, diffusionNoise, toModelRange } from '../../src/models/maskdit.
 import { MAE } from '../../src/models/mae.js';
 import { MaskDitReconstruction } from '../../src/purify/maskdit_loss.js';
 import { purify, purifyConfig } from '../../src/purify/amrm.js';
-import { loadPurifier, purifierFamily } from '../../src/cli/purifier.js';
+import { loadPurifier } from '../../src/cli/purifier.js';
+import { purifierFamily } from '../../src/purify/load.js';
 
 await setup();
 const test = suite('purify: MaskDiT-Pure');
