@@ -1,36 +1,11 @@
-// What every benchmark shares: medians, interleaved timing rounds, and TF.js's WebGPU backend
-// started on the engine's own GPUDevice (the peer, on the same adapter in the same process).
+// What every benchmark shares: medians and interleaved timing rounds (bench/interleave.ts, which
+// the browser lab imports on its own), and TF.js's WebGPU backend started on the engine's own
+// GPUDevice (the peer, on the same adapter in the same process). This module is the benchmarks'
+// Node side: the browser lab's bundle must not import it (it would pull in TF.js).
 import { engine } from '../src/engine/engine.js';
 import { settle } from '#host';
-import { median } from '../src/engine/profile.js';
 
-export { median };
-
-/**
- * Median run time of each implementation, timed in interleaved rounds (one run of each per round)
- * so that a change in the machine's load (other processes share its cores) hits all of them alike.
- * Two untimed runs first (the first compiles the pipelines). An implementation whose second
- * warm-up run is longer than `maxMs` is left out (undefined).
- */
-export async function interleavedMedians(reps: number, maxMs: number, impls: (() => Promise<void>)[]): Promise<(number | undefined)[]> {
-  const live: boolean[] = [];
-  for (const once of impls) {
-    await once();
-    const t0 = performance.now();
-    await once();
-    live.push(performance.now() - t0 <= maxMs);
-  }
-  const times: number[][] = impls.map(() => []);
-  for (let r = 0; r < reps; r++) {
-    for (const [i, once] of impls.entries()) {
-      if (!live[i]) continue;
-      const t0 = performance.now();
-      await once();
-      times[i].push(performance.now() - t0);
-    }
-  }
-  return times.map((t, i) => (live[i] ? median(t) : undefined));
-}
+export { median, interleavedMedians } from './interleave.js';
 
 export type Tf = typeof import('@tensorflow/tfjs-core');
 export type TfTensor = import('@tensorflow/tfjs-core').Tensor;

@@ -1,7 +1,8 @@
 // The browser lab's test: starts `amrm serve`'s server in this process, opens the lab in headless
 // Chromium (the system's, driven by puppeteer-core; WebGPU on SwiftShader, as the browser suite),
-// purifies a bundled digit with the shipped MNIST MaskDiT in a few steps (and checks the numbers
-// against the same run in Node on the same adapter), runs the kernel timings,
+// purifies a bundled MNIST digit with the shipped MaskDiT and a CIFAR-10 image with the shipped MAE
+// under an l_2 attack, a few steps each, draws Figure 1's row and a clicked patch's Figure 3 (and
+// checks every number against the same run in Node on the same adapter), runs the kernel timings,
 // and saves screenshots of both tabs to bench/results/web/. Any console error or page error in the
 // page fails it. Prints one line per check and `browser-lab: N passed, M failed`.
 import { request } from 'node:http';
@@ -15,7 +16,9 @@ import { PNG } from 'pngjs';
 const dist = process.env.AMRM_DIST ?? 'dist';
 const SHOTS = 'bench/results/web';
 // Few steps: the test checks that the pipeline runs end to end in the page, not how well it purifies.
-const QUERY = 'digit=0&attack-steps=2&purify-steps=3&purifier=maskdit&reps=3';
+const QUERY = 'image=0&attack-steps=2&purify-steps=3&purifier=mnist-maskdit.safetensors&reps=3';
+// CIFAR-10's test batch for the replay's check that the bundled PNGs hold its images (the CI's ../shared).
+const CIFAR = '../shared/data/cifar-10-batches-bin';
 const STEP_TIMEOUT_MS = 150_000;
 
 let passed = 0, failed = 0;
@@ -103,12 +106,14 @@ async function serveCommand() {
     `${url ? url[0] : 'no URL printed'}, GET / ${status}, exit ${end.code ?? end.signal}`);
 }
 
-/** Runs <dist>/web/lab-node-replay.js for the page's report `r` on SwiftShader; its JSON, or { error }. */
-function replayInNode(r) {
-  const digit = Number(new URLSearchParams(QUERY).get('digit'));
-  const args = [join(dist, 'web/lab-node-replay.js'), join(dist, 'web/lab/digits.json'), String(digit), String(r.eps), String(r.attack_steps), String(r.purify.steps), String(r.purify.seed), r.purifier];
+/** Runs <dist>/web/lab-node-replay.js for the page's report `r` (and Figure 3's query) on SwiftShader; its JSON, or { error }. */
+function replayInNode(r, query) {
+  const spec = {
+    dataset: r.dataset, image: r.bundled, norm: r.attack.norm, eps: r.attack.eps, attack_steps: r.attack.steps, purify_steps: r.purify.steps,
+    seed: r.attack.seed, classifier: r.classifier, purifier: r.purifier_file, query, cifar: CIFAR,
+  };
   return new Promise((done) => {
-    const child = spawn(process.execPath, args, { env: { ...process.env, AMRM_ADAPTER: 'swiftshader' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(dist, 'web/lab-node-replay.js'), JSON.stringify(spec)], { env: { ...process.env, AMRM_ADAPTER: 'swiftshader' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '';
     child.stdout.on('data', (c) => { out += c; });
     child.stderr.on('data', (c) => { err += c; });
@@ -117,6 +122,57 @@ function replayInNode(r) {
       try { done(code === 0 ? JSON.parse(line) : { error: `exit ${code}: ${err.trim().split('\n').slice(-3).join(' ')}` }); } catch { done({ error: `no JSON: ${line}` }); }
     });
   });
+}
+
+/** Largest difference of two equally long lists of numbers (Infinity when the lengths differ). */
+const maxDiff = (a, b) => (a.length === b.length ? Math.max(0, ...a.map((v, i) => Math.abs(v - b[i]))) : Infinity);
+
+/** Runs the form as it stands and waits for the run's report; returns it with the page's drawn state. */
+async function runPurify(what) {
+  const tp = performance.now();
+  await page.click('#run-purify');
+  await page.waitForFunction(() => document.getElementById('purify-summary').dataset.state, { timeout: STEP_TIMEOUT_MS });
+  const run = await page.evaluate(() => ({
+    state: document.getElementById('purify-summary').dataset.state,
+    summary: document.getElementById('purify-summary').textContent,
+    status: document.getElementById('purify-status').textContent,
+    bars: document.querySelectorAll('#probs-purified li').length,
+    lossPoints: document.querySelector('#loss-plot polyline')?.getAttribute('points')?.split(' ').length ?? 0,
+    amvPoints: document.querySelector('#amv-plot polyline')?.getAttribute('points')?.split(' ').length ?? 0,
+    reconstructionStep: document.getElementById('img-reconstruction').dataset.step,
+    fig1Tiles: document.querySelectorAll('#fig1-grid canvas.tile').length,
+    fig1Captions: Array.from(document.querySelectorAll('#fig1-grid .tile-caption'), (c) => c.dataset.verdict ?? ''),
+    fig1Shown: !document.getElementById('fig1').hidden,
+    selected: Number(document.querySelector('#image-picker button[aria-pressed="true"]')?.dataset.i ?? -1),
+  }));
+  const ok = check(`${what}: purification runs to the end`, run.state === 'done', `${run.status} (${((performance.now() - tp) / 1000).toFixed(1)} s)`);
+  return ok ? { ...run, report: { ...JSON.parse(run.summary), bundled: run.selected } } : undefined;
+}
+
+/** The checks every run gets: numbers finite and in range, every step drawn, Figure 1's row, and Node's replay equal to the page. */
+async function checkRun(what, run, steps, query) {
+  const r = run.report;
+  const probs = [r.clean, r.attacked, r.purified].flatMap((x) => x.probabilities);
+  check(`${what}: probabilities finite, each set sums to 1`, probs.length === 30 && probs.every(Number.isFinite)
+    && [r.clean, r.attacked, r.purified].every((x) => Math.abs(x.probabilities.reduce((a, b) => a + b, 0) - 1) < 1e-4),
+    `clean ${r.clean.predicted}, attacked ${r.attacked.predicted}, purified ${r.purified.predicted} (label ${r.label})`);
+  check(`${what}: L_rec and AMV per step, finite, plotted`, r.losses.length === steps && r.amv.length === steps && [...r.losses, ...r.amv].every(Number.isFinite)
+    && r.amv.every((v) => v >= 0) && run.lossPoints === steps && run.amvPoints === steps,
+    `L_rec ${r.losses.map((l) => l.toFixed(4)).join(', ')}; AMV ${r.amv.map((l) => l.toFixed(4)).join(', ')}`);
+  check(`${what}: the attack stays in the ${r.attack.norm} ball`, r.attack.distance <= r.attack.eps * (1 + 1e-5) + 1e-6 && r.attack.distance > 0, `distance ${r.attack.distance.toFixed(4)} ≤ ε ${r.attack.eps}`);
+  check(`${what}: probability bars and every step's reconstruction drawn`, run.bars === 10 && run.reconstructionStep === String(steps), `${run.bars} bars, last reconstruction step ${run.reconstructionStep}`);
+  check(`${what}: Figure 1's row: six captioned tiles`, run.fig1Shown && run.fig1Tiles === 6 && run.fig1Captions.length === 6 && run.fig1Captions.every((v) => v === 'right' || v === 'wrong'),
+    `${run.fig1Tiles} tiles, verdicts ${run.fig1Captions.join(' ')}`);
+  // The same run in Node on the page's adapter (SwiftShader): same PNG, models, calls and seeds.
+  const replay = await replayInNode(r, query);
+  if (!check(`${what}: Node recomputes the run`, !replay.error, replay.error ?? '')) return undefined;
+  check(`${what}: the bundled PNG holds the test set's image`, replay.png_matches_test_set !== false, `png_matches_test_set ${replay.png_matches_test_set}`);
+  const worst = Math.max(maxDiff(r.clean.probabilities, replay.clean), maxDiff(r.attacked.probabilities, replay.attacked),
+    maxDiff(r.purified.probabilities, replay.purified), maxDiff(r.losses, replay.losses), maxDiff(r.amv, replay.amv),
+    maxDiff(r.figure1.map((c) => c.confidence), replay.figure1.map((c) => c.confidence)));
+  const samePredictions = r.figure1.every((c, i) => c.prediction === replay.figure1[i]?.prediction);
+  check(`${what}: probabilities, L_rec, AMV and Figure 1 equal Node's on the same adapter and seeds (1e-4)`, worst <= 1e-4 && samePredictions, `largest difference ${worst.toExponential(2)}`);
+  return replay;
 }
 
 const pageErrors = [];
@@ -153,43 +209,50 @@ try {
   const gpu = await page.evaluate(() => ({ state: document.body.dataset.gpu, text: document.getElementById('gpu-status')?.textContent }));
   if (!check('WebGPU opens in the page', gpu.state === 'ready', gpu.text)) throw new Error('no WebGPU in the page');
   check('the page is cross-origin isolated (fine timers)', await page.evaluate(() => globalThis.crossOriginIsolated === true));
-  await page.waitForFunction(() => document.querySelectorAll('#digit-picker button').length > 0 && !document.getElementById('run-purify').disabled, { timeout: 30_000 });
-  const digits = await page.$$eval('#digit-picker button', (bs) => bs.length);
-  check('bundled digits shown', digits === 16, `${digits} digits`);
+  await page.waitForFunction(() => document.querySelectorAll('#image-picker button').length > 0 && !document.getElementById('run-purify').disabled, { timeout: 30_000 });
+  const images = await page.$$eval('#image-picker button', (bs) => bs.length);
+  check('bundled MNIST test images shown', images === 16, `${images} images`);
 
-  const tp = performance.now();
-  await page.click('#run-purify');
-  await page.waitForFunction(() => document.getElementById('purify-summary').dataset.state, { timeout: STEP_TIMEOUT_MS });
-  const run = await page.evaluate(() => ({
-    state: document.getElementById('purify-summary').dataset.state,
-    summary: document.getElementById('purify-summary').textContent,
-    status: document.getElementById('purify-status').textContent,
-    bars: document.querySelectorAll('#probs-purified li').length,
-    plotPoints: document.querySelector('#loss-plot polyline')?.getAttribute('points')?.split(' ').length ?? 0,
-    reconstructionStep: document.getElementById('img-reconstruction').dataset.step,
-  }));
-  if (check('purification runs to the end', run.state === 'done', `${run.status} (${((performance.now() - tp) / 1000).toFixed(1)} s)`)) {
-    const r = JSON.parse(run.summary);
-    const probs = [r.clean, r.attacked, r.purified].flatMap((x) => x.probabilities);
-    check('probabilities finite, each set sums to 1', probs.length === 30 && probs.every(Number.isFinite)
-      && [r.clean, r.attacked, r.purified].every((x) => Math.abs(x.probabilities.reduce((a, b) => a + b, 0) - 1) < 1e-4),
-      `clean ${r.clean.predicted}, attacked ${r.attacked.predicted}, purified ${r.purified.predicted} (label ${r.label})`);
-    check('L_rec per step: 3 finite values, plotted', r.losses.length === 3 && r.losses.every(Number.isFinite) && run.plotPoints === 3, r.losses.map((l) => l.toFixed(4)).join(', '));
-    check('the attack stays in the ε ball', r.attacked.linf <= r.eps + 1e-6 && r.attacked.linf > 0, `‖δ‖∞ ${r.attacked.linf.toFixed(4)} ≤ ${r.eps}`);
-    check('probability bars drawn', run.bars === 10, `${run.bars} bars`);
-    check('the reconstruction of every step drawn, the last one shown', run.reconstructionStep === '3', `step ${run.reconstructionStep}`);
-    // The same run in Node on the page's adapter (SwiftShader), same digit, models, calls and seeds.
-    const replay = await replayInNode(r);
-    if (check('Node recomputes the run', !replay.error, replay.error ?? '')) {
-      const diff = (a, b) => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
-      const worst = Math.max(diff(r.clean.probabilities, replay.clean), diff(r.attacked.probabilities, replay.attacked),
-        diff(r.purified.probabilities, replay.purified), diff(r.losses, replay.losses));
-      check('the page\'s probabilities and losses equal Node\'s on the same adapter and seeds (1e-4)', worst <= 1e-4, `largest difference ${worst.toExponential(2)}`);
-    }
+  const mnist = await runPurify('MNIST, MaskDiT');
+  if (mnist) {
+    // Figure 3 from a click on a patch of the picker: the patch under the click, drawn per layer.
+    const picker = await page.$('#patch-picker');
+    const box = await picker.boundingBox();
+    const [gh, gw] = (await page.$eval('#patch-picker', (c) => c.dataset.grid)).split('x').map(Number);
+    const row = Math.floor(gh / 2), col = Math.floor(gw / 2) - 1;
+    await picker.click({ offset: { x: (col + 0.5) * box.width / gw, y: (row + 0.5) * box.height / gh } }); // scrolls it into view first
+    await page.waitForFunction((q) => document.getElementById('fig3-grid').dataset.query === String(q) || /stopped/.test(document.getElementById('fig3-status').textContent),
+      { timeout: STEP_TIMEOUT_MS }, row * gw + col);
+    const fig3 = await page.evaluate(() => ({
+      rows: Number(document.getElementById('fig3-grid').dataset.rows), vmax: JSON.parse(document.getElementById('fig3-grid').dataset.vmax),
+      tiles: document.querySelectorAll('#fig3-grid canvas.tile').length, status: document.getElementById('fig3-status').textContent,
+    }));
+    check('Figure 3: a clicked patch draws its attention per layer (mask + clean, attacked, purified)', fig3.rows > 0 && fig3.tiles === 4 * fig3.rows && fig3.vmax.every((v) => v > 0 && v <= 1),
+      `${fig3.status}; ${fig3.rows} layers`);
+    const replay = await checkRun('MNIST, MaskDiT', mnist, 3, row * gw + col);
+    if (replay) check('Figure 3\'s per-layer scale equals Node\'s (1e-4)', maxDiff(fig3.vmax, replay.figure3_vmax ?? []) <= 1e-4, `vmax ${fig3.vmax.map((v) => v.toFixed(4)).join(', ')}`);
   }
   mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: join(SHOTS, 'lab.png'), fullPage: true });
   checkShot(`${SHOTS}/lab.png`, join(SHOTS, 'lab.png'));
+
+  // CIFAR-10 through the form's own controls: the data set, an l_2 attack, the shipped MAE.
+  await page.select('#dataset', 'cifar10');
+  await page.waitForFunction(() => document.querySelector('#image-picker button canvas')?.width === 32, { timeout: 30_000 });
+  await page.select('#norm', 'l2');
+  await page.select('#purifier', 'cifar10-mae.safetensors');
+  await page.click('#image-picker button[data-i="2"]');
+  for (const [id, v] of [['attack-steps', '2'], ['purify-steps', '2']]) await page.$eval(`#${id}`, (e, val) => { e.value = val; }, v);
+  const cifar = await runPurify('CIFAR-10, MAE, l2');
+  if (cifar) {
+    check('CIFAR-10: the form took the data set, the norm, the purifier and the image', cifar.report.dataset === 'cifar10' && cifar.report.attack.norm === 'l2'
+      && cifar.report.purifier_file === 'cifar10-mae.safetensors' && cifar.report.bundled === 2 && Math.abs(cifar.report.attack.eps - 0.5) < 1e-9,
+      `${cifar.report.image}, ${cifar.report.attack.norm} ε ${cifar.report.attack.eps}, ${cifar.report.purifier_file}`);
+    if (existsSync(CIFAR)) await checkRun('CIFAR-10, MAE, l2', cifar, 2);
+    else check('CIFAR-10: Node replay skipped (no CIFAR-10 data at ../shared)', true);
+  }
+  await page.screenshot({ path: join(SHOTS, 'lab-cifar10.png'), fullPage: true });
+  checkShot(`${SHOTS}/lab-cifar10.png`, join(SHOTS, 'lab-cifar10.png'));
 
   // ---------------------------------------------------------------- Kernels
   // By keyboard, as the tabs pattern has it: focus the selected tab, ArrowRight moves to the next.
@@ -208,10 +271,17 @@ try {
     adapter: document.getElementById('adapter-info').textContent,
     limits: document.querySelectorAll('#adapter-limits tr').length,
   }));
+  let kernelRows = -1;
   if (check('kernel timings run to the end', k.state === 'done', `${k.status} (${((performance.now() - tk) / 1000).toFixed(1)} s)`)) {
-    const { rows } = JSON.parse(k.json);
-    const want = ['matmul', 'softmax', 'layerNorm', 'attention', 'reconstructionLoss'];
-    check('a row per kernel, in the table and the JSON', k.tableRows === want.length && want.every((n) => rows.some((r) => r.kernel === n)), rows.map((r) => r.kernel).join(', '));
+    const report = JSON.parse(k.json);
+    const { rows } = report;
+    kernelRows = rows.length;
+    // The shared benchmark's quick cases (bench/kernel_cases.ts), in `amrm bench kernels --json`'s format.
+    const want = ['matmul', 'softmax', 'layernorm', 'attention', 'patch_loss'];
+    check('a row per case, in the table and the JSON', k.tableRows === rows.length && want.every((n) => rows.some((r) => r.kernel === n)), rows.map((r) => `${r.kernel} ${r.shape}`).join(', '));
+    const keys = (r) => Object.keys(r).sort().join(',');
+    check('rows in the format of amrm bench kernels --json', report.bench === 'kernels' && report.adapter === 'swiftshader' && rows.every((r) => r.impl === 'amrm' && r.adapter === report.adapter
+      && ['adapter,gflops,impl,kernel,median_ms,shape', 'adapter,gbps,impl,kernel,median_ms,shape'].includes(keys(r))), rows.map(keys).join(' | '));
     const rate = (r) => r.gflops ?? r.gbps;
     check('rates positive and finite', rows.every((r) => r.median_ms > 0 && Number.isFinite(rate(r)) && rate(r) > 0),
       rows.map((r) => `${r.kernel} ${rate(r)} ${r.gflops !== undefined ? 'GFLOP/s' : 'GB/s'}`).join('; '));
@@ -224,7 +294,7 @@ try {
   const copied = await page.evaluate(async () => ({ status: document.getElementById('kernels-status').textContent, text: await navigator.clipboard.readText().catch((e) => `(${e.message})`) }));
   let copiedRows = 0;
   try { copiedRows = JSON.parse(copied.text).rows.length; } catch { /* checked below */ }
-  check('"Copy rows as JSON" puts the rows on the clipboard', copiedRows === 5, copied.status);
+  check('"Copy rows as JSON" puts the rows on the clipboard', copiedRows === kernelRows, copied.status);
   await page.screenshot({ path: join(SHOTS, 'kernels.png'), fullPage: true });
   checkShot(`${SHOTS}/kernels.png`, join(SHOTS, 'kernels.png'));
 
@@ -252,10 +322,15 @@ try {
   });
   check('a PNG from the file input becomes a 28×28 light-on-dark digit', /inverted/.test(drawn.status) && drawn.centre > 200 && drawn.corner < 30,
     `centre ${drawn.centre}, corner ${drawn.corner}`);
+  // A model file given where pictures go lands in the right slot: an MAE is a purifier.
+  await (await bare.$('#png-input')).uploadFile(resolve('models/mnist-mae.safetensors'));
+  await bare.waitForFunction(() => /mnist-mae\.safetensors/.test(document.getElementById('purify-status').textContent), { timeout: 10_000 });
+  const slot = await bare.evaluate(() => ({ status: document.getElementById('purify-status').textContent, purifier: document.getElementById('purifier').value, fileShown: !document.getElementById('purifier-file-label').hidden }));
+  check('a .safetensors purifier given as a file goes to the purifier slot', /used as the purifier/.test(slot.status) && slot.purifier === 'file' && slot.fileShown, slot.status);
   await bare.close();
 } catch (e) {
   // Where a wait timed out, the page's own status lines say where it stood.
-  const where = await page?.evaluate(() => ['gpu-status', 'purify-status', 'kernels-status'].map((id) => `#${id}: ${document.getElementById(id)?.textContent}`).join(' | ')).catch(() => '');
+  const where = await page?.evaluate(() => ['gpu-status', 'purify-status', 'fig3-status', 'kernels-status'].map((id) => `#${id}: ${document.getElementById(id)?.textContent}`).join(' | ')).catch(() => '');
   check('the lab test ran', false, `${e.message}${where ? ` (${where})` : ''}`);
 } finally {
   check('no console or page errors', pageErrors.length === 0, pageErrors.slice(0, 5).join(' | '));

@@ -1,8 +1,7 @@
 // Bundles the engine for Node and the browser, the CLI, the test suites and the benchmarks.
 // WGSL kernels are imported as text, so both targets carry the same kernel sources.
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { copyFileSync, cpSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const walk = (dir, re) => readdirSync(dir).flatMap((f) => {
@@ -48,11 +47,11 @@ await Promise.all([
   lab ? build({ ...common, platform: 'browser', target: 'es2022', entryPoints: { lab: 'web/lab/lab.ts' }, outdir: `${dist}/web/lab`, plugins: [host('browser')] }) : null,
 ]);
 
-// The lab's page and style go next to its bundle, and its digits are written by the Node library
-// just built (scripts/lab-digits.mjs), which `amrm serve` then serves.
+// The lab's page, style and bundled test images (web/lab/images, committed; scripts/lab-images.mjs
+// wrote them) go next to its bundle, which `amrm serve` then serves.
 if (lab) {
   mkdirSync(`${dist}/web/lab`, { recursive: true });
   for (const f of ['index.html', 'lab.css']) copyFileSync(join('web/lab', f), join(dist, 'web/lab', f));
-  const digits = spawnSync(process.execPath, ['scripts/lab-digits.mjs', dist], { stdio: ['ignore', 'inherit', 'inherit'] });
-  if (digits.status !== 0) throw new Error(`scripts/lab-digits.mjs failed (exit ${digits.status}): the lab's digits were not written`);
+  rmSync(join(dist, 'web/lab/images'), { recursive: true, force: true });
+  cpSync('web/lab/images', join(dist, 'web/lab/images'), { recursive: true });
 }

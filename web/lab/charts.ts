@@ -1,4 +1,4 @@
-// The lab's two small charts, as plain SVG: the loss per purification step, and class probabilities.
+// The lab's small charts: a value per purification step (L_rec, AMV) as plain SVG, and class probabilities as bars.
 const SVG = 'http://www.w3.org/2000/svg';
 
 function el<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>, text?: string): SVGElementTagNameMap[K] {
@@ -9,7 +9,7 @@ function el<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, 
 }
 
 /** Redraws a line plot of y against 1..n into `svg` (fixed 320×160 viewBox, axes labelled). */
-export function drawLossPlot(svg: SVGSVGElement, ys: readonly number[], steps: number, label: string): void {
+export function drawStepPlot(svg: SVGSVGElement, ys: readonly number[], steps: number, label: string): void {
   const W = 320, H = 160, L = 52, R = 10, T = 12, B = 28;
   svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
   svg.replaceChildren();
@@ -41,7 +41,7 @@ const fmt = (v: number): string => (Math.abs(v) >= 100 || Math.abs(v) < 0.01 ? v
  * Class probabilities as horizontal bars in an HTML list (screen readers read the numbers), the
  * predicted class marked and, when known, the true one.
  */
-export function drawProbabilities(list: HTMLElement, probs: readonly number[], truth?: number): void {
+export function drawProbabilities(list: HTMLElement, probs: readonly number[], truth?: number, names?: readonly string[]): void {
   let best = 0;
   for (let k = 1; k < probs.length; k++) if (probs[k] > probs[best]) best = k;
   list.replaceChildren(...probs.map((p, k) => {
@@ -49,7 +49,7 @@ export function drawProbabilities(list: HTMLElement, probs: readonly number[], t
     li.className = `bar${k === best ? ' predicted' : ''}${k === truth ? ' truth' : ''}`;
     const name = document.createElement('span');
     name.className = 'cls';
-    name.textContent = String(k);
+    name.textContent = names?.[k] ?? String(k);
     const track = document.createElement('span');
     track.className = 'track';
     const fill = document.createElement('span');
@@ -60,7 +60,7 @@ export function drawProbabilities(list: HTMLElement, probs: readonly number[], t
     val.className = 'val';
     val.textContent = `${(100 * p).toFixed(1)}%`;
     li.append(name, track, val);
-    li.setAttribute('aria-label', `class ${k}: ${(100 * p).toFixed(1)} percent${k === best ? ', predicted' : ''}${k === truth ? ', true label' : ''}`);
+    li.setAttribute('aria-label', `class ${names?.[k] ?? k}: ${(100 * p).toFixed(1)} percent${k === best ? ', predicted' : ''}${k === truth ? ', true label' : ''}`);
     return li;
   }));
 }

@@ -1,8 +1,10 @@
-// The Kernels tab: the adapter's description, features and limits, a few kernel timings
-// (kernels.ts) as a table, and the rows as JSON for pasting into an issue or a results file.
+// The Kernels tab: the adapter's description, features and limits, the kernel benchmark's quick
+// cases timed in the page (kernels.ts, the same code as `amrm bench kernels`) as a table, and the
+// report as JSON, rows in `amrm bench kernels --json`'s format, for pasting into an issue or a
+// results file. URL parameters: reps=N presets the timed runs, only=REGEX picks the cases.
 import type { Gpu } from '../../src/engine/device.js';
 import { byId, exclusive, onCanStart, showStatus } from './jobs.js';
-import { runKernelBench, type KernelRow } from './kernels.js';
+import { runPageKernelBench, type KernelBenchRow } from './kernels.js';
 
 export function setupKernelsTab(params: URLSearchParams): { showAdapter(gpu: Gpu): void } {
   const status = byId('kernels-status');
@@ -14,13 +16,13 @@ export function setupKernelsTab(params: URLSearchParams): { showAdapter(gpu: Gpu
   const panel = byId('panel-kernels');
   const reps = params.get('reps');
   if (reps !== null) byId<HTMLInputElement>('reps').value = reps;
-  let adapter: Record<string, unknown> = {};
-  let rows: KernelRow[] = [];
+  const onlyText = params.get('only');
+  let rows: KernelBenchRow[] = [];
 
   onCanStart((ok) => { runButton.disabled = !ok; });
 
   const cell = (tr: HTMLTableRowElement, text: string): void => { const td = tr.insertCell(); td.textContent = text; };
-  const addRow = (r: KernelRow): void => {
+  const addRow = (r: KernelBenchRow): void => {
     const tr = body.insertRow();
     cell(tr, r.kernel);
     cell(tr, r.shape);
@@ -32,22 +34,29 @@ export function setupKernelsTab(params: URLSearchParams): { showAdapter(gpu: Gpu
     const input = byId<HTMLInputElement>('reps');
     const n = Number(input.value);
     if (!Number.isInteger(n) || n < 1 || n > 100) { input.focus(); throw new Error(`timed runs must be an integer from 1 to 100, got '${input.value}'`); }
+    let only: RegExp | undefined;
+    try { only = onlyText !== null ? new RegExp(onlyText) : undefined; } catch { throw new Error(`the page's only= parameter must be a regular expression, got '${onlyText}'`); }
     body.replaceChildren();
     panel.removeAttribute('data-state');
     copyButton.disabled = true;
     json.hidden = true;
     progress.value = 0;
-    showStatus(status, 'timing matmul…');
-    rows = await runKernelBench(n, (row, done, total) => {
-      addRow(row);
-      progress.value = done / total;
-      showStatus(status, `${done} of ${total} kernels timed`);
+    rows = [];
+    const report = await runPageKernelBench({
+      reps: n, only, command: `the lab's Kernels tab, ${location.href}`,
+      onCase: (c, i, total) => {
+        progress.value = i / total;
+        showStatus(status, `timing ${c.kernel} ${c.shape} (${i + 1} of ${total})…`);
+      },
+      onRow: (row) => { rows.push(row); addRow(row); },
     });
-    json.value = JSON.stringify({ adapter, date: new Date().toISOString(), rows }, null, 2);
+    progress.value = 1;
+    json.value = JSON.stringify(report, null, 2);
     json.hidden = false;
     copyButton.disabled = false;
     panel.dataset.state = 'done';
-    showStatus(status, `done: ${rows.length} kernels, median of ${n} timed runs each`);
+    const skips = report.skipped.length ? `; skipped: ${report.skipped.join('; ')}` : '';
+    showStatus(status, `done: ${rows.length} rows, median of ${n} timed runs each${skips}`);
   };
   runButton.addEventListener('click', () => {
     exclusive(run).catch((e: Error) => { panel.dataset.state = 'error'; showStatus(status, `stopped: ${e.message}`, true); });
@@ -64,7 +73,6 @@ export function setupKernelsTab(params: URLSearchParams): { showAdapter(gpu: Gpu
 
   return {
     showAdapter(gpu: Gpu): void {
-      adapter = { kind: gpu.kind, featureLevel: gpu.featureLevel, ...gpu.info };
       const dl = byId('adapter-info');
       dl.replaceChildren();
       for (const [k, v] of Object.entries({ kind: gpu.kind, vendor: gpu.info.vendor, architecture: gpu.info.architecture, description: gpu.info.description, 'feature level': gpu.featureLevel })) {

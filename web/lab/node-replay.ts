@@ -1,44 +1,64 @@
-// The lab's purification run recomputed in Node, for scripts/browser-lab.mjs: the same bundled digit,
-// models, library calls (classifierTarget, pgd, purifyConfig, purify) and seeds as the page's
-// Purify tab, on the adapter AMRM_ADAPTER names (the test uses SwiftShader, the page's). Prints the
-// probabilities and per-step losses as one JSON line, for the test to compare with the page's.
-//   node <dist>/web/lab-node-replay.js DIGITS_JSON DIGIT EPS ATTACK_STEPS PURIFY_STEPS SEED maskdit|mae
-import { readFileSync } from 'node:fs';
+// The lab's Purify run recomputed in Node, for scripts/browser-lab.mjs: the same bundled image (the
+// same PNG bytes), model files, pipeline.ts calls and seeds as the page, on the adapter AMRM_ADAPTER
+// names (the test uses SwiftShader, the page's). Prints one JSON line: the probabilities, per-step
+// losses and AMV, Figure 1's predictions and Figure 3's per-layer scale for the query patch, and
+// whether the bundled PNG still holds the test set's image.
+//   node <dist>/web/lab-node-replay.js '{"dataset":"mnist","image":0,"norm":"linf","eps":0.3,"attack_steps":2,
+//     "purify_steps":3,"seed":0,"classifier":"mnist-cnn.safetensors","purifier":"mnist-maskdit.safetensors","query":5,
+//     "cifar":"../shared/data/cifar-10-batches-bin"}'
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { init } from '../../src/engine/engine.js';
-import { asyncScope } from '../../src/engine/tensor.js';
-import { tensor } from '../../src/engine/ops/creation.js';
-import { loadStateDictFile } from '../../src/engine/io/node.js';
-import { createClassifier } from '../../src/models/classifiers.js';
-import { classifierTarget, logitsOf } from '../../src/attacks/target.js';
-import { pgd } from '../../src/attacks/pgd.js';
-import { purify, purifyConfig } from '../../src/purify/amrm.js';
-import { loadPurifier } from '../../src/cli/purifier.js';
-import { PRESET_OF, MODEL_FILES, type PurifierChoice } from './models.js';
-import { softmax } from './charts.js'; // the page's own (DOM only inside its drawing functions)
+import { decodePng } from '../../src/data/png.js';
+import { loadMnistSplit } from '../../src/data/mnist.js';
+import { loadCifar } from '../../src/data/cifar-fs.js';
+import { purifyConfig } from '../../src/purify/amrm.js';
+import { classifierFromBytes, purifierFromBytes, type LabDataset } from './models.js';
+import { attackImage, attentionOfPatch, classify, figure1Row, purifyLive } from './pipeline.js';
 
-const [digitsFile, digit, eps, attackSteps, purifySteps, seed, choice] = process.argv.slice(2);
-if (!choice || (choice !== 'maskdit' && choice !== 'mae')) {
-  console.error('usage: node-replay.js DIGITS_JSON DIGIT EPS ATTACK_STEPS PURIFY_STEPS SEED maskdit|mae');
+interface Spec {
+  dataset: LabDataset; image: number; norm: 'linf' | 'l2'; eps: number; attack_steps: number; purify_steps: number; seed: number;
+  classifier: string; purifier: string; query?: number; cifar?: string;
+}
+let spec: Spec;
+try { spec = JSON.parse(process.argv[2] ?? ''); } catch {
+  console.error('usage: node lab-node-replay.js SPEC_JSON (see the header of web/lab/node-replay.ts)');
   process.exit(2);
 }
 await init();
-const d = (JSON.parse(readFileSync(digitsFile, 'utf8')) as { digits: { label: number; pixels: string }[] }).digits[Number(digit)];
-const image = Float32Array.from(Buffer.from(d.pixels, 'base64'), (b) => b / 255);
-const classifier = createClassifier(undefined, loadStateDictFile(`models/${MODEL_FILES.classifier}`));
-const preset = PRESET_OF[choice as PurifierChoice];
-const p = loadPurifier(`models/${MODEL_FILES[choice as PurifierChoice]}`, { preset, dataset: 'mnist' });
-const target = classifierTarget(classifier);
-const classify = async (x: Float32Array): Promise<number[]> => softmax(await logitsOf(target, x, 1, 0));
-const clean = await classify(image);
-const attack = Number(attackSteps) === 0 ? { adversarial: image } : await pgd(target, image, Int32Array.of(d.label), {
-  norm: 'linf', eps: Number(eps), steps: Number(attackSteps), seed: Number(seed), keep: 'last',
-});
-const attacked = await classify(attack.adversarial);
-const options = purifyConfig(preset, { steps: Number(purifySteps), seed: Number(seed) });
-const { purified, losses } = await asyncScope(async () => {
-  const r = await purify(p.recon, tensor(attack.adversarial, [1, 1, 28, 28]), options, { trackLoss: true });
-  return { purified: await classify(await r.images.data()), losses: Array.from(r.losses!) };
-});
-console.log(JSON.stringify({ clean, attacked, purified, losses }));
+const lab = join(import.meta.dirname, 'lab');
+const index = JSON.parse(readFileSync(join(lab, 'images/index.json'), 'utf8')) as { datasets: Record<LabDataset, { shape: number[]; classes: string[]; images: { file: string; index: number; label: number }[] }> };
+const set = index.datasets[spec.dataset];
+const entry = set.images[spec.image];
+const png = decodePng(readFileSync(join(lab, 'images', entry.file)), { name: entry.file });
+if (png.shape.join() !== set.shape.join()) throw new Error(`${entry.file} is [${png.shape}], index.json says [${set.shape}]`);
+const image = png.data;
+// The PNG against the data set itself (CIFAR-10 only where its files are given and present).
+const per = image.length;
+let pngMatches: boolean | null = null;
+if (spec.dataset === 'mnist') {
+  const test = loadMnistSplit('test');
+  pngMatches = test.images.subarray(entry.index * per, (entry.index + 1) * per).every((v, i) => v === image[i]);
+} else if (spec.cifar && existsSync(spec.cifar)) {
+  const test = loadCifar(spec.cifar, 'cifar10', { split: 'test', indices: [entry.index] });
+  pngMatches = test.images.every((v, i) => v === image[i]);
+}
+const shape = set.shape;
+const classifier = classifierFromBytes(readFileSync(join('models', spec.classifier)), spec.classifier, spec.dataset, shape);
+const p = purifierFromBytes(readFileSync(join('models', spec.purifier)), spec.purifier, spec.dataset, shape, () => {});
+const clean = await classify(classifier, image);
+const attacked = await attackImage(classifier, image, entry.label, { norm: spec.norm, eps: spec.eps, steps: spec.attack_steps, seed: spec.seed });
+const options = purifyConfig(p.preset, { steps: spec.purify_steps, seed: spec.seed });
+const r = await purifyLive(p, attacked, image, options, () => {});
+const im = { image, label: entry.label, index: entry.index, classes: set.classes };
+const fig1 = await figure1Row(classifier, p, im, attacked, r.image, options.maskRatio, spec.seed);
+const fig3 = spec.query === undefined ? undefined : await attentionOfPatch(p, im, attacked, r.image, spec.query, options.maskRatio, spec.seed);
+console.log(JSON.stringify({
+  png_matches_test_set: pngMatches,
+  clean, attacked: await classify(classifier, attacked), purified: await classify(classifier, r.image),
+  losses: r.losses, amv: r.amv,
+  figure1: fig1.data.images[0].cells.map((c) => ({ column: c.column, prediction: c.prediction, confidence: c.confidence })),
+  figure3_vmax: fig3?.data.rows.map((row) => row.vmax),
+}));
 classifier.dispose();
 p.dispose();

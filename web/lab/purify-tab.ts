@@ -1,17 +1,28 @@
-// The Purify tab: pick a bundled test digit or a PNG, attack it with PGD l_inf on the classifier
-// alone (the non-adaptive attack `amrm demo` runs), purify the attacked image with the shipped
-// purifier's preset while showing every step, and classify the clean, attacked and purified images.
-import { purifyConfig, purifyPreset } from '../../src/purify/index.js';
-import { pgd } from '../../src/attacks/pgd.js';
-import { classifierTarget, logitsOf, type AttackTarget } from '../../src/attacks/target.js';
+// The Purify tab: pick a data set and a bundled test image or a picture, a classifier and a purifier
+// (shipped, or a .safetensors file), attack the image with PGD (l_inf or l_2) on the classifier
+// alone, purify it with the purifier's preset while every step is drawn (the image, the model's
+// reconstruction, L_rec and the AMV from the clean image), classify the clean, attacked and purified
+// images, then draw Figure 1's row and, for a clicked patch, Figure 3. The computation is
+// pipeline.ts's, which the browser test replays in Node.
+import { purifyPreset } from '../../src/purify/presets.js';
+import { purifyConfig } from '../../src/purify/amrm.js';
+import type { LoadedPurifier } from '../../src/purify/load.js';
+import { purifierFamily } from '../../src/purify/load.js';
+import { loadStateDict } from '../../src/engine/io/index.js';
 import type { Classifier } from '../../src/models/cnn.js';
 import { byId, exclusive, nextFrame, onCanStart, showStatus } from './jobs.js';
-import { drawImage, imageFromFile, linf, loadDigits } from './images.js';
-import { drawLossPlot, drawProbabilities, softmax } from './charts.js';
-import { loadClassifier, loadPurifier, PRESET_OF, type LoadedPurifier, type PurifierChoice } from './models.js';
-import { purifyLive } from './live-purify.js';
+import { drawImage, imageFromFile, l2, linf, loadBundled, type BundledSet, type LabImage, type Shape } from './images.js';
+import { drawProbabilities, drawStepPlot } from './charts.js';
+import { classifierFromBytes, DATASET_NAMES, fetchModel, purifierFromBytes, SHIPPED, type LabDataset } from './models.js';
+import { attackImage, attentionOfPatch, classify, figure1Row, figureMask, purifyLive, type AttackSpec, type OneImage } from './pipeline.js';
+import { drawGrid } from './grid-view.js';
 
-interface Current { image: Float32Array; label?: number; what: string; }
+interface Current { image: Float32Array; label?: number; index?: number; what: string; }
+
+/** The default ε per data set and norm: the threats of the README's tables (MNIST l_inf 0.3, l_2 2; CIFAR-10 l_inf 8/255, l_2 0.5). */
+const DEFAULT_EPS: Record<LabDataset, Record<AttackSpec['norm'], number>> = { mnist: { linf: 0.3, l2: 2 }, cifar10: { linf: 0.0314, l2: 0.5 } };
+const DEFAULT_ATTACK_STEPS: Record<LabDataset, number> = { mnist: 40, cifar10: 20 };
+const FILE = 'file';
 
 /** Reads a number input, checked against its own min/max and integer-ness; the error names the field. */
 function readNumber(id: string, name: string, integer: boolean): number {
@@ -25,155 +36,258 @@ function readNumber(id: string, name: string, integer: boolean): number {
   return v;
 }
 
-const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
+const argmax = (p: readonly number[]): number => p.indexOf(Math.max(...p));
 
 export function setupPurifyTab(params: URLSearchParams): void {
   const status = byId('purify-status');
   const progress = byId<HTMLProgressElement>('purify-progress');
   const runButton = byId<HTMLButtonElement>('run-purify');
-  const picker = byId('digit-picker');
+  const picker = byId('image-picker');
+  const datasetSelect = byId<HTMLSelectElement>('dataset');
+  const normSelect = byId<HTMLSelectElement>('norm');
+  const classifierSelect = byId<HTMLSelectElement>('classifier');
   const purifierSelect = byId<HTMLSelectElement>('purifier');
   const stepsInput = byId<HTMLInputElement>('purify-steps');
   const summary = byId<HTMLOutputElement>('purify-summary');
+  const attentionButton = byId<HTMLButtonElement>('show-attention');
+  let bundled: Record<LabDataset, BundledSet> | undefined;
   let current: Current | undefined;
-  let classifier: Classifier | undefined;
-  const purifiers = new Map<PurifierChoice, LoadedPurifier>();
+  /** Models built on the GPU, by file name (shipped) or 'file:' + name (the user's); kept across runs. */
+  const classifiers = new Map<string, Classifier>();
+  const purifiers = new Map<string, LoadedPurifier>();
+  /** The user's files, as bytes until used. */
+  const userFiles: { classifier?: File; purifier?: File } = {};
+  /** What Figure 3 needs from the last run. */
+  let last: { p: LoadedPurifier; im: OneImage; attacked: Float32Array; purified: Float32Array; maskRatio: number; seed: number; shape: Shape; mask: Float32Array } | undefined;
+
+  const dataset = (): LabDataset => datasetSelect.value as LabDataset;
+  const shape = (): Shape => bundled?.[dataset()].shape ?? (dataset() === 'mnist' ? [1, 28, 28] : [3, 32, 32]);
+  const classes = (): string[] => bundled?.[dataset()].classes ?? Array.from({ length: 10 }, (_, k) => String(k));
 
   // ------------------------------------------------------------------ inputs
-  const presetSteps = (): void => { stepsInput.value = String(purifyPreset(PRESET_OF[purifierSelect.value as PurifierChoice]).steps); };
-  purifierSelect.addEventListener('change', presetSteps);
-  const set = (id: string, key: string): void => { const v = params.get(key); if (v !== null) byId<HTMLInputElement>(id).value = v; };
-  const wanted = params.get('purifier');
-  if (wanted !== null && Object.hasOwn(PRESET_OF, wanted)) purifierSelect.value = wanted;
-  presetSteps();
-  for (const [id, key] of [['eps', 'eps'], ['attack-steps', 'attack-steps'], ['purify-steps', 'purify-steps'], ['seed', 'seed']]) set(id, key);
-
+  const fillModels = (): void => {
+    const s = SHIPPED[dataset()];
+    classifierSelect.replaceChildren(new Option(s.classifier.what, s.classifier.file), new Option('a .safetensors file…', FILE));
+    purifierSelect.replaceChildren(...s.purifiers.map((p) => new Option(`${p.what}, preset ${p.preset}`, p.file)), new Option('a .safetensors file…', FILE));
+    showFileInputs();
+    stepsPlaceholder();
+  };
+  const showFileInputs = (): void => {
+    byId('classifier-file-label').hidden = classifierSelect.value !== FILE;
+    byId('purifier-file-label').hidden = purifierSelect.value !== FILE;
+  };
+  const stepsPlaceholder = (): void => {
+    const preset = SHIPPED[dataset()].purifiers.find((p) => p.file === purifierSelect.value)?.preset;
+    stepsInput.placeholder = preset ? `${purifyPreset(preset).steps} (preset)` : 'preset';
+  };
+  const defaultAttack = (): void => {
+    byId<HTMLInputElement>('eps').value = String(DEFAULT_EPS[dataset()][normSelect.value as AttackSpec['norm']]);
+    byId<HTMLInputElement>('attack-steps').value = String(DEFAULT_ATTACK_STEPS[dataset()]);
+  };
   const choose = (c: Current, button?: HTMLButtonElement): void => {
     current = c;
     for (const b of Array.from(picker.querySelectorAll('button'))) b.setAttribute('aria-pressed', String(b === button));
-    drawImage(byId<HTMLCanvasElement>('img-original'), c.image);
-    showStatus(status, `${c.what}${c.label === undefined ? '' : `, label ${c.label}`}`);
+    drawImage(byId<HTMLCanvasElement>('img-original'), c.image, shape());
+    showStatus(status, `${c.what}${c.label === undefined ? '' : `, label ${classes()[c.label] ?? c.label}`}`);
   };
-
-  void loadDigits().then((ds) => {
-    picker.replaceChildren(...ds.map((d, i) => {
+  const showPicker = (k = 0): void => {
+    if (!bundled) return;
+    const set = bundled[dataset()];
+    picker.replaceChildren(...set.images.map((d: LabImage, i) => {
       const b = document.createElement('button');
       b.type = 'button';
-      b.setAttribute('aria-label', `test digit ${d.index}, a ${d.label}`);
-      b.title = `MNIST test digit #${d.index} (label ${d.label})`;
+      const name = `${DATASET_NAMES[d.dataset]} test image #${d.index}`;
+      b.setAttribute('aria-label', `${name}, a ${set.classes[d.label]}`);
+      b.title = `${name} (${set.classes[d.label]})`;
       const c = document.createElement('canvas');
-      drawImage(c, d.image);
+      drawImage(c, d.image, set.shape);
       b.append(c);
-      b.addEventListener('click', () => choose({ image: d.image, label: d.label, what: `MNIST test digit #${d.index}` }, b));
+      b.addEventListener('click', () => choose({ image: d.image, label: d.label, index: d.index, what: name }, b));
       b.dataset.i = String(i);
       return b;
     }));
-    const k = Math.min(Math.max(Number(params.get('digit') ?? 0) || 0, 0), ds.length - 1);
-    (picker.children[k] as HTMLButtonElement).click();
-  }, (e: Error) => showStatus(status, `the bundled digits did not load: ${e.message}`, true));
+    (picker.children[Math.min(Math.max(k, 0), set.images.length - 1)] as HTMLButtonElement).click();
+  };
+  datasetSelect.addEventListener('change', () => { fillModels(); defaultAttack(); showPicker(); });
+  normSelect.addEventListener('change', defaultAttack);
+  classifierSelect.addEventListener('change', showFileInputs);
+  purifierSelect.addEventListener('change', () => { showFileInputs(); stepsPlaceholder(); });
 
+  // A link (or the test) presets the form: ?dataset=cifar10&image=3&norm=l2&eps=..&attack-steps=..&purify-steps=..&seed=..&purifier=mnist-mae.safetensors
+  const wantedDataset = params.get('dataset');
+  if (wantedDataset === 'mnist' || wantedDataset === 'cifar10') datasetSelect.value = wantedDataset;
+  const wantedNorm = params.get('norm');
+  if (wantedNorm === 'linf' || wantedNorm === 'l2') normSelect.value = wantedNorm;
+  fillModels();
+  defaultAttack();
+  const wantedPurifier = params.get('purifier');
+  if (wantedPurifier && SHIPPED[dataset()].purifiers.some((p) => p.file === wantedPurifier)) { purifierSelect.value = wantedPurifier; stepsPlaceholder(); }
+  for (const id of ['eps', 'attack-steps', 'purify-steps', 'seed']) { const v = params.get(id); if (v !== null) byId<HTMLInputElement>(id).value = v; }
+
+  void loadBundled().then((b) => {
+    bundled = b;
+    showPicker(Number(params.get('image') ?? 0) || 0);
+  }, (e: Error) => showStatus(status, `the bundled test images did not load: ${e.message}`, true));
+
+  // A picture goes to the image; a .safetensors file to the purifier slot when it holds an MAE or a MaskDiT, else to the classifier's.
   const fromFile = async (file: File | undefined): Promise<void> => {
     if (!file) return;
     try {
-      const { image, inverted } = await imageFromFile(file);
-      choose({ image, what: `${file.name} (28×28 grey${inverted ? ', inverted to light on dark' : ''}; no label: the attack moves it away from the clean prediction)` });
+      if (/\.safetensors$/i.test(file.name)) {
+        let slot: 'purifier' | 'classifier' = 'classifier';
+        try { purifierFamily(loadStateDict(new Uint8Array(await file.arrayBuffer()), file.name), file.name); slot = 'purifier'; } catch { /* not a purifier */ }
+        userFiles[slot] = file;
+        const select = slot === 'purifier' ? purifierSelect : classifierSelect;
+        select.value = FILE;
+        showFileInputs();
+        stepsPlaceholder();
+        showStatus(status, `${file.name}: used as the ${slot} (it is loaded when the run starts)`);
+        return;
+      }
+      const { image, inverted } = await imageFromFile(file, shape());
+      const [C, H, W] = shape();
+      choose({ image, what: `${file.name} (${H}×${W} ${C === 1 ? 'grey' : 'RGB'}${inverted ? ', inverted to light on dark' : ''}; no label: the attack moves it away from the clean prediction)` });
     } catch (e) {
       showStatus(status, `${file.name}: ${(e as Error).message}`, true);
     }
   };
-  const fileInput = byId<HTMLInputElement>('png-input');
-  fileInput.addEventListener('change', () => void fromFile(fileInput.files?.[0]));
-  // The whole tab takes a dropped picture; the dashed box just says so.
+  const pngInput = byId<HTMLInputElement>('png-input');
+  pngInput.addEventListener('change', () => void fromFile(pngInput.files?.[0]));
+  for (const slot of ['classifier', 'purifier'] as const) {
+    const input = byId<HTMLInputElement>(`${slot}-file`);
+    input.addEventListener('change', () => { userFiles[slot] = input.files?.[0]; });
+  }
+  // The whole tab takes a dropped file; the dashed box just says so.
   const panel = byId('panel-purify'), zone = byId('drop-zone');
   panel.addEventListener('dragover', (e) => { e.preventDefault(); zone.classList.add('over'); });
   panel.addEventListener('dragleave', () => zone.classList.remove('over'));
   panel.addEventListener('drop', (e) => { e.preventDefault(); zone.classList.remove('over'); void fromFile(e.dataTransfer?.files[0]); });
 
-  onCanStart((ok) => { runButton.disabled = !ok; });
+  onCanStart((ok) => { runButton.disabled = !ok; attentionButton.disabled = !ok || !last; });
+
+  // ------------------------------------------------------------------ models
+  const modelBytes = async (slot: 'classifier' | 'purifier', value: string): Promise<{ key: string; name: string; bytes?: () => Promise<Uint8Array> }> => {
+    if (value !== FILE) return { key: value, name: value, bytes: () => fetchModel(value) };
+    const f = userFiles[slot];
+    if (!f) throw new Error(`choose the ${slot}'s .safetensors file first (or a shipped ${slot})`);
+    return { key: `file:${f.name}:${f.size}:${f.lastModified}:${dataset()}`, name: f.name, bytes: async () => new Uint8Array(await f.arrayBuffer()) };
+  };
+  const getClassifier = async (): Promise<Classifier> => {
+    const m = await modelBytes('classifier', classifierSelect.value);
+    let c = classifiers.get(m.key);
+    if (!c) {
+      showStatus(status, `loading the classifier ${m.name}`);
+      c = classifierFromBytes(await m.bytes!(), m.name, dataset(), shape());
+      classifiers.set(m.key, c);
+    }
+    return c;
+  };
+  const getPurifier = async (): Promise<LoadedPurifier> => {
+    const m = await modelBytes('purifier', purifierSelect.value);
+    let p = purifiers.get(m.key);
+    if (!p) {
+      showStatus(status, `loading the purifier ${m.name}`);
+      p = purifierFromBytes(await m.bytes!(), m.name, dataset(), shape(), (note) => console.info(note));
+      purifiers.set(m.key, p);
+    }
+    return p;
+  };
 
   // ------------------------------------------------------------------ the run
-  const classify = async (target: AttackTarget, x: Float32Array): Promise<number[]> => softmax(await logitsOf(target, x, 1, 0));
-  const argmax = (p: number[]): number => p.indexOf(Math.max(...p));
   const showProbs = (which: string, p: number[], truth?: number): void => {
-    drawProbabilities(byId(`probs-${which}`), p, truth);
-    byId(`pred-${which}`).textContent = `predicted ${argmax(p)} (${(100 * Math.max(...p)).toFixed(1)}%)${truth === undefined ? '' : argmax(p) === truth ? ', correct' : `, wrong (label ${truth})`}`;
+    const names = classes();
+    drawProbabilities(byId(`probs-${which}`), p, truth, names);
+    const k = argmax(p);
+    byId(`pred-${which}`).textContent = `predicted ${names[k] ?? k} (${(100 * p[k]).toFixed(1)}%)${truth === undefined ? '' : k === truth ? ', correct' : `, wrong (label ${names[truth] ?? truth})`}`;
   };
 
   const run = async (): Promise<void> => {
-    if (!current) throw new Error('choose a digit or a PNG first');
-    const eps = readNumber('eps', 'ε', false);
-    const attackSteps = readNumber('attack-steps', 'attack steps', true);
-    const purifySteps = readNumber('purify-steps', 'purification steps', true);
-    const seed = readNumber('seed', 'seed', true);
-    const choice = purifierSelect.value as PurifierChoice;
+    if (!current) throw new Error('choose an image or a picture first');
+    const norm = normSelect.value as AttackSpec['norm'];
+    const attack: AttackSpec = { norm, eps: readNumber('eps', 'ε', false), steps: readNumber('attack-steps', 'attack steps', true), seed: readNumber('seed', 'seed', true) };
+    const stepsGiven = stepsInput.value.trim() !== '';
+    const purifySteps = stepsGiven ? readNumber('purify-steps', 'purification steps', true) : undefined;
     const { image, label } = current;
+    const sh = shape();
     summary.removeAttribute('data-state');
+    last = undefined;
+    byId('fig1').hidden = true;
+    byId('fig3').hidden = true;
     for (const w of ['clean', 'attacked', 'purified']) { byId(`probs-${w}`).replaceChildren(); byId(`pred-${w}`).textContent = ''; }
-    const loading = (what: string) => (bytes: number): void => { showStatus(status, `loading ${what}${bytes ? ` (${mb(bytes)})` : ''}`); };
-    classifier ??= await loadClassifier(loading('the classifier (models/mnist-cnn)'));
-    let purifier = purifiers.get(choice);
-    if (!purifier) {
-      purifier = await loadPurifier(choice, loading(`the purifier (models/mnist-${choice})`));
-      purifiers.set(choice, purifier);
-    }
-    const target = classifierTarget(classifier);
+    const classifier = await getClassifier();
+    const purifier = await getPurifier();
 
-    const clean = await classify(target, image);
+    const clean = await classify(classifier, image);
     showProbs('clean', clean, label);
-    // A PNG has no label: the attack pushes it away from what the classifier says now.
+    // A picture has no label: the attack pushes it away from what the classifier says now.
     const y = label ?? argmax(clean);
 
-    showStatus(status, `attacking: PGD l_inf ε ${eps}, ${attackSteps} steps`);
-    progress.max = attackSteps + purifySteps; progress.value = 0;
+    const options = purifyConfig(purifier.preset, { ...(purifySteps !== undefined ? { steps: purifySteps } : {}), seed: attack.seed });
+    const normName = norm === 'linf' ? 'l∞' : 'l₂';
+    showStatus(status, `attacking: PGD ${normName} ε ${attack.eps}, ${attack.steps} steps`);
+    progress.max = attack.steps + options.steps; progress.value = 0;
     const t0 = performance.now();
-    // The last iterate, as every transfer evaluation through a purifier keeps (src/eval/robust.ts pgdKeep).
-    const attack = attackSteps === 0 ? { adversarial: image } : await pgd(target, image, Int32Array.of(y), {
-      norm: 'linf', eps, steps: attackSteps, seed, keep: 'last',
-      onProgress: (k, K) => { progress.value = k; showStatus(status, `attacking: PGD step ${k} of ${K}`); },
-    });
+    const attacked = await attackImage(classifier, image, y, attack, (k, K) => { progress.value = k; showStatus(status, `attacking: PGD step ${k} of ${K}`); });
     const attackSeconds = (performance.now() - t0) / 1000;
-    const attacked = attack.adversarial;
-    drawImage(byId<HTMLCanvasElement>('img-attacked'), attacked);
-    byId('cap-attacked').textContent = `attacked (‖δ‖∞ ${linf(attacked, image).toFixed(3)})`;
-    const attackedProbs = await classify(target, attacked);
+    const dist = norm === 'linf' ? linf(attacked, image) : l2(attacked, image);
+    drawImage(byId<HTMLCanvasElement>('img-attacked'), attacked, sh);
+    byId('cap-attacked').textContent = `attacked (‖δ‖${norm === 'linf' ? '∞' : '₂'} ${dist.toFixed(3)})`;
+    const attackedProbs = await classify(classifier, attacked);
     showProbs('attacked', attackedProbs, label);
 
-    const options = purifyConfig(purifier.preset, { steps: purifySteps, seed });
-    const plot = byId<SVGSVGElement>('loss-plot');
+    const lossPlot = byId<SVGSVGElement>('loss-plot'), amvPlot = byId<SVGSVGElement>('amv-plot');
     const purifiedCanvas = byId<HTMLCanvasElement>('img-purified');
     const reconstructionCanvas = byId<HTMLCanvasElement>('img-reconstruction');
     showStatus(status, `purifying with ${purifier.description}, preset ${purifier.preset}: ${options.steps} steps`);
-    const losses: number[] = [];
-    const result = await purifyLive(purifier.model, attacked, options, async (s) => {
+    const losses: number[] = [], amvs: number[] = [];
+    const result = await purifyLive(purifier, attacked, image, options, async (s) => {
       losses.push(s.loss);
-      drawImage(purifiedCanvas, s.image);
-      if (s.reconstruction) {
-        drawImage(reconstructionCanvas, s.reconstruction);
-        reconstructionCanvas.dataset.step = String(s.step);
-      }
-      drawLossPlot(plot, losses, s.steps, 'L_rec');
+      amvs.push(s.amv);
+      drawImage(purifiedCanvas, s.image, sh);
+      drawImage(reconstructionCanvas, s.reconstruction, sh);
+      reconstructionCanvas.dataset.step = String(s.step);
+      drawStepPlot(lossPlot, losses, s.steps, 'L_rec');
+      drawStepPlot(amvPlot, amvs, s.steps, 'AMV');
       byId('cap-purified').textContent = `purifying: step ${s.step} of ${s.steps}`;
-      progress.value = attackSteps + s.step;
-      showStatus(status, `purifying: step ${s.step} of ${s.steps}, L_rec ${s.loss.toPrecision(4)}`);
+      progress.value = attack.steps + s.step;
+      showStatus(status, `purifying: step ${s.step} of ${s.steps}, L_rec ${s.loss.toPrecision(4)}, AMV ${s.amv.toPrecision(4)}`);
       await nextFrame();
-    }, purifier.reconstructor);
-    drawImage(purifiedCanvas, result.image);
+    });
+    drawImage(purifiedCanvas, result.image, sh);
     byId('cap-purified').textContent = `purified (${options.steps} steps, moved ${linf(result.image, attacked).toFixed(3)} in l∞)`;
-    const purifiedProbs = await classify(target, result.image);
+    const purifiedProbs = await classify(classifier, result.image);
     showProbs('purified', purifiedProbs, label);
+
+    // Figure 1's row, under one mask drawn from the run's seed.
+    showStatus(status, 'drawing Figure 1');
+    const im: OneImage = { image, label: y, index: current.index ?? -1, classes: classes() };
+    const fig1 = await figure1Row(classifier, purifier, im, attacked, result.image, options.maskRatio, attack.seed);
+    drawGrid(byId('fig1-grid'), fig1.grid, { label: 'Figure 1 for this image' });
+    byId('fig1').hidden = false;
     progress.value = progress.max;
 
+    const mask = figureMask(purifier, options.maskRatio, attack.seed);
+    last = { p: purifier, im, attacked, purified: result.image, maskRatio: options.maskRatio, seed: attack.seed, shape: sh, mask };
+    drawPatchPicker();
+    byId('fig3').hidden = false;
+    attentionButton.disabled = false;
+
     const report = {
-      image: current.what, label: label ?? null, eps, attack_steps: attackSteps, purifier: choice, preset: purifier.preset,
-      purify: { steps: options.steps, mask_ratio: options.maskRatio, step_size: options.stepSize, eta: options.eta, seed },
+      dataset: dataset(), image: current.what, image_index: current.index ?? null, label: label ?? null,
+      classifier: classifierSelect.value === FILE ? userFiles.classifier?.name : classifierSelect.value,
+      purifier_file: purifierSelect.value === FILE ? userFiles.purifier?.name : purifierSelect.value,
+      attack: { ...attack, distance: dist }, preset: purifier.preset,
+      purify: { steps: options.steps, mask_ratio: options.maskRatio, step_size: options.stepSize, eta: options.eta, seed: options.seed },
       clean: { predicted: argmax(clean), probabilities: clean },
-      attacked: { predicted: argmax(attackedProbs), probabilities: attackedProbs, linf: linf(attacked, image) },
+      attacked: { predicted: argmax(attackedProbs), probabilities: attackedProbs },
       purified: { predicted: argmax(purifiedProbs), probabilities: purifiedProbs, linf_from_attacked: linf(result.image, attacked) },
-      losses, seconds: { attack: attackSeconds, purify: result.seconds },
+      losses, amv: amvs,
+      figure1: fig1.data.images[0].cells.map((c) => ({ column: c.column, prediction: c.prediction, confidence: c.confidence })),
+      seconds: { attack: attackSeconds, purify: result.seconds },
     };
     summary.textContent = JSON.stringify(report);
     summary.dataset.state = 'done';
-    const verdict = label === undefined ? `purified prediction ${argmax(purifiedProbs)}` : argmax(purifiedProbs) === label ? 'the purified digit is classified correctly' : 'the purified digit is still misclassified';
+    const verdict = label === undefined ? `purified prediction ${classes()[argmax(purifiedProbs)]}` : argmax(purifiedProbs) === label ? 'the purified image is classified correctly' : 'the purified image is still misclassified';
     showStatus(status, `done: attack ${attackSeconds.toFixed(1)} s, purification ${result.seconds.toFixed(1)} s; ${verdict}`);
   };
 
@@ -183,5 +297,59 @@ export function setupPurifyTab(params: URLSearchParams): void {
       summary.dataset.state = 'error';
       showStatus(status, `stopped: ${err.message}`, true);
     });
+  });
+
+  // ------------------------------------------------------------------ Figure 3
+  const queryInput = byId<HTMLInputElement>('query');
+  const patchCanvas = byId<HTMLCanvasElement>('patch-picker');
+  const fig3Status = byId('fig3-status');
+  /** The clean image with its patch grid, hidden patches darkened, the chosen patch outlined. */
+  function drawPatchPicker(): void {
+    if (!last) return;
+    const { p, mask } = last;
+    const model = p.reconstructor, ps = model.patchSize, scale = 4;
+    drawImage(patchCanvas, last.im.image, last.shape, scale);
+    queryInput.max = String(model.numPatches - 1);
+    const ctx = patchCanvas.getContext('2d');
+    if (!ctx) return;
+    ctx.strokeStyle = 'rgba(255,255,255,0.35)';
+    ctx.lineWidth = 1;
+    for (let l = 0; l < model.numPatches; l++) {
+      const x = (l % model.gridW) * ps * scale, y = Math.floor(l / model.gridW) * ps * scale;
+      if (mask[l]) { ctx.fillStyle = 'rgba(0,0,0,0.45)'; ctx.fillRect(x, y, ps * scale, ps * scale); }
+      ctx.strokeRect(x + 0.5, y + 0.5, ps * scale - 1, ps * scale - 1);
+    }
+    const q = Number(queryInput.value);
+    if (Number.isInteger(q) && q >= 0 && q < model.numPatches) {
+      ctx.strokeStyle = '#ff00ff';
+      ctx.lineWidth = 2;
+      ctx.strokeRect((q % model.gridW) * ps * scale + 1, Math.floor(q / model.gridW) * ps * scale + 1, ps * scale - 2, ps * scale - 2);
+    }
+    patchCanvas.dataset.grid = `${model.gridH}x${model.gridW}`;
+  }
+  const showAttention = async (): Promise<void> => {
+    if (!last) throw new Error('run a purification first');
+    const query = readNumber('query', 'patch', true);
+    drawPatchPicker();
+    showStatus(fig3Status, `attention of patch ${query}: one forward of the clean, attacked and purified image`);
+    const f = await attentionOfPatch(last.p, last.im, last.attacked, last.purified, query, last.maskRatio, last.seed);
+    drawGrid(byId('fig3-grid'), f.grid, { label: `Figure 3 for patch ${query}` });
+    const grid = byId('fig3-grid');
+    grid.dataset.query = String(query);
+    grid.dataset.rows = String(f.data.rows.length);
+    grid.dataset.vmax = JSON.stringify(f.data.rows.map((r) => r.vmax));
+    showStatus(fig3Status, `patch ${query} (row ${f.data.query.row}, column ${f.data.query.col})${f.hiddenQuery ? ': hidden under the mask, so the decoder\'s layers only (the encoder has no token for it)' : ''}`);
+  };
+  const startAttention = (): void => { exclusive(showAttention).catch((err: Error) => showStatus(fig3Status, `stopped: ${err.message}`, true)); };
+  attentionButton.addEventListener('click', startAttention);
+  queryInput.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); startAttention(); } });
+  patchCanvas.addEventListener('click', (e) => {
+    if (!last) return;
+    const model = last.p.reconstructor;
+    const b = patchCanvas.getBoundingClientRect();
+    const col = Math.min(model.gridW - 1, Math.floor(((e.clientX - b.left) / b.width) * model.gridW));
+    const row = Math.min(model.gridH - 1, Math.floor(((e.clientY - b.top) / b.height) * model.gridH));
+    queryInput.value = String(row * model.gridW + col);
+    startAttention();
   });
 }
