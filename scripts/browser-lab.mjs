@@ -270,6 +270,7 @@ try {
     tableRows: document.querySelectorAll('#kernel-table tbody tr').length,
     adapter: document.getElementById('adapter-info').textContent,
     limits: document.querySelectorAll('#adapter-limits tr').length,
+    limit: Object.fromEntries(Array.from(document.querySelectorAll('#adapter-limits tr'), (tr) => [tr.cells[0].textContent, Number(tr.cells[1].textContent)])),
   }));
   let kernelRows = -1;
   if (check('kernel timings run to the end', k.state === 'done', `${k.status} (${((performance.now() - tk) / 1000).toFixed(1)} s)`)) {
@@ -287,6 +288,10 @@ try {
       rows.map((r) => `${r.kernel} ${rate(r)} ${r.gflops !== undefined ? 'GFLOP/s' : 'GB/s'}`).join('; '));
   }
   check('adapter info and limits shown', k.adapter.length > 0 && k.limits > 10, `${k.limits} limits`);
+  // Everything above ran on a device with WebGPU's default limits (the spec's values), which any adapter offers.
+  const defaults = { maxStorageBufferBindingSize: 134217728, maxComputeWorkgroupStorageSize: 16384, maxStorageBuffersPerShaderStage: 8, maxComputeInvocationsPerWorkgroup: 256 };
+  check('the page ran within WebGPU\'s default limits', Object.entries(defaults).every(([n, v]) => k.limit[n] === v),
+    Object.keys(defaults).map((n) => `${n} ${k.limit[n]}`).join(', '));
   // The copy button: the clipboard, once permitted, holds the rows.
   await browser.defaultBrowserContext().overridePermissions(server.url.replace(/\/$/, ''), ['clipboard-read', 'clipboard-write', 'clipboard-sanitized-write']);
   await page.click('#copy-rows');

@@ -11,7 +11,8 @@ import { UsageError, intFlag, parseFlags, withUsage } from './args.js';
 import { MODELS } from './shipped.js';
 
 export const SERVE_USAGE = `  serve [--port 8080] [--host 127.0.0.1]
-                                     serve the browser lab (purify a digit live, time kernels) and
+                                     serve the browser lab (attack and purify an MNIST or CIFAR-10
+                                     image live, Figures 1 and 3, kernel timings) and
                                      models/*.safetensors over HTTP; --port 0 picks a free port;
                                      Ctrl-C stops it`;
 

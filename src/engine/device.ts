@@ -1,5 +1,6 @@
-// One call gives a ready GPUDevice: adapter choice (host module), the adapter's full limits, the
-// useful optional features, and device loss / uncaptured errors turned into JS errors.
+// One call gives a ready GPUDevice: adapter choice (host module), the adapter's full limits (or
+// WebGPU's defaults, which every adapter offers: what a web page can count on), the useful optional
+// features, and device loss / uncaptured errors turned into JS errors.
 import { requestHostAdapter } from '#host';
 import type { HostAdapter } from './host.js';
 
@@ -29,12 +30,14 @@ function limitsOf(l: GPUSupportedLimits): Record<string, number> {
   return out;
 }
 
-export async function openGpu(choice?: string): Promise<Gpu> {
+/** 'adapter': every limit as high as the adapter allows; 'default': WebGPU's default limits. */
+export type LimitsChoice = 'adapter' | 'default';
+
+export async function openGpu(choice?: string, limits: LimitsChoice = 'adapter'): Promise<Gpu> {
   const host = await requestHostAdapter(choice);
   const { adapter } = host;
-  const adapterLimits = limitsOf(adapter.limits);
   const requiredFeatures = USEFUL_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
-  const device = await adapter.requestDevice({ requiredFeatures, requiredLimits: adapterLimits });
+  const device = await adapter.requestDevice(limits === 'adapter' ? { requiredFeatures, requiredLimits: limitsOf(adapter.limits) } : { requiredFeatures });
   let pending: Error | undefined;
   device.addEventListener('uncapturederror', (ev) => {
     const e = (ev as GPUUncapturedErrorEvent).error;

@@ -1,5 +1,5 @@
 // The engine singleton: the opened GPU, its runtime, and the debug switches every op honours.
-import { openGpu, type Gpu } from './device.js';
+import { openGpu, type Gpu, type LimitsChoice } from './device.js';
 import { Runtime, grid1d } from './runtime.js';
 import type { Tensor } from './tensor.js';
 import utilWgsl from '../../kernels/util.wgsl';
@@ -63,11 +63,16 @@ export function engine(): Engine {
   return current;
 }
 
-export interface InitOptions { adapter?: string; debug?: Partial<DebugOptions>; }
+export interface InitOptions {
+  adapter?: string;
+  /** The device's limits: the adapter's highest (default) or WebGPU's defaults (the browser lab's choice). */
+  limits?: LimitsChoice;
+  debug?: Partial<DebugOptions>;
+}
 
 /** Opens the GPU once per process (AMRM_ADAPTER or options.adapter picks it) and returns the engine. */
 export async function init(options: InitOptions = {}): Promise<Engine> {
-  opening ??= openGpu(options.adapter).then((gpu) => (current = new Engine(gpu)));
+  opening ??= openGpu(options.adapter, options.limits).then((gpu) => (current = new Engine(gpu)));
   const e = await opening;
   Object.assign(e.debug, options.debug);
   return e;

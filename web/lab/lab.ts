@@ -47,7 +47,8 @@ async function main(): Promise<void> {
     return;
   }
   try {
-    const e = await init();
+    // WebGPU's default limits, which every adapter offers: the lab must run wherever a page can.
+    const e = await init({ limits: 'default' });
     const i = e.gpu.info;
     status.textContent = `WebGPU ready: ${e.gpu.kind} adapter (${[i.vendor, i.architecture, i.description].filter(Boolean).join(' / ') || 'no description'}).`
       + (e.gpu.kind === 'gpu' ? '' : ' A software adapter: expect seconds per purification step.');

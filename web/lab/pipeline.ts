@@ -5,13 +5,13 @@
 // the paper's Figure 1 (one row) and Figure 3 (one query patch) from src/eval/figures.ts.
 import { asyncScope } from '../../src/engine/tensor.js';
 import { tensor } from '../../src/engine/ops/creation.js';
-import { noGrad } from '../../src/engine/autograd.js';
 import { pgd } from '../../src/attacks/pgd.js';
 import { classifierTarget, logitsOf } from '../../src/attacks/target.js';
 import type { Classifier } from '../../src/models/cnn.js';
 import { purify, type PurifyOptions } from '../../src/purify/amrm.js';
 import type { LoadedPurifier } from '../../src/purify/load.js';
-import { drawMask, figure1, figure3, layerNames } from '../../src/eval/figures.js';
+import { defaultQuery, drawMask, figure1, figure3, layerNames } from '../../src/eval/figures.js';
+import { reconstructionView } from '../../src/eval/reconstruction_figure.js';
 import type { GridFigure } from '../../src/eval/figure_tiles.js';
 import { softmax } from './charts.js';
 
@@ -40,7 +40,7 @@ export interface LiveStep {
   loss: number;
   /** AMV of x_s against the reference image, averaged over the model's layers (purify()'s trackAmv: one probe mask for every step). */
   amv: number;
-  /** The model's picture of x_s under one fixed mask (hidden patches predicted), [C·H·W]. */
+  /** The model's picture of x_s under one fixed mask (hidden patches predicted, visible ones x_s's), [C·H·W]. */
   reconstruction: Float32Array;
 }
 
@@ -69,9 +69,11 @@ export async function purifyLive(p: LoadedPurifier, x0: Float32Array, reference:
         const a = layers.reduce((s, v) => s + v, 0) / layers.length;
         losses.push(l);
         amvs.push(a);
-        // One mask for every step (seeded like the loop), so the pictures differ only by x_s.
-        const reconstruction = new Float32Array(await noGrad(() => p.reconstructor.reconstruct(x, { maskRatio: o.maskRatio, seed: o.seed }).images).data());
-        await onStep({ step, steps, image: await x.data(), loss: l, amv: a, reconstruction });
+        // One mask for every step (seeded like the loop), so the pictures differ only by x_s; drawn
+        // as Figure 1 draws a reconstruction (the prediction on hidden patches, x_s on visible ones).
+        const image = await x.data();
+        const { rec } = await reconstructionView(p.reconstructor, image, 1, { maskRatio: o.maskRatio, seed: o.seed });
+        await onStep({ step, steps, image, loss: l, amv: a, reconstruction: rec });
       },
     });
     return { image: await r.images.data(), losses, amv: amvs, seconds: r.seconds };
@@ -91,6 +93,9 @@ export async function figure1Row(classifier: Classifier, p: LoadedPurifier, im: 
 
 /** The mask Figure 1 and 3 use for one image ([L], 1 = hidden). */
 export const figureMask = (p: LoadedPurifier, maskRatio: number, seed: number): Float32Array => drawMask(p.reconstructor, 1, maskRatio, seed);
+
+/** Figure 3's first query: the visible patch nearest the image's centre (as `amrm figures` picks it). */
+export const firstQuery = (p: LoadedPurifier, mask: Float32Array): number => defaultQuery(mask, p.reconstructor.gridH, p.reconstructor.gridW);
 
 /**
  * Figure 3 for one query patch: its attention to every patch per layer, for the clean, attacked and

@@ -14,7 +14,7 @@ import { byId, exclusive, nextFrame, onCanStart, showStatus } from './jobs.js';
 import { drawImage, imageFromFile, l2, linf, loadBundled, type BundledSet, type LabImage, type Shape } from './images.js';
 import { drawProbabilities, drawStepPlot } from './charts.js';
 import { classifierFromBytes, DATASET_NAMES, fetchModel, purifierFromBytes, SHIPPED, type LabDataset } from './models.js';
-import { attackImage, attentionOfPatch, classify, figure1Row, figureMask, purifyLive, type AttackSpec, type OneImage } from './pipeline.js';
+import { attackImage, attentionOfPatch, classify, figure1Row, figureMask, firstQuery, purifyLive, type AttackSpec, type OneImage } from './pipeline.js';
 import { drawGrid } from './grid-view.js';
 
 interface Current { image: Float32Array; label?: number; index?: number; what: string; }
@@ -213,6 +213,8 @@ export function setupPurifyTab(params: URLSearchParams): void {
     last = undefined;
     byId('fig1').hidden = true;
     byId('fig3').hidden = true;
+    for (const id of ['fig1-grid', 'fig3-grid', 'fig3-status']) byId(id).replaceChildren();
+    delete byId('fig3-grid').dataset.query;
     for (const w of ['clean', 'attacked', 'purified']) { byId(`probs-${w}`).replaceChildren(); byId(`pred-${w}`).textContent = ''; }
     const classifier = await getClassifier();
     const purifier = await getPurifier();
@@ -268,6 +270,7 @@ export function setupPurifyTab(params: URLSearchParams): void {
 
     const mask = figureMask(purifier, options.maskRatio, attack.seed);
     last = { p: purifier, im, attacked, purified: result.image, maskRatio: options.maskRatio, seed: attack.seed, shape: sh, mask };
+    byId<HTMLInputElement>('query').value = String(firstQuery(purifier, mask));
     drawPatchPicker();
     byId('fig3').hidden = false;
     attentionButton.disabled = false;
