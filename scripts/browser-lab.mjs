@@ -211,7 +211,7 @@ try {
   check('the page is cross-origin isolated (fine timers)', await page.evaluate(() => globalThis.crossOriginIsolated === true));
   await page.waitForFunction(() => document.querySelectorAll('#image-picker button').length > 0 && !document.getElementById('run-purify').disabled, { timeout: 30_000 });
   const images = await page.$$eval('#image-picker button', (bs) => bs.length);
-  check('bundled MNIST test images shown', images === 16, `${images} images`);
+  check('bundled MNIST test images shown', images === 24, `${images} images`);
 
   const mnist = await runPurify('MNIST, MaskDiT');
   if (mnist) {
@@ -239,6 +239,8 @@ try {
   // CIFAR-10 through the form's own controls: the data set, an l_2 attack, the shipped MAE.
   await page.select('#dataset', 'cifar10');
   await page.waitForFunction(() => document.querySelector('#image-picker button canvas')?.width === 32, { timeout: 30_000 });
+  const cifarImages = await page.$$eval('#image-picker button', (bs) => bs.length);
+  check('bundled CIFAR-10 test images shown', cifarImages === 24, `${cifarImages} images`);
   await page.select('#norm', 'l2');
   await page.select('#purifier', 'cifar10-mae.safetensors');
   await page.click('#image-picker button[data-i="2"]');

@@ -1,6 +1,7 @@
 // Writes the browser lab's bundled test images, web/lab/images/ (committed; the build copies it):
-// per data set the 16 held-out test images `amrm demo` attacks by default (sampleIndices over the
-// test split, seed 0) as PNG files, and index.json naming each file's test-set index and label.
+// per data set 24 held-out test images (sampleIndices over the test split, seed 0; the first 16 are
+// the ones `amrm demo` attacks by default) as PNG files, and index.json naming each file's test-set
+// index and label.
 // The page and its Node replay both read these PNGs, so they see the same bytes. Run it again only
 // to change the set:
 //   node scripts/lab-images.mjs DIST [CIFAR_DIR]   (DIST: a build folder holding node/index.js;
@@ -15,14 +16,14 @@ if (!dist) {
   process.exit(2);
 }
 const lib = await import(pathToFileURL(resolve(dist, 'node/index.js')).href);
-const COUNT = 16, SEED = 0;
+const COUNT = 24, SEED = 0;
 const out = 'web/lab/images', tmp = `${out}.tmp`;
 rmSync(tmp, { recursive: true, force: true });
 const sets = {
   mnist: { set: lib.loadMnistSplit('test'), source: 'MNIST test split (src/data/mnist.ts MNIST_SPLIT.test)' },
   cifar10: { set: lib.loadCifar(cifarDir, 'cifar10', { split: 'test' }), source: 'CIFAR-10 test_batch.bin' },
 };
-const index = { note: `per data set: sampleIndices(n, ${COUNT}, ${SEED}) over the test split, as amrm demo draws its images; written by scripts/lab-images.mjs`, datasets: {} };
+const index = { note: `per data set: sampleIndices(n, ${COUNT}, ${SEED}) over the test split (its first 16: amrm demo's images); written by scripts/lab-images.mjs`, datasets: {} };
 for (const [name, { set, source }] of Object.entries(sets)) {
   const shape = set.shape.slice(1);
   const per = shape[0] * shape[1] * shape[2];
