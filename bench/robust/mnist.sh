@@ -5,15 +5,29 @@
 # held-out digits, l_inf 0.3 and 0.1. Each command writes one report under
 # bench/results/robust/; `node scripts/results-table.mjs` turns them into the table.
 #   usage: bash bench/robust/mnist.sh [N]    (N images, default 64; about 110 CPU-minutes on llvmpipe)
-# AMRM is an env override for the command (default: npx amrm).
+# AMRM is an env override for the command (default: npx amrm). PARTS the parts to run (default
+# "plain": the rows above; "rmaskdit" the robust-fine-tuned MaskDiT's, models/mnist-rmaskdit with
+# preset rmaskdit-mnist, the same 50-step loop as maskdit-mnist, so the plain rows are its counterpart).
 set -euo pipefail
 N=${1:-64}
 AMRM=${AMRM:-npx amrm}
+PARTS=${PARTS:-plain}
+has() { [[ " $PARTS " == *" $1 "* ]]; }
 OUT=bench/results/robust
 mkdir -p "$OUT"
 common=(--dataset mnist --classifier models/mnist-cnn.safetensors --n "$N" --seed 0 --batch 16)
 pur=(--purifier models/mnist-mae.safetensors --preset mae-mnist)
 md=(--purifier models/mnist-maskdit.safetensors --preset maskdit-mnist)
+rmd=(--purifier models/mnist-rmaskdit.safetensors --preset rmaskdit-mnist)
+if has rmaskdit; then
+  for e in 0.3 0.1; do
+    # The same PGD-40 last iterates (same seed), purified by the robust MaskDiT; then PGD-10 with exact
+    # gradients through its 50-step purification.
+    $AMRM eval "${common[@]}" "${rmd[@]}" --attack pgd --norm linf --eps $e --steps 40 --adaptive none --json "$OUT/mnist-rmaskdit-pgd40-none-linf-$e.json"
+    $AMRM eval "${common[@]}" "${rmd[@]}" --attack pgd --norm linf --eps $e --steps 10 --eot 1 --adaptive exact --json "$OUT/mnist-rmaskdit-pgd10-exact-linf-$e.json"
+  done
+fi
+has plain || exit 0
 for e in 0.3 0.1; do
   # No defense: PGD-40 on the classifier.
   $AMRM eval "${common[@]}" --attack pgd --norm linf --eps $e --steps 40 --json "$OUT/mnist-none-pgd40-linf-$e.json"
