@@ -12,7 +12,7 @@
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { init } from '../engine/engine.js';
-import { intFlag, parseFlags, withUsage } from './args.js';
+import { fractionFlag, intFlag, parseFlags, withUsage } from './args.js';
 import { checkModelFiles, datasetFlag, loadTestSet, shippedModels } from './shipped.js';
 import { asyncScope } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
@@ -26,7 +26,6 @@ import { purify, purifyConfig } from '../purify/amrm.js';
 import { classifierTarget, logitsOf, predictions } from '../attacks/target.js';
 import { pgdKeep } from '../eval/robust.js';
 import { pgd } from '../attacks/pgd.js';
-import { parseEps } from '../attacks/ball.js';
 
 export const DEMO_USAGE = `  demo [--dataset mnist|cifar10] [--data DIR] [--classifier FILE] [--purifier FILE] [--n 16] [--seed 0]
        [--eps E] [--attack-steps 40] [--preset NAME] [--purify-steps S] [--out DIR]
@@ -52,7 +51,7 @@ function parse(args: string[]): DemoArgs {
   return {
     dataset, data, classifier, purifier,
     n: int('--n', 16, 1), seed: int('--seed', 0, 0),
-    eps: got.has('--eps') ? parseEps(got.get('--eps')!) : dataset === 'mnist' ? 0.3 : 8 / 255,
+    eps: fractionFlag(got, '--eps') ?? (dataset === 'mnist' ? 0.3 : 8 / 255),
     attackSteps: int('--attack-steps', 40, 1),
     // Without --preset the purifier's family picks it (mae-DATASET or maskdit-DATASET).
     preset: got.get('--preset'),

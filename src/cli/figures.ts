@@ -13,7 +13,7 @@
 import { join } from 'node:path';
 import { existsSync, mkdirSync, statSync, accessSync, constants as fsConstants } from 'node:fs';
 import { init } from '../engine/engine.js';
-import { UsageError, intFlag, parseFlags, withUsage } from './args.js';
+import { UsageError, fractionFlag, intFlag, parseFlags, withUsage } from './args.js';
 import { checkModelFiles, datasetFlag, loadTestSet, shippedModels, type ShippedDataset } from './shipped.js';
 import { writeAtomic } from '../engine/io/node.js';
 import { subset, type ImageSet } from '../data/dataset.js';
@@ -22,7 +22,6 @@ import { MNIST_SPLIT } from '../data/mnist.js';
 import { loadClassifierAndPurifier } from './purifier.js';
 import { purifyConfig, type PurifyConfig } from '../purify/amrm.js';
 import { pgdKeep } from '../eval/robust.js';
-import { parseEps } from '../attacks/ball.js';
 import { gridFigurePng } from '../eval/figure_render.js';
 import {
   attackLinf, budgetPlotSvg, budgetSweep, budgetTrend, defaultQuery, drawMask, figure1, figure3, fmt255,
@@ -91,7 +90,7 @@ function parse(args: string[]): FiguresArgs {
   }
   let eps = 8 / 255;
   if (got.has('--eps')) {
-    try { eps = parseEps(got.get('--eps')!); } catch (e) { throw new UsageError(`--eps: ${(e as Error).message}`); }
+    eps = fractionFlag(got, '--eps')!;
     if (eps > 1) throw new UsageError(`--eps ${got.get('--eps')} is more than 1, the whole pixel range`);
   }
   const layersSpec = got.get('--layers') ?? 'all';

@@ -61,28 +61,35 @@ export function pasteSurrogate(m: SurrogateModel, x: Tensor, maskRatio: number, 
   return scope(() => {
     const B = x.shape[0];
     if (m.family === 'mae') {
-      const { mae } = m, c = mae.config, L = mae.numPatches;
-      let picture: Tensor | undefined;
-      for (const mask of complementaryMasks(B, L, pasteGroups('mae', maskRatio), rng)) {
-        let pred = mae.forward(x, { mask }).pred;
-        if (c.normPixLoss) pred = destandardizePatches(pred, x, c.patchSize);
-        const part = mul(pred, tensor(mask, [B, L, 1]));
-        picture = picture ? add(picture, part) : part;
-      }
-      return clamp(unpatchify(picture!, c.patchSize, c.inChans, c.imgSize[0], c.imgSize[1]), 0, 1);
+      const { mae } = m, c = mae.config;
+      const picture = pastePatches(B, mae.numPatches, pasteGroups('mae', maskRatio), rng, (kept) => {
+        // The MAE's mask is the hidden set, the patches it predicts.
+        const pred = mae.forward(x, { mask: kept }).pred;
+        return c.normPixLoss ? destandardizePatches(pred, x, c.patchSize) : pred;
+      });
+      return clamp(unpatchify(picture, c.patchSize, c.inChans, c.imgSize[0], c.imgSize[1]), 0, 1);
     }
     const { maskdit, sigma } = m, c = maskdit.config, L = (c.imgSize[0] / c.patchSize) * (c.imgSize[1] / c.patchSize);
     const per = c.inChans * c.imgSize[0] * c.imgSize[1];
     const noisy = add(toModelRange(x), tensor(diffusionNoise(rng, Array<number>(B).fill(sigma), per), x.shape));
-    let picture: Tensor | undefined;
-    for (const kept of complementaryMasks(B, L, pasteGroups('maskdit', maskRatio), rng)) {
-      const hidden = kept.map((v) => 1 - v);
-      const { patches } = maskdit.denoisePatches(noisy, { sigma, mask: hidden });
-      const part = mul(patches, tensor(kept, [B, L, 1]));
-      picture = picture ? add(picture, part) : part;
-    }
-    return clamp(affine(unpatchify(picture!, c.patchSize, c.inChans, c.imgSize[0], c.imgSize[1]), 0.5, 0.5), 0, 1);
+    // MaskDiT denoises the patches it sees: its mask hides the others.
+    const picture = pastePatches(B, L, pasteGroups('maskdit', maskRatio), rng,
+      (kept) => maskdit.denoisePatches(noisy, { sigma, mask: kept.map((v) => 1 - v) }).patches);
+    return clamp(affine(unpatchify(picture, c.patchSize, c.inChans, c.imgSize[0], c.imgSize[1]), 0.5, 0.5), 0, 1);
   });
+}
+
+/**
+ * Σ over the complementary masks of predict(kept) ⊙ kept: every patch [B, L, P] taken from the one
+ * pass whose mask `kept` ([B·L], 1 = this pass's patch) selects it.
+ */
+function pastePatches(B: number, L: number, groups: number, rng: Rng, predict: (kept: Float32Array) => Tensor): Tensor {
+  let picture: Tensor | undefined;
+  for (const kept of complementaryMasks(B, L, groups, rng)) {
+    const part = mul(predict(kept), tensor(kept, [B, L, 1]));
+    picture = picture ? add(picture, part) : part;
+  }
+  return picture!;
 }
 
 /** The unrolled surrogate's loop (project choices, named options of `amrm train robust`). */
