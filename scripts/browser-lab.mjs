@@ -5,11 +5,11 @@
 // checks every number against the same run in Node on the same adapter), runs the kernel timings,
 // and saves screenshots of both tabs to bench/results/web/. Any console error or page error in the
 // page fails it. Prints one line per check and `browser-lab: N passed, M failed`.
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PNG } from 'pngjs';
 
@@ -305,11 +305,40 @@ try {
   await page.screenshot({ path: join(SHOTS, 'kernels.png'), fullPage: true });
   checkShot(`${SHOTS}/kernels.png`, join(SHOTS, 'kernels.png'));
 
+  // Any static host: the built lab folder with the model files copied into models/ beside it, served
+  // as plain files (no cross-origin isolation headers), runs a purification.
+  const site = join(profile, 'site');
+  cpSync(join(dist, 'web/lab'), site, { recursive: true });
+  mkdirSync(join(site, 'models'));
+  for (const f of ['mnist-cnn.safetensors', 'mnist-mae.safetensors']) copyFileSync(join('models', f), join(site, 'models', f));
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.png': 'image/png' };
+  const plain = createServer((req, res) => {
+    const file = join(site, decodeURIComponent(new URL(req.url, 'http://x').pathname).replace(/\/$/, '/index.html'));
+    if (!file.startsWith(site) || !existsSync(file)) { res.writeHead(404).end(); return; }
+    res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
+  });
+  await new Promise((done) => plain.listen(0, '127.0.0.1', done));
+  try {
+    const elsewhere = await browser.newPage();
+    elsewhere.on('pageerror', (e) => pageErrors.push(`static host: page error: ${e.message}`));
+    await elsewhere.goto(`http://127.0.0.1:${plain.address().port}/?image=1&attack-steps=1&purify-steps=1&purifier=mnist-mae.safetensors`, { waitUntil: 'load' });
+    await elsewhere.waitForFunction(() => document.querySelectorAll('#image-picker button').length > 0 && !document.getElementById('run-purify').disabled, { timeout: 60_000 });
+    await elsewhere.click('#run-purify');
+    await elsewhere.waitForFunction(() => document.getElementById('purify-summary').dataset.state, { timeout: STEP_TIMEOUT_MS });
+    const st = await elsewhere.evaluate(() => ({ state: document.getElementById('purify-summary').dataset.state, status: document.getElementById('purify-status').textContent, isolated: globalThis.crossOriginIsolated }));
+    check('the built lab runs from a plain static host (models copied beside it)', st.state === 'done', `${st.status}; cross-origin isolated: ${st.isolated}`);
+    await elsewhere.close();
+  } finally {
+    await new Promise((done) => plain.close(done));
+  }
+
   // Without WebGPU the page must say so and what to do (navigator.gpu hidden before any script runs).
   const bare = await browser.newPage();
   await bare.evaluateOnNewDocument(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true }));
   await bare.goto(server.url, { waitUntil: 'load' });
   await bare.waitForFunction(() => document.body.dataset.gpu !== undefined, { timeout: 30_000 });
+  // The pictures below must land after the bundled images (choosing the first one resets the status line).
+  await bare.waitForFunction(() => document.querySelectorAll('#image-picker button[aria-pressed="true"]').length === 1, { timeout: 30_000 });
   const missing = await bare.evaluate(() => ({ state: document.body.dataset.gpu, text: document.getElementById('gpu-status').textContent, run: document.getElementById('run-purify').disabled }));
   check('without navigator.gpu the page says what to do', missing.state === 'missing' && /Chrome or Edge 113/.test(missing.text) && /--enable-unsafe-webgpu/.test(missing.text) && missing.run,
     missing.text.slice(0, 60) + '…');
