@@ -67,6 +67,39 @@ test('buffers are pooled by size bucket and reused after submission', async () =
   assert.ok(after.bytesPooled >= 4096);
 });
 
+test('bind groups are reused when a dispatch binds the same pipeline and buffers again, and stay right across trim()', async () => {
+  const rt = engine().runtime;
+  const device = rt.device;
+  const create = device.createBindGroup.bind(device);
+  let created = 0;
+  device.createBindGroup = (d: GPUBindGroupDescriptor) => { created++; return create(d); };
+  try {
+    const a = rand(rng, [300]), b = rand(rng, [300]);
+    const sums: number[] = [];
+    // A loop's steps: the same shapes, so the pool hands the same buffers back each round.
+    const round = async (): Promise<void> => {
+      const [x, y] = [upload(a), upload(b)];
+      const z = add(x, y);
+      const v = (await download(z)).data;
+      sums.push(v.reduce((s, q) => s + q, 0));
+      v.forEach((q, i) => assert.ok(Math.abs(q - (a.data[i] + b.data[i])) < 1e-6));
+      for (const t of [x, y, z]) t.dispose();
+      rt.submit();
+    };
+    await round();
+    await round();
+    const warm = created;
+    for (let i = 0; i < 4; i++) await round();
+    assert.is(created, warm, 'no new bind group once the buffers repeat');
+    rt.trim(); // every pooled buffer destroyed: new buffers, new bind groups, same results
+    await round();
+    assert.ok(created > warm, 'new buffers after trim get new bind groups');
+    assert.ok(sums.every((v) => Math.abs(v - sums[0]) < 1e-3));
+  } finally {
+    device.createBindGroup = create;
+  }
+});
+
 test('large launches are split over a 2-D grid', () => {
   assert.equal(grid1d(64 * 65535, 64), [65535, 1]);
   const [x, y] = grid1d(64 * 65536, 64);
