@@ -140,6 +140,23 @@ export interface RobustOptions {
   surrogate: Surrogate;
   /** The unrolled surrogate's loop (surrogate 'unrolled'). */
   unrolled?: Omit<UnrolledOptions, 'maskRatio'>;
+  /**
+   * Where Stage I's results go when they are attacked once and reused (`amrm train robust
+   * --adversarial cache`): the first epoch attacks every batch and stores it by its index in the
+   * epoch; later epochs train on the stored batch of the same index (its adversarial images and
+   * labels; the training-loss term takes the epoch's own clean batch) without attacking. Absent:
+   * every batch is attacked afresh, every epoch, against the weights of that moment.
+   */
+  adversarialStore?: AdversarialStore;
+}
+
+/** One attacked batch as Stage I left it. */
+export interface AdversarialBatch { images: Float32Array; labels: Int32Array; shape: [number, number, number, number]; fooled: number; }
+
+/** Attacked batches by their index in an epoch (a run folder keeps them on disk, so a resume finds them). */
+export interface AdversarialStore {
+  get(index: number): AdversarialBatch | undefined;
+  set(index: number, batch: AdversarialBatch): void;
 }
 
 /**
@@ -156,7 +173,7 @@ export interface RobustTerms { ce: number; attack_fooled: number; }
 export function robustTask(base: TrainTask, model: SurrogateModel, recon: ReconstructionModel, classifier: Classifier, o: RobustOptions): TrainTask & { lastTerms(): Promise<RobustTerms> } {
   if (!(o.recWeight >= 0)) throw new Error(`robust: the training-loss weight ${o.recWeight} must be ≥ 0`);
   if (!(o.eps > 0)) throw new Error(`robust: eps ${o.eps} must be positive`);
-  let adversarial: Float32Array | undefined;
+  let adversarial: AdversarialBatch | undefined;
   let fooled = 0;
   let ce: Tensor | undefined;
   /** Stage I: the batch plus noise, attacked; the attack's draws (masks, noise, start) follow the step. */
@@ -168,12 +185,15 @@ export function robustTask(base: TrainTask, model: SurrogateModel, recon: Recons
     const r = await pgd(target, start, b.labels, {
       norm: 'linf', eps: o.eps, steps: o.attackSteps, stepSize: o.attackStepSize, seed: mixSeed(o.seed, step, 6), keep: 'last', checkLast: false,
     });
-    adversarial = r.adversarial;
     fooled = r.fooled.reduce((s, v) => s + v, 0) / r.fooled.length;
+    adversarial = { images: r.adversarial, labels: b.labels, shape: b.shape, fooled };
+    o.adversarialStore?.set(b.index, adversarial);
   };
   return {
     ...base,
     async prepare(b: Batch, step: number): Promise<void> {
+      const stored = o.adversarialStore?.get(b.index);
+      if (stored) { adversarial = stored; fooled = stored.fooled; return; }
       // The attack's gradients are for the images alone: with θ off the tape meanwhile, they neither
       // cost a weight gradient per purification step nor leave one behind for the optimizer.
       const net = model.family === 'mae' ? model.mae : model.maskdit;
@@ -184,12 +204,13 @@ export function robustTask(base: TrainTask, model: SurrogateModel, recon: Recons
     loss(b: Batch, step: number): Tensor {
       if (!adversarial) throw new Error('robust: loss called before prepare');
       const rng = new Rng(mixSeed(o.seed, step, 7));
-      const xa = tensor(adversarial, b.shape);
+      const xa = tensor(adversarial.images, adversarial.shape);
+      const ya = adversarial.labels === b.labels ? b.y : tensor(adversarial.labels, [adversarial.shape[0]], 'i32');
       adversarial = undefined;
       const picture = o.surrogate === 'paste' ? pasteSurrogate(model, xa, o.purify.maskRatio, rng)
         : unrolledSurrogate(recon, xa, { steps: 3, stepSize: o.purify.stepSize / 255, tau: 0.5, ...o.unrolled, maskRatio: o.purify.maskRatio }, rng);
       const logits = classifier.forward(picture);
-      const term = crossEntropy(logits, b.y);
+      const term = crossEntropy(logits, ya);
       ce?.dispose();
       ce = keep(term.detach()); // outlives the step's scope, for the log
       return o.recWeight > 0 ? add(term, mulScalar(base.loss(b, step), o.recWeight)) : term;

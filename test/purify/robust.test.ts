@@ -5,7 +5,7 @@
 // metadata makes it load with the robust preset, and resumes only with the same settings.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setup, Rng } from '../harness.js';
@@ -23,7 +23,8 @@ import { MAE } from '../../src/models/mae.js';
 import { diffusionNoise, toModelRange } from '../../src/models/maskdit.js';
 import { maeConfig } from '../../src/models/mae_configs.js';
 import { createClassifier } from '../../src/models/classifiers.js';
-import { complementaryMasks, pasteGroups, pasteSurrogate, robustTask, unrolledSurrogate } from '../../src/purify/robust.js';
+import { complementaryMasks, pasteGroups, pasteSurrogate, robustTask, unrolledSurrogate, type AdversarialBatch } from '../../src/purify/robust.js';
+import { adversarialFolder } from '../../src/cli/train-robust.js';
 import { MaeReconstruction } from '../../src/purify/loss.js';
 import { purifyConfig } from '../../src/purify/amrm.js';
 import { maeTask } from '../../src/train/tasks.js';
@@ -183,6 +184,49 @@ test('Stage I attacks the batch with the weights off the tape: no weight gradien
   } finally { mae.dispose(); classifier.dispose(); }
 });
 
+test('a cached attack: the first epoch attacks a batch and stores it (on disk, read back as written); a later epoch trains on it without attacking', async () => {
+  const mae = MAE.create({ ...MAE_CFG, imgSize: [28, 28], patchSize: 7, inChans: 1 }, { seed: 2 });
+  const classifier = createClassifier(undefined, loadStateDictFile('models/mnist-cnn.safetensors'));
+  const dir = tmp();
+  const folder = adversarialFolder(join(dir, 'adversarial'));
+  let sets = 0, gets = 0;
+  const store = { get: (i: number) => { gets++; return folder.get(i); }, set: (i: number, b: AdversarialBatch) => { sets++; folder.set(i, b); } };
+  try {
+    const task = robustTask(maeTask(mae, { seed: 1, maskRatio: 0.25 }), { family: 'mae', mae }, new MaeReconstruction(mae), classifier, {
+      seed: 1, purify: purifyConfig('mae-mnist', { steps: 2 }), eps: 0.3, attackSteps: 1, noise: 8 / 255, recWeight: 1, surrogate: 'paste', adversarialStore: store,
+    });
+    const set = loadMnistSplit('test');
+    const n = 4;
+    const batch = (first: number, epoch: number): Batch => {
+      const images = set.images.slice(first * 784, (first + n) * 784), labels = set.labels.slice(first, first + n);
+      return { images, labels, shape: [n, 1, 28, 28], x: tensor(images, [n, 1, 28, 28]), y: tensor(labels, [n], 'i32'), epoch, index: 0, dispose() {} } as unknown as Batch;
+    };
+    await asyncScope(async () => {
+      const b0 = batch(0, 0);
+      await task.prepare!(b0, 0);
+      assert.is(sets, 1, 'the first epoch attacks and stores the batch');
+      const stored = adversarialFolder(join(dir, 'adversarial')).get(0)!;
+      assert.equal(stored.shape, [n, 1, 28, 28]);
+      assert.equal(Array.from(stored.labels), Array.from(b0.labels));
+      assert.ok(stored.images.every((v, i) => v >= 0 && v <= 1 && Math.abs(v - b0.images[i]) <= 0.3 + 0.2), 'the stored images are attacked versions of the batch');
+      await task.loss(b0, 0).data();
+      const first = (await task.lastTerms()).ce;
+      // Epoch 2, same index, other images: the stored batch is trained on, nothing is attacked.
+      const b1 = batch(100, 1);
+      await task.prepare!(b1, 2);
+      assert.is(sets, 1, 'no attack in a later epoch');
+      assert.ok(gets >= 2);
+      await task.loss(b1, 0).data(); // step 0's surrogate masks, to compare with the first epoch's loss
+      const terms = await task.lastTerms();
+      assert.is(terms.attack_fooled, stored.fooled);
+      assert.ok(Math.abs(terms.ce - first) < 1e-4, `the stored batch's cross-entropy again (${terms.ce} vs ${first}): its labels, not the epoch's`);
+    });
+    // A file that does not fit its header is named.
+    writeFileSync(join(dir, 'adversarial', 'batch-00003.bin'), new Uint8Array(24));
+    assert.throws(() => folder.get(3), /batch-00003\.bin: 24 bytes, its header/);
+  } finally { mae.dispose(); classifier.dispose(); }
+});
+
 test('amrm train robust: a MaskDiT fine-tuned on MNIST loads with the rmaskdit-mnist preset, records where it came from, and resumes only with the same settings', async () => {
   const out = tmp();
   const purifier = await writeTinyMnistMaskDit(tmp(), 3);
@@ -224,6 +268,17 @@ test('amrm train robust: a MaskDiT fine-tuned on MNIST loads with the rmaskdit-m
   assert.equal([unrolled.surrogate, unrolled.unrolled_steps, unrolled.tau], ['unrolled', 1, 0.5]);
   const step = JSON.parse(readFileSync(join(out2, 'log.jsonl'), 'utf8').split('\n')[0]);
   assert.ok(Number.isFinite(step.loss) && Number.isFinite(step.ce), JSON.stringify(step));
+  // --adversarial cache over two epochs: one file per batch of the epoch, and the option recorded.
+  const out3 = tmp();
+  console.log = () => {};
+  try {
+    const args3 = args.map((v, i) => (args[i - 1] === '--out' ? out3 : args[i - 1] === '--limit' ? '4' : args[i - 1] === '--batch' ? '2' : v));
+    assert.is(await main([...args3, '--adversarial', 'cache', '--epochs', '2']), 0);
+  } finally { console.log = quiet; }
+  assert.equal(readdirSync(join(out3, 'adversarial')).sort(), ['batch-00000.bin', 'batch-00001.bin']);
+  assert.is(JSON.parse(loadStateDictFile(join(out3, 'model.safetensors')).metadata!['amrm.robust.options']).adversarial, 'cache');
+  const cachedLog = readFileSync(join(out3, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => 'step' in l);
+  assert.is(cachedLog.length, 4);
   assert.match(errors.join('\n'), /--classifier is required/);
 });
 
