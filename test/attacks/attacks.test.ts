@@ -153,7 +153,7 @@ test('a list of attacks is the worst case per image: the first attack as alone, 
   const shape: [number, number, number] = [3, 4, 4];
   const c = linearClassifier(shape, 5, rng);
   try {
-    const B = 12, per = 48;
+    const B = 12;
     const { x, y } = await labelled(c, B, rng);
     const set = { images: x, labels: y, n: B, shape: [B, ...shape] as [number, number, number, number], classes: [] };
     const o = { classifier: c, norm: 'linf' as const, eps: 0.01, steps: 3, eot: 1, adaptive: 'none' as const, batch: 5, seed: 4 };

@@ -39,17 +39,6 @@ const labelsOf = (c: Case): number[] | undefined => {
   const K = TINY.numClasses!;
   return Array.from({ length: c.labels.length / K }, (_, b) => c.labels!.slice(b * K, (b + 1) * K).indexOf(1));
 };
-const image = (patches: Float32Array | number[], p: number, C: number, H: number, W: number): number[] => {
-  // patchify order (row, col, channel within a patch) back to [C, H, W] for one batch of images.
-  const gw = W / p, L = (H / p) * gw, per = p * p * C, out: number[] = [];
-  const B = patches.length / (L * per);
-  for (let b = 0; b < B; b++) for (let c = 0; c < C; c++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-    const l = Math.floor(y / p) * gw + Math.floor(x / p);
-    out.push(patches[(b * L + l) * per + ((y % p) * p + (x % p)) * C + c]);
-  }
-  return out;
-};
-
 function near(what: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: number): void {
   const err = normRelErr(got, want);
   if (process.env.MAE_TEST_LOG) console.log(`${what}: ${err.toExponential(2)}`);

@@ -1,6 +1,6 @@
 // One GPU job at a time across the page: the engine's tensor scopes are a single stack, so a
 // purification and a kernel run interleaving their awaits would free each other's tensors. Buttons
-// that start a job subscribe here and are disabled while any job runs.
+// that start a job subscribe here and are disabled while any job runs. Also the page's small DOM helpers.
 let running = false;
 let gpuReady = false;
 const listeners = new Set<(canStart: boolean) => void>();
@@ -37,4 +37,16 @@ export function showStatus(el: HTMLElement, text: string, error = false): void {
   el.textContent = text;
   el.classList.toggle('error', error);
   if (error) el.setAttribute('role', 'alert'); else el.setAttribute('role', 'status');
+}
+
+/** Reads a number input, checked against its own min/max and integer-ness; the error names the field. */
+export function readNumber(id: string, name: string, integer: boolean): number {
+  const input = byId<HTMLInputElement>(id);
+  const v = Number(input.value);
+  const min = input.min === '' ? -Infinity : Number(input.min), max = input.max === '' ? Infinity : Number(input.max);
+  if (input.value.trim() === '' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+    input.focus();
+    throw new Error(`${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got '${input.value}'`);
+  }
+  return v;
 }

@@ -2,19 +2,20 @@
 // (shipped, or a .safetensors file), attack the image with PGD (l_inf or l_2) on the classifier
 // alone, purify it with the purifier's preset while every step is drawn (the image, the model's
 // reconstruction, L_rec and the AMV from the clean image), classify the clean, attacked and purified
-// images, then draw Figure 1's row and, for a clicked patch, Figure 3. The computation is
-// pipeline.ts's, which the browser test replays in Node.
+// images, then draw Figure 1's row and hand the run to the Figure 3 panel (attention-panel.ts). The
+// computation is pipeline.ts's, which the browser test replays in Node.
 import { purifyPreset } from '../../src/purify/presets.js';
 import { purifyConfig } from '../../src/purify/amrm.js';
 import type { LoadedPurifier } from '../../src/purify/load.js';
 import { purifierFamily } from '../../src/purify/load.js';
 import { loadStateDict } from '../../src/engine/io/index.js';
 import type { Classifier } from '../../src/models/cnn.js';
-import { byId, exclusive, nextFrame, onCanStart, showStatus } from './jobs.js';
+import { byId, exclusive, nextFrame, onCanStart, readNumber, showStatus } from './jobs.js';
 import { drawImage, imageFromFile, l2, linf, loadBundled, type BundledSet, type LabImage, type Shape } from './images.js';
 import { drawProbabilities, drawStepPlot } from './charts.js';
 import { classifierFromBytes, DATASET_NAMES, fetchModel, purifierFromBytes, SHIPPED, type LabDataset } from './models.js';
-import { attackImage, attentionOfPatch, classify, figure1Row, figureMask, firstQuery, purifyLive, type AttackSpec, type OneImage } from './pipeline.js';
+import { attackImage, classify, figure1Row, purifyLive, type AttackSpec, type OneImage } from './pipeline.js';
+import { setupAttentionPanel } from './attention-panel.js';
 import { drawGrid } from './grid-view.js';
 
 interface Current { image: Float32Array; label?: number; index?: number; what: string; }
@@ -23,18 +24,6 @@ interface Current { image: Float32Array; label?: number; index?: number; what: s
 const DEFAULT_EPS: Record<LabDataset, Record<AttackSpec['norm'], number>> = { mnist: { linf: 0.3, l2: 2 }, cifar10: { linf: 0.0314, l2: 0.5 } };
 const DEFAULT_ATTACK_STEPS: Record<LabDataset, number> = { mnist: 40, cifar10: 20 };
 const FILE = 'file';
-
-/** Reads a number input, checked against its own min/max and integer-ness; the error names the field. */
-function readNumber(id: string, name: string, integer: boolean): number {
-  const input = byId<HTMLInputElement>(id);
-  const v = Number(input.value);
-  const min = input.min === '' ? -Infinity : Number(input.min), max = input.max === '' ? Infinity : Number(input.max);
-  if (input.value.trim() === '' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
-    input.focus();
-    throw new Error(`${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got '${input.value}'`);
-  }
-  return v;
-}
 
 const argmax = (p: readonly number[]): number => p.indexOf(Math.max(...p));
 
@@ -49,7 +38,6 @@ export function setupPurifyTab(params: URLSearchParams): void {
   const purifierSelect = byId<HTMLSelectElement>('purifier');
   const stepsInput = byId<HTMLInputElement>('purify-steps');
   const summary = byId<HTMLOutputElement>('purify-summary');
-  const attentionButton = byId<HTMLButtonElement>('show-attention');
   let bundled: Record<LabDataset, BundledSet> | undefined;
   let current: Current | undefined;
   /** Models built on the GPU, by file name (shipped) or 'file:' + name (the user's); kept across runs. */
@@ -57,8 +45,7 @@ export function setupPurifyTab(params: URLSearchParams): void {
   const purifiers = new Map<string, LoadedPurifier>();
   /** The user's files, as bytes until used. */
   const userFiles: { classifier?: File; purifier?: File } = {};
-  /** What Figure 3 needs from the last run. */
-  let last: { p: LoadedPurifier; im: OneImage; attacked: Float32Array; purified: Float32Array; maskRatio: number; seed: number; shape: Shape; mask: Float32Array } | undefined;
+  const attention = setupAttentionPanel();
 
   const dataset = (): LabDataset => datasetSelect.value as LabDataset;
   const shape = (): Shape => bundled?.[dataset()].shape ?? (dataset() === 'mnist' ? [1, 28, 28] : [3, 32, 32]);
@@ -163,7 +150,7 @@ export function setupPurifyTab(params: URLSearchParams): void {
   panel.addEventListener('dragleave', () => zone.classList.remove('over'));
   panel.addEventListener('drop', (e) => { e.preventDefault(); zone.classList.remove('over'); void fromFile(e.dataTransfer?.files[0]); });
 
-  onCanStart((ok) => { runButton.disabled = !ok; attentionButton.disabled = !ok || !last; });
+  onCanStart((ok) => { runButton.disabled = !ok; });
 
   // ------------------------------------------------------------------ models
   const modelBytes = async (slot: 'classifier' | 'purifier', value: string): Promise<{ key: string; name: string; bytes?: () => Promise<Uint8Array> }> => {
@@ -210,11 +197,9 @@ export function setupPurifyTab(params: URLSearchParams): void {
     const { image, label } = current;
     const sh = shape();
     summary.removeAttribute('data-state');
-    last = undefined;
+    attention.reset();
     byId('fig1').hidden = true;
-    byId('fig3').hidden = true;
-    for (const id of ['fig1-grid', 'fig3-grid', 'fig3-status']) byId(id).replaceChildren();
-    delete byId('fig3-grid').dataset.query;
+    byId('fig1-grid').replaceChildren();
     for (const w of ['clean', 'attacked', 'purified']) { byId(`probs-${w}`).replaceChildren(); byId(`pred-${w}`).textContent = ''; }
     const classifier = await getClassifier();
     const purifier = await getPurifier();
@@ -268,12 +253,7 @@ export function setupPurifyTab(params: URLSearchParams): void {
     byId('fig1').hidden = false;
     progress.value = progress.max;
 
-    const mask = figureMask(purifier, options.maskRatio, attack.seed);
-    last = { p: purifier, im, attacked, purified: result.image, maskRatio: options.maskRatio, seed: attack.seed, shape: sh, mask };
-    byId<HTMLInputElement>('query').value = String(firstQuery(purifier, mask));
-    drawPatchPicker();
-    byId('fig3').hidden = false;
-    attentionButton.disabled = false;
+    attention.show({ p: purifier, im, attacked, purified: result.image, maskRatio: options.maskRatio, seed: attack.seed, shape: sh });
 
     const report = {
       dataset: dataset(), image: current.what, image_index: current.index ?? null, label: label ?? null,
@@ -300,59 +280,5 @@ export function setupPurifyTab(params: URLSearchParams): void {
       summary.dataset.state = 'error';
       showStatus(status, `stopped: ${err.message}`, true);
     });
-  });
-
-  // ------------------------------------------------------------------ Figure 3
-  const queryInput = byId<HTMLInputElement>('query');
-  const patchCanvas = byId<HTMLCanvasElement>('patch-picker');
-  const fig3Status = byId('fig3-status');
-  /** The clean image with its patch grid, hidden patches darkened, the chosen patch outlined. */
-  function drawPatchPicker(): void {
-    if (!last) return;
-    const { p, mask } = last;
-    const model = p.reconstructor, ps = model.patchSize, scale = 4;
-    drawImage(patchCanvas, last.im.image, last.shape, scale);
-    queryInput.max = String(model.numPatches - 1);
-    const ctx = patchCanvas.getContext('2d');
-    if (!ctx) return;
-    ctx.strokeStyle = 'rgba(255,255,255,0.35)';
-    ctx.lineWidth = 1;
-    for (let l = 0; l < model.numPatches; l++) {
-      const x = (l % model.gridW) * ps * scale, y = Math.floor(l / model.gridW) * ps * scale;
-      if (mask[l]) { ctx.fillStyle = 'rgba(0,0,0,0.45)'; ctx.fillRect(x, y, ps * scale, ps * scale); }
-      ctx.strokeRect(x + 0.5, y + 0.5, ps * scale - 1, ps * scale - 1);
-    }
-    const q = Number(queryInput.value);
-    if (Number.isInteger(q) && q >= 0 && q < model.numPatches) {
-      ctx.strokeStyle = '#ff00ff';
-      ctx.lineWidth = 2;
-      ctx.strokeRect((q % model.gridW) * ps * scale + 1, Math.floor(q / model.gridW) * ps * scale + 1, ps * scale - 2, ps * scale - 2);
-    }
-    patchCanvas.dataset.grid = `${model.gridH}x${model.gridW}`;
-  }
-  const showAttention = async (): Promise<void> => {
-    if (!last) throw new Error('run a purification first');
-    const query = readNumber('query', 'patch', true);
-    drawPatchPicker();
-    showStatus(fig3Status, `attention of patch ${query}: one forward of the clean, attacked and purified image`);
-    const f = await attentionOfPatch(last.p, last.im, last.attacked, last.purified, query, last.maskRatio, last.seed);
-    drawGrid(byId('fig3-grid'), f.grid, { label: `Figure 3 for patch ${query}` });
-    const grid = byId('fig3-grid');
-    grid.dataset.query = String(query);
-    grid.dataset.rows = String(f.data.rows.length);
-    grid.dataset.vmax = JSON.stringify(f.data.rows.map((r) => r.vmax));
-    showStatus(fig3Status, `patch ${query} (row ${f.data.query.row}, column ${f.data.query.col})${f.hiddenQuery ? ': hidden under the mask, so the decoder\'s layers only (the encoder has no token for it)' : ''}`);
-  };
-  const startAttention = (): void => { exclusive(showAttention).catch((err: Error) => showStatus(fig3Status, `stopped: ${err.message}`, true)); };
-  attentionButton.addEventListener('click', startAttention);
-  queryInput.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); startAttention(); } });
-  patchCanvas.addEventListener('click', (e) => {
-    if (!last) return;
-    const model = last.p.reconstructor;
-    const b = patchCanvas.getBoundingClientRect();
-    const col = Math.min(model.gridW - 1, Math.floor(((e.clientX - b.left) / b.width) * model.gridW));
-    const row = Math.min(model.gridH - 1, Math.floor(((e.clientY - b.top) / b.height) * model.gridH));
-    queryInput.value = String(row * model.gridW + col);
-    startAttention();
   });
 }

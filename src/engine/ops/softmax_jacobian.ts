@@ -16,7 +16,7 @@ import { sum } from './reduce.js';
 import { softmax } from './softmax.js';
 import { matmul } from './matmul.js';
 import { specialize } from '../wgsl.js';
-import { tuning, type ShiftTiling } from '../tuning.js';
+import { tuning } from '../tuning.js';
 import source from '../../../kernels/softmax_jacobian.wgsl';
 
 export type SoftmaxJacobianImpl = 'fused' | 'composed';
