@@ -103,6 +103,10 @@ fn layernorm_stats(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
 @group(0) @binding(4) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(3) var<storage, read> gy4: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> dx4: array<vec4f>;
+// With the `acc` lines (the op drops them otherwise): a gradient already accumulated for x (a
+// residual's), added to dx in the same pass instead of by an add of its own.
+@group(0) @binding(5) var<storage, read> acc: array<f32>; // acc
+@group(0) @binding(5) var<storage, read> acc4: array<vec4f>; // acc
 
 @compute @workgroup_size(WG)
 fn layernorm_dx(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -125,7 +129,9 @@ fn layernorm_dx(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   let mgx = (sgt - (st.x - k) * sg) * st.y / n;
   for (var c = 0u; c < P.d; c++) {
     let xh = (x[b + c] - st.x) * st.y;
-    dx[b + c] = st.y * (gy[b + c] * gamma_at(c) - mg - xh * mgx);
+    var v = st.y * (gy[b + c] * gamma_at(c) - mg - xh * mgx);
+    v += acc[b + c]; // acc
+    dx[b + c] = v;
   }
 }
 
@@ -150,7 +156,9 @@ fn dx4_write(b: u32, k: f32, s: vec4f, q0: u32, dq: u32) {
   let mgx = (s.w - (st.x - k) * s.z) * st.y / n;
   for (var q = q0; q < P.d / 4u; q += dq) {
     let xh = (x4[b + q] - st.x) * st.y;
-    dx4[b + q] = st.y * (gy4[b + q] * gamma4(q) - mg - xh * mgx);
+    var v = st.y * (gy4[b + q] * gamma4(q) - mg - xh * mgx);
+    v += acc4[b + q]; // acc
+    dx4[b + q] = v;
   }
 }
 

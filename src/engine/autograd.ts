@@ -16,7 +16,13 @@ export function noGrad<T>(fn: () => T): T {
 }
 
 /** Receives the output's gradient; returns one gradient per input (undefined where none flows). */
-export type BackwardFn = (gy: Tensor, saved: Tensor[]) => (Tensor | undefined)[];
+/**
+ * An op's backward: the gradients of its inputs from the output's gradient gy and the saved tensors.
+ * `pending(k)` hands over the gradient input k has accumulated so far from its other consumers (or
+ * undefined), for a backward that adds it in its own pass (saving the add): a backward that takes
+ * it owns it and returns input k's gradient with it included.
+ */
+export type BackwardFn = (gy: Tensor, saved: Tensor[], pending?: (k: number) => Tensor | undefined) => (Tensor | undefined)[];
 
 /**
  * A backward written in recorded ops, so that it can itself be differentiated (second order):
@@ -98,9 +104,9 @@ export class Node {
     }
   }
 
-  run(gy: Tensor): (Tensor | undefined)[] {
+  run(gy: Tensor, pending?: (k: number) => Tensor | undefined): (Tensor | undefined)[] {
     if (!this.saved) throw new Error(`backward through ${this.op} a second time: its saved tensors were freed (pass retainGraph: true to the first backward)`);
-    return this.backwardFn(gy, this.saved);
+    return this.backwardFn(gy, this.saved, pending);
   }
 
   /** The backward in recorded ops (grad mode on), for createGraph. */
@@ -194,7 +200,14 @@ export function backward(root: Tensor, gy?: Tensor, options: BackwardOptions = {
       if (!g) continue;
       grads.delete(n);
       if (options.capture?.has(n)) options.capture.set(n, keep(passGradient(g)));
-      const ins = createGraph ? n.runComposed(g) : n.run(g);
+      // An input's gradient so far, taken by a backward that folds it into its own pass.
+      const pending = (k: number): Tensor | undefined => {
+        const p = n.parents[k], prev = p && grads.get(p);
+        if (!prev || prev.shape.join() !== n.inputs[k].shape.join()) return undefined;
+        grads.delete(p);
+        return prev;
+      };
+      const ins = createGraph ? n.runComposed(g) : n.run(g, pending);
       if (g !== gy) g.dispose();
       n.inputs.forEach((input, k) => {
         const gi = ins[k];

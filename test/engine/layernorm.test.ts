@@ -50,6 +50,38 @@ test('layerNorm: gradient to x alone, and to gamma alone', async () => {
   await checkGrad({ name: 'layerNorm wrt beta', ...makeCase([5, 7], true, true, 1e-5), wrt: [2] }, rng);
 });
 
+/** y = x + layerNorm(x) with x = 1.5·a computed (not a leaf): x's gradient meets the residual's there. */
+function residualCase(shape: number[]) {
+  const d = last(shape);
+  const inputs: Arr[] = [rand(rng, shape), rand(rng, [d], { lo: 0.5, hi: 1.5 }), rand(rng, [d], { lo: -1, hi: 1 })];
+  const gpu = (a: Tensor, g: Tensor, b: Tensor): Tensor => { const x = ops.mulScalar(a, 1.5); return ops.add(x, ops.layerNorm(x, g, b)); };
+  const ref = (a: Arr, g: Arr, b: Arr): Arr => {
+    const x: Arr = { shape: a.shape, data: a.data.map((v) => 1.5 * v) };
+    const ln = R.layerNorm(x, g, b);
+    return { shape: a.shape, data: x.data.map((v, i) => v + ln.data[i]) };
+  };
+  return { inputs, gpu, ref };
+}
+
+test('a residual stream: the gradient x has from its other consumer is added in the dx pass, with no add of its own', async () => {
+  for (const shape of [[3, 7], [4, 64], [2, 3, 65]]) {
+    await checkGrad({ name: 'x + layerNorm(x)', ...residualCase(shape) }, rng);
+    // The backward dispatches no elementwise add: the layerNorm dx pass took x's pending gradient.
+    const rt = engine().runtime, seen: string[] = [];
+    await asyncScope(async () => {
+      const c = residualCase(shape);
+      const [a, g, b] = c.inputs.map((v) => upload(v));
+      a.requireGrad();
+      const y = c.gpu(a, g, b);
+      rt.observer = { see: (name) => { seen.push(name); return true; } };
+      try { backward(y, upload(rand(rng, [...y.shape]))); } finally { rt.observer = undefined; }
+      await a.grad!.data();
+    });
+    assert.ok(seen.some((n) => n.startsWith('layernorm') && n.includes('dx')), seen.join(', '));
+    assert.not.ok(seen.some((n) => n.startsWith('elementwise.binary')), `an add in the backward: ${seen.join(', ')}`);
+  }
+});
+
 test('the subgroup row reduction (a GPU\'s default), forced where the adapter has subgroups: forward and dx', async () => {
   setTuning({ rows: 'subgroups' });
   try {
@@ -70,6 +102,7 @@ test('the subgroup row reduction (a GPU\'s default), forced where the adapter ha
       await checkGrad({ name: `layerNorm subgroups ${label}`, ...makeCase([5, 12], g, b, 1e-3) }, rng);
     }
     await checkGrad({ name: 'layerNorm subgroups, long rows, wrt x', ...makeCase([2, 260], true, true, 1e-5), wrt: [0] }, rng);
+    await checkGrad({ name: 'x + layerNorm(x), subgroups', ...residualCase([3, 64]) }, rng);
   } finally { setTuning({ rows: undefined }); }
 });
 

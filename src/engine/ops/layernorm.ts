@@ -7,23 +7,27 @@ import { isHigherOrder, record } from '../autograd.js';
 import { add, addScalar, mul, rsqrt, sub } from './elementwise.js';
 import { checkF32, fmt } from '../shape.js';
 import { mean, sum } from './reduce.js';
-import source from '../../../kernels/layernorm.wgsl';
+import fullSource from '../../../kernels/layernorm.wgsl';
 import subgroupEntries from '../../../kernels/layernorm_subgroup.wgsl';
 import { tuning } from '../tuning.js';
+import { specialize } from '../wgsl.js';
 
 const WG = 64;
 /** Invocations per row of the subgroup entries (layernorm_subgroup.wgsl's RW). */
 const RW = 64;
-const subgroupSource = `enable subgroups;\n${source}\n${subgroupEntries}`;
+/** The kernels without (the default) and with the dx pass's accumulated-gradient input. */
+const source = specialize(fullSource, { file: 'layernorm.wgsl', drop: ['acc'] });
+const subgroupSource = (acc: boolean): string => `enable subgroups;\n${acc ? fullSource : source}\n${subgroupEntries}`;
 
 /**
  * The forward / dx launch of a row length: one invocation per row, or (vec4 rows, where the tuning
  * asks for subgroups) one workgroup per row with subgroup sums.
  */
-function rowLaunch(rows: number, vec4: string, entry: 'layernorm_fwd' | 'layernorm_dx') {
-  if (!vec4 || tuning().rows !== 'subgroups') return { kernel: 'layernorm', source, entry: `${entry}${vec4}`, workgroups: grid1d(rows, WG) };
+function rowLaunch(rows: number, vec4: string, entry: 'layernorm_fwd' | 'layernorm_dx', acc = false) {
+  const tag = acc ? '_acc' : '';
+  if (!vec4 || tuning().rows !== 'subgroups') return { kernel: `layernorm${tag}`, source: acc ? fullSource : source, entry: `${entry}${vec4}`, workgroups: grid1d(rows, WG) };
   if (!engine().gpu.features.includes('subgroups')) throw new Error('layerNorm: the subgroup row reduction needs the device feature \'subgroups\', which this adapter lacks');
-  return { kernel: 'layernorm_sg', source: subgroupSource, entry: `${entry}4_sg`, workgroups: grid1d(rows * RW, RW) };
+  return { kernel: `layernorm_sg${tag}`, source: subgroupSource(acc), entry: `${entry}4_sg`, workgroups: grid1d(rows * RW, RW) };
 }
 /** Rows per partial column sum in the dgamma/dbeta backward. */
 const CHUNK_ROWS = 64;
@@ -62,11 +66,14 @@ export function layerNorm(x: Tensor, gamma?: Tensor, beta?: Tensor, eps = 1e-5):
     rt.dispatch({ ...rowLaunch(rows, vec4, 'layernorm_fwd'), constants, uniforms, buffers: [x.buffer, g.buffer, b.buffer, y.buffer] });
   }
   const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
-  return record('layerNorm', y, inputs, [x, g], (gy, [xs, gs]) => {
+  return record('layerNorm', y, inputs, [x, g], (gy, [xs, gs], pending) => {
     const dx = x.requiresGrad ? empty(x.shape, 'f32', 'layerNorm backward dx') : undefined;
+    // x's gradient from its other consumers so far (a residual stream's), folded into this pass.
+    const acc = dx && rows > 0 ? pending?.(0) : undefined;
     if (dx && rows > 0) {
-      rt.dispatch({ ...rowLaunch(rows, vec4, 'layernorm_dx'), constants, uniforms, buffers: [xs.buffer, gs.buffer, gy.buffer, dx.buffer] });
+      rt.dispatch({ ...rowLaunch(rows, vec4, 'layernorm_dx', !!acc), constants, uniforms, buffers: [xs.buffer, gs.buffer, gy.buffer, dx.buffer, ...(acc ? [acc.buffer] : [])] });
     }
+    acc?.dispose();
     const wantGamma = !!gamma?.requiresGrad, wantBeta = !!beta?.requiresGrad;
     let dgamma: Tensor | undefined, dbeta: Tensor | undefined;
     if (wantGamma || wantBeta) {
