@@ -31,6 +31,9 @@ override ACT: u32 = 0u;
 // A residual R of C's shape is added last (a transformer's x + f(x)); its binding is the last one,
 // so that the pipelines without it (the branch removed) keep the others' numbers.
 override HAS_RES: bool = false;
+// The pre-activation act⁻¹ part, op(A)·op(B) + bias, is also written to Z (binding 8): what the
+// activation's backward needs, from the same pass instead of a separate activation op.
+override HAS_PRE: bool = false;
 // op(A)'s rows / op(B)'s columns are read from an rgba32float texture of [M (N), K/4] texels, one
 // per 4 consecutive k (the op fills it: a copy of the buffer where its rows run along k, a
 // transposing kernel where they do not): on llvmpipe a texture load is a vectorized gather while a
@@ -57,6 +60,7 @@ struct Params {
 // component is its own memory location, so neighbouring invocations do not race).
 @group(0) @binding(4) var<storage, read_write> C: array<vec4f>;
 @group(0) @binding(5) var<storage, read> R: array<vec4f>;
+@group(0) @binding(8) var<storage, read_write> Z: array<vec4f>;
 @group(0) @binding(6) var AT: texture_2d<f32>;
 @group(0) @binding(7) var BT: texture_2d<f32>;
 
@@ -280,9 +284,11 @@ fn store_block(acc: ptr<function, array<array<f32, TN>, TM>>, m0: u32, n0: u32, 
   for (var i = 0u; i < TM; i++) { // unroll
     let m = m0 + i;
     var row: array<f32, TN>;
+    var pre: array<f32, TN>;
     for (var j = 0u; j < TN; j++) { // unroll
       var v = (*acc)[i][j];
       if (HAS_BIAS) { v += bias_col[j]; }
+      if (HAS_PRE) { pre[j] = v; }
       if (ACT == 1u) { v = max(v, 0.0); }
       if (ACT == 2u) { v = 0.5 * v * erfc_any(-v * 0.70710678118654752); }
       if (ACT == 3u) { v = gelu_tanh_f(v); }
@@ -296,6 +302,7 @@ fn store_block(acc: ptr<function, array<array<f32, TN>, TM>>, m0: u32, n0: u32, 
           var v4 = vec4f(row[4u * c], row[4u * c + 1u], row[4u * c + 2u], row[4u * c + 3u]);
           if (HAS_RES) { v4 += R[(c_off + m * N + n) >> 2u]; }
           C[(c_off + m * N + n) >> 2u] = v4;
+          if (HAS_PRE) { Z[(c_off + m * N + n) >> 2u] = vec4f(pre[4u * c], pre[4u * c + 1u], pre[4u * c + 2u], pre[4u * c + 3u]); }
         }
       }
     } else {
@@ -306,6 +313,7 @@ fn store_block(acc: ptr<function, array<array<f32, TN>, TM>>, m0: u32, n0: u32, 
           var v1 = row[j];
           if (HAS_RES) { v1 += R[o >> 2u][o & 3u]; }
           C[o >> 2u][o & 3u] = v1;
+          if (HAS_PRE) { Z[o >> 2u][o & 3u] = pre[j]; }
         }
       }
     }

@@ -37,6 +37,8 @@ export interface DispatchSpec {
   buffers: GPUBuffer[];
   /** Texture views bound at the given binding numbers (after the buffers'). */
   textures?: { binding: number; view: GPUTextureView }[];
+  /** Storage buffers at given binding numbers (optional outputs placed after the textures). */
+  bound?: { binding: number; buffer: GPUBuffer }[];
   workgroups: [number, number?, number?];
 }
 
@@ -259,9 +261,9 @@ export class Runtime {
 
   private bindGroup(pipeline: GPUComputePipeline, spec: DispatchSpec): GPUBindGroup {
     const uniform = spec.uniforms ? this.uniform(spec.uniforms) : undefined;
-    const textures = spec.textures ?? [];
+    const textures = spec.textures ?? [], bound = spec.bound ?? [];
     const key = [pipeline, uniform, ...spec.buffers].map((o) => (o ? this.objectId(o) : 0)).join(',')
-      + textures.map((t) => `;${t.binding}:${this.objectId(t.view)}`).join('');
+      + [...textures.map((t) => [t.binding, t.view] as const), ...bound.map((b) => [b.binding, b.buffer] as const)].map(([k, o]) => `;${k}:${this.objectId(o)}`).join('');
     let group = this.bindGroups.get(key);
     if (!group) {
       const entries: GPUBindGroupEntry[] = [];
@@ -269,6 +271,7 @@ export class Runtime {
       if (uniform) entries.push({ binding: binding++, resource: { buffer: uniform } });
       for (const b of spec.buffers) entries.push({ binding: binding++, resource: { buffer: b } });
       for (const t of textures) entries.push({ binding: t.binding, resource: t.view });
+      for (const b of bound) entries.push({ binding: b.binding, resource: { buffer: b.buffer } });
       group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
       if (this.bindGroups.size >= 16384) this.bindGroups.clear();
       this.bindGroups.set(key, group);

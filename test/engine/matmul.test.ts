@@ -5,7 +5,8 @@ import { matmul, type MatmulOptions } from '../../src/engine/ops/matmul.js';
 import { setTuning } from '../../src/engine/tuning.js';
 import { unrollLoops, specializeBranches, scalarizeArrays, specialize, constOf } from '../../src/engine/wgsl.js';
 import * as R from '../../src/engine/reference/matmul.js';
-import { asyncScope } from '../../src/engine/tensor.js';
+import { asyncScope, type Tensor } from '../../src/engine/tensor.js';
+import { engine } from '../../src/engine/engine.js';
 import { backward } from '../../src/engine/autograd.js';
 
 await setup();
@@ -187,6 +188,30 @@ test('residual epilogue: act(a·b + bias) + r, forward (vec4 and scalar stores, 
   await asyncScope(async () => {
     assert.throws(() => matmul(upload(rand(rng, [3, 4])), upload(rand(rng, [4, 5])), { residual: upload(rand(rng, [3, 4])) }), /matmul: residual \[3, 4\] must have the output's shape \[3, 5\]/);
   });
+});
+
+test('with gradients recorded, an activation stays in the matmul pass (which also writes the pre-activation for the backward): no activation op forward, one act\' pass backward', async () => {
+  for (const [sa, sb, activation] of [[[5, 12], [12, 8], 'gelu'], [[7, 9], [9, 6], 'relu'], [[2, 4, 8], [8, 12], 'gelu_tanh']] as const) {
+    const inputs = [rand(rng, [...sa]), rand(rng, [...sb]), rand(rng, [sb[1]])];
+    const gpu = (x: Tensor, y: Tensor, z: Tensor): Tensor => matmul(x, y, { bias: z, activation });
+    await checkGrad({ name: `matmul ${activation} (fused, tracked)`, inputs, gpu, ref: (x, y, z) => R.matmul(x, y, z, { activation }) }, rng);
+    const rt = engine().runtime, fwd: string[] = [], bwd: string[] = [];
+    await asyncScope(async () => {
+      const [x, y, z] = inputs.map((v) => upload(v));
+      x.requireGrad();
+      let seen = fwd;
+      rt.observer = { see: (name) => { seen.push(name); return true; } };
+      try {
+        const out = gpu(x, y, z);
+        seen = bwd;
+        backward(out, upload(rand(rng, [...out.shape])));
+      } finally { rt.observer = undefined; }
+      await x.grad!.data();
+    });
+    // (util.fill_u32: the test harness poisons every new output.)
+    assert.equal(fwd.filter((n) => !n.startsWith('util.')), ['matmul.matmul'], `forward dispatches: ${fwd.join(', ')}`);
+    assert.is(bwd.filter((n) => n === 'elementwise.unary_grad').length, 1, `backward dispatches: ${bwd.join(', ')}`);
+  }
 });
 
 test('the workgroup-tiled kernel (a GPU\'s default), forced here: every layout, edges, a tail of K past KT, batches, epilogues, gradients', async () => {

@@ -37,6 +37,13 @@ function unary(op: UnaryName, x: Tensor, a = 0, b = 0): Tensor {
   }, (gy, [xl], yl) => [op === 'sign' ? undefined : mul(gy, unaryDerivative(op, xl, yl, a, b))]);
 }
 
+/** gy·act'(x) for the activations a matmul fuses (their derivatives need x alone), one pass: the backward of a fused activation. */
+export function activationGrad(act: 'relu' | 'gelu' | 'gelu_tanh', x: Tensor, gy: Tensor): Tensor {
+  const gx = empty(x.shape, 'f32', `${act} backward`);
+  unaryLaunch('unary_grad', act, [x.buffer, x.buffer, gy.buffer, gx.buffer], x.size, 0, 0);
+  return gx;
+}
+
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI), INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
 /** φ(x), the standard normal density, in recorded ops. */

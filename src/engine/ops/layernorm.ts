@@ -25,9 +25,9 @@ const subgroupSource = (acc: boolean): string => `enable subgroups;\n${acc ? ful
  */
 function rowLaunch(rows: number, vec4: string, entry: 'layernorm_fwd' | 'layernorm_dx', acc = false) {
   const tag = acc ? '_acc' : '';
-  if (!vec4 || tuning().rows !== 'subgroups') return { kernel: `layernorm${tag}`, source: acc ? fullSource : source, entry: `${entry}${vec4}`, workgroups: grid1d(rows, WG) };
+  if (!vec4 || tuning().rows !== 'subgroups') return { kernel: `layernorm${tag}`, family: 'layernorm', source: acc ? fullSource : source, entry: `${entry}${vec4}`, workgroups: grid1d(rows, WG) };
   if (!engine().gpu.features.includes('subgroups')) throw new Error('layerNorm: the subgroup row reduction needs the device feature \'subgroups\', which this adapter lacks');
-  return { kernel: `layernorm_sg${tag}`, source: subgroupSource(acc), entry: `${entry}4_sg`, workgroups: grid1d(rows * RW, RW) };
+  return { kernel: `layernorm_sg${tag}`, family: 'layernorm', source: subgroupSource(acc), entry: `${entry}4_sg`, workgroups: grid1d(rows * RW, RW) };
 }
 /** Rows per partial column sum in the dgamma/dbeta backward. */
 const CHUNK_ROWS = 64;

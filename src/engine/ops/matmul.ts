@@ -2,11 +2,11 @@
 // relu, gelu or tanh-form gelu), and its backward.
 import { engine } from '../engine.js';
 import { empty, Tensor, sizeOf, type Shape } from '../tensor.js';
-import { record, isGradEnabled, noGrad, passGradient } from '../autograd.js';
+import { record, isGradEnabled, isHigherOrder, noGrad, passGradient } from '../autograd.js';
 import { checkF32, collapse, broadcastStrides, fmt } from '../shape.js';
 import { sumTo } from './reduce.js';
 import { reshape } from './layout.js';
-import { add, broadcastTo, gelu, geluTanh, relu } from './elementwise.js';
+import { activationGrad, add, broadcastTo, gelu, geluTanh, relu } from './elementwise.js';
 import { specialize } from '../wgsl.js';
 import { tuning, type MatmulTiling } from '../tuning.js';
 import matmulWgsl from '../../../kernels/matmul.wgsl';
@@ -93,7 +93,8 @@ function plan(a: Tensor, b: Tensor, o: MatmulOptions): Plan {
 }
 
 /** Records the kernel launch(es) writing act(op(a)·op(b) + bias) into `out` (no autograd). */
-function launch(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: Plan, o: MatmulOptions): void {
+/** Launches out = act(op(a)·op(b) + bias) + residual; `pre`, when given, also receives op(a)·op(b) + bias. */
+function launch(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: Plan, o: MatmulOptions, pre?: Tensor): void {
   let { M } = p;
   const { N, K } = p;
   if (out.size === 0) return;
@@ -111,7 +112,7 @@ function launch(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: 
     // More than 4 batch axes that do not merge: materialize the broadcast and launch again.
     const fa = noGrad(() => broadcastTo(a, [...p.batch, ...a.shape.slice(-2)]));
     const fb = noGrad(() => broadcastTo(b, [...p.batch, ...b.shape.slice(-2)]));
-    launch(fa, fb, bias, out, { ...p, aBatch: p.batch, bBatch: p.batch }, o);
+    launch(fa, fb, bias, out, { ...p, aBatch: p.batch, bBatch: p.batch }, o, pre);
     fa.dispose(); fb.dispose();
     return;
   }
@@ -134,7 +135,7 @@ function launch(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: 
   const constants = {
     WG: t.wg, TRANS_A: o.transA ? 1 : 0, TRANS_B: o.transB ? 1 : 0,
     VEC_A: (o.transA ? M : K) % 4 === 0 ? 1 : 0, VEC_B: (o.transB ? K : N) % 4 === 0 ? 1 : 0, VEC_C: N % 4 === 0 ? 1 : 0,
-    HAS_TAIL: K % 4 !== 0 ? 1 : 0, HAS_BIAS: bias ? 1 : 0, ACT: ACT[o.activation ?? 'none'], HAS_RES: o.residual ? 1 : 0,
+    HAS_TAIL: K % 4 !== 0 ? 1 : 0, HAS_BIAS: bias ? 1 : 0, ACT: ACT[o.activation ?? 'none'], HAS_RES: o.residual ? 1 : 0, HAS_PRE: pre ? 1 : 0,
   };
   // Operands read through textures (matmul.wgsl's TEX_A / TEX_B): single matrices, K a multiple of
   // 4, within the adapter's texture size.
@@ -160,6 +161,7 @@ function launch(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: 
         ...pad4(rank ? col.shape : [], 1), ...pad4(rank ? col.strides[0] : [], 0), ...pad4(rank ? col.strides[1] : [], 0)],
       // Without a bias the binding still needs a buffer; a read-only alias of A is harmless.
       buffers: [a.buffer, b.buffer, (bias ?? a).buffer, out.buffer, ...(o.residual ? [o.residual.buffer] : [])],
+      ...(pre ? { bound: [{ binding: 8, buffer: pre.buffer }] } : {}),
       workgroups: [gx, gy, Math.min(count - z0, rt.maxWorkgroupsPerDim)],
     });
   }
@@ -178,7 +180,28 @@ export function matmul(a: Tensor, b: Tensor, o: MatmulOptions = {}): Tensor {
   const bias = o.bias;
   const residual = o.residual;
   const tracked = isGradEnabled() && (a.requiresGrad || b.requiresGrad || !!bias?.requiresGrad || !!residual?.requiresGrad);
+  if (tracked && act !== 'none' && !isHigherOrder()) {
+    // One pass writes y and the pre-activation z, which the backward needs for act'(z).
+    const z = empty(p.outShape, 'f32', 'matmul pre-activation');
+    const y = empty(p.outShape, 'f32', 'matmul');
+    launch(a, b, bias, y, p, o, z);
+    const inputs = [a, b, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
+    const out = record('matmul', y, inputs, [a, b, z], (gy, [as, bs, zs]) => {
+      const dz = activationGrad(act, zs, gy);
+      const grads = [
+        a.requiresGrad ? gradA(dz, bs, a.shape, o) : undefined,
+        b.requiresGrad ? gradB(dz, as, b.shape, p, o) : undefined,
+        ...(bias ? [bias.requiresGrad ? sumTo(dz, bias.shape) : undefined] : []),
+        ...(residual ? [residual.requiresGrad ? passGradient(gy) : undefined] : []),
+      ];
+      dz.dispose();
+      return grads;
+    });
+    z.dispose(); // the node keeps its own view of z
+    return out;
+  }
   if (tracked && act !== 'none') {
+    // Inside differentiableTwice: the activation as its own op, whose backward is differentiable.
     const z = matmul(a, b, { transA: o.transA, transB: o.transB, bias });
     const y = act === 'gelu' ? gelu(z) : act === 'gelu_tanh' ? geluTanh(z) : relu(z);
     z.dispose(); // y's node keeps z's data and graph alive
