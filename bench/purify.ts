@@ -81,6 +81,11 @@ export interface PurifyProfileRow extends WorkProfile {
   model: string; preset: string; batch: number;
   /** Dispatches and copies of one step alone (a one-step run less the setup a zero-step run records). */
   dispatches_per_step: number;
+  /**
+   * Of each later step (a two-step run less a one-step run): what an S-step loop pays per step once
+   * the model's work for the whole loop (MaskDiT's conditioning at σ_pur) is done.
+   */
+  dispatches_per_later_step: number;
 }
 
 /** Random images of the case's shape in [0, 1]. */
@@ -105,8 +110,9 @@ async function profileCase(c: Case, batch: number, method: ProfileMethod | undef
       (await purify(p.recon, tensor(x, [batch, c.inChans, ...c.imgSize]), purifyConfig(c.preset, { steps }))).images.dispose();
     });
     const setup = (await recordDispatches(run(0))).length;
+    const later = (await recordDispatches(run(2))).length - (await recordDispatches(run(1))).length;
     const profile = await profileWork(run(1), { method, repeats });
-    return { model: c.name, preset: c.preset, batch, ...profile, dispatches_per_step: profile.dispatches - setup };
+    return { model: c.name, preset: c.preset, batch, ...profile, dispatches_per_step: profile.dispatches - setup, dispatches_per_later_step: later };
   } finally { p.dispose(); }
 }
 
@@ -118,7 +124,7 @@ async function runPurifyProfile(o: PurifyBenchOptions): Promise<PurifyProfileRow
     const row = await profileCase(c, batch, o.method, o.repeats ?? 5);
     if (!row) continue;
     rows.push(row);
-    console.log(`${row.model}, ${row.preset}, batch ${batch}: ${row.dispatches_per_step} dispatches per step`);
+    console.log(`${row.model}, ${row.preset}, batch ${batch}: ${row.dispatches_per_step} dispatches per step (${row.dispatches_per_later_step} per later step of a longer loop)`);
     console.log(formatProfile(row));
   }
   if (o.json) {

@@ -2,7 +2,7 @@
 // needs a gradient. `backward` walks the nodes in reverse topological order, accumulating where a
 // tensor was used twice, and writes `.grad` on the leaves that asked for one.
 import { engine } from './engine.js';
-import { Tensor, keep, scope, untrackedView } from './tensor.js';
+import { Tensor, adopt, keep, scope, untrackedView } from './tensor.js';
 import { add, affine } from './ops/elementwise.js';
 import { fill } from './ops/creation.js';
 
@@ -254,7 +254,12 @@ export function grad(root: Tensor, wrt: Tensor[], gy?: Tensor, options: Backward
   for (const t of leaves) t.grad = undefined;
   try {
     backward(root, gy, { ...options, only: new Set(leaves), capture });
-    return wrt.map((t) => (t.node ? capture.get(t.node) : t.grad) ?? noGrad(() => fill(t.shape, 0)));
+    // The gradients were kept while the pass ran (a leaf's .grad outlives scopes); handed back, they
+    // belong to the caller's scope like any op's result.
+    return wrt.map((t) => {
+      const g = t.node ? capture.get(t.node) : t.grad;
+      return g ? adopt(g) : noGrad(() => fill(t.shape, 0));
+    });
   } finally {
     leaves.forEach((t, i) => { t.grad = before[i]; });
   }

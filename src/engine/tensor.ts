@@ -176,4 +176,10 @@ export function keep<T extends Kept>(v: T): T {
   return v;
 }
 
+/** The opposite of keep: hands a tensor nobody's scope holds to the innermost scope (a result made outside it). */
+export function adopt(t: Tensor): Tensor {
+  scopes[scopes.length - 1]?.add(t);
+  return t;
+}
+
 export type { Kept };

@@ -6,7 +6,8 @@
 //   x += gate_mlp · mlp(modulate(norm2(x), shift_mlp, scale_mlp)),   modulate(x) = x·(1 + scale) + shift.
 // The reference applies SiLU to c inside every adaLN_modulation (Sequential(SiLU, Linear)); SiLU(c)
 // is the same for every layer, so the model computes it once and the parts take it ready-made.
-import type { Tensor } from '../engine/tensor.js';
+import { keep, scope, type Tensor } from '../engine/tensor.js';
+import { noGrad } from '../engine/autograd.js';
 import { tensor } from '../engine/ops/creation.js';
 import { silu } from '../engine/ops/elementwise.js';
 import { gatedResidual, modulate } from '../engine/ops/modulate.js';
@@ -30,12 +31,40 @@ export class AdaLnModulation implements Module {
   }
 
   forward(cAct: Tensor): Tensor[] {
-    const B = cAct.shape[0], D = this.linear.outFeatures / this.chunks;
-    const m = this.linear.forward(cAct);
-    return Array.from({ length: this.chunks }, (_, i) => reshape(slice(m, [0, i * D], [B, (i + 1) * D]), [B, 1, D]));
+    const held = heldChunks.get(cAct);
+    const kept = held?.get(this);
+    if (kept) return kept;
+    const make = (): Tensor[] => {
+      const B = cAct.shape[0], D = this.linear.outFeatures / this.chunks;
+      const m = this.linear.forward(cAct);
+      return Array.from({ length: this.chunks }, (_, i) => reshape(slice(m, [0, i * D], [B, (i + 1) * D]), [B, 1, D]));
+    };
+    if (!held) return make();
+    // A held conditioning: the chunks are made once, off the tape, and kept until it is released.
+    const chunks = keep(noGrad(() => scope(make)));
+    held.set(this, chunks);
+    return chunks;
   }
 
   parameters(prefix = ''): NamedTensor[] { return this.linear.parameters(`${prefix}1.`); }
+}
+
+/**
+ * Conditionings whose modulation chunks are kept while they are held: what depends on the weights
+ * and c alone is made once for many forwards that share them (a purification's steps, at one σ,
+ * with the weights frozen). The chunks are made off the tape, so no weight gradient reaches them.
+ */
+const heldChunks = new WeakMap<Tensor, Map<AdaLnModulation, Tensor[]>>();
+
+/** From now on the adaLN chunks of `cAct` are computed once per module and kept (see releaseConditioning). */
+export function holdConditioning(cAct: Tensor): void {
+  if (!heldChunks.has(cAct)) heldChunks.set(cAct, new Map());
+}
+
+/** Frees the chunks kept for `cAct` (a saved view on the tape keeps its own buffer alive). */
+export function releaseConditioning(cAct: Tensor): void {
+  for (const chunks of heldChunks.get(cAct)?.values() ?? []) for (const t of chunks) t.dispose();
+  heldChunks.delete(cAct);
 }
 
 /** A DiT block with adaLN-Zero conditioning (DiTBlock); `bind(cAct)` makes it a stack block. */

@@ -11,7 +11,8 @@
 // The reference drops tokens only in training mode; purification needs the masked path at test
 // time, so this model masks whenever a mask (or a ratio above 0) is given, and never otherwise.
 // Keys are the reference's under its EDMPrecond wrapper's `model.` prefix.
-import { Tensor, scope } from '../engine/tensor.js';
+import { Tensor, keep, scope } from '../engine/tensor.js';
+import { noGrad } from '../engine/autograd.js';
 import { tensor } from '../engine/ops/creation.js';
 import { add, affine, mul, mulScalar, silu } from '../engine/ops/elementwise.js';
 import { destandardizePatches, patchify, reconstructionLoss, unpatchify } from '../engine/ops/patch.js';
@@ -22,7 +23,7 @@ import { entries, loadModel, type StateEntry } from './module.js';
 import { PatchModel } from './patch_model.js';
 import { PatchEmbed, seededInit, zeroInit } from './layers.js';
 import { runBlocks, type ProbeOptions } from './vit.js';
-import { DiTBlock, LabelEmbedder, ModulatedLinear, TimestepEmbedder } from './dit.js';
+import { DiTBlock, LabelEmbedder, ModulatedLinear, TimestepEmbedder, holdConditioning, releaseConditioning } from './dit.js';
 import { sincosPosEmbed2d } from './pos_embed.js';
 import { checkPlan, keepVisible, restoreWithMaskTokens, type MaskPlan, type MaskSource } from './masking.js';
 import {
@@ -194,8 +195,42 @@ export class MaskDiT extends PatchModel {
     return s;
   }
 
+  /** Conditionings kept while the weights are promised frozen (see `frozen`), by noise levels and labels. */
+  private held?: { depth: number; conds: Map<string, Tensor> };
+
+  /**
+   * Runs fn with the weights promised unchanged until it ends: meanwhile every conditioning (per
+   * noise levels and labels) and its adaLN chunks are computed once, off the tape, and reused by
+   * every forward (a purification's steps); they are freed when the outermost call ends.
+   */
+  async frozen<T>(fn: () => Promise<T>): Promise<T> {
+    this.held ??= { depth: 0, conds: new Map() };
+    const held = this.held;
+    held.depth++;
+    try {
+      return await fn();
+    } finally {
+      if (--held.depth === 0) {
+        for (const c of held.conds.values()) { releaseConditioning(c); c.dispose(); }
+        this.held = undefined;
+      }
+    }
+  }
+
   /** SiLU of the conditioning c = t_embedder(ln σ / 4) (+ y_embedder(labels)), [B, D]. */
   conditioning(cNoise: number[], labels?: ArrayLike<number>): Tensor {
+    if (!this.held) return this.makeConditioning(cNoise, labels);
+    const key = `${cNoise.join(',')}|${labels ? Array.from(labels).join(',') : ''}`;
+    let c = this.held.conds.get(key);
+    if (!c) {
+      c = keep(noGrad(() => scope(() => this.makeConditioning(cNoise, labels))));
+      holdConditioning(c);
+      this.held.conds.set(key, c);
+    }
+    return c;
+  }
+
+  private makeConditioning(cNoise: number[], labels?: ArrayLike<number>): Tensor {
     const B = cNoise.length;
     let c = this.tEmbedder.forward(cNoise);
     if (this.yEmbedder) c = add(c, this.yEmbedder.forward(labels ?? Array<number>(B).fill(-1)));

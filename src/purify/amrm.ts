@@ -204,7 +204,7 @@ async function runLoop(model: ReconstructionModel, x0: Tensor, options: PurifyOp
   const trajectory: Float32Array[] = [];
   // d x_s / d x0, carried along in the 'jacobian' mode.
   const jac = mode === 'jacobian' ? noGrad(() => fill(x0.shape, 1)) : undefined;
-  const loop = asyncScope(async () => {
+  const run = (): Promise<Tensor> => asyncScope(async () => {
     // The composed update's ball bounds, on the tape (pixels held by the ball follow x0).
     const bounds = differentiable && Number.isFinite(options.eta) ? [addScalar(x0, -options.eta), addScalar(x0, options.eta)] : [undefined, undefined];
     let x = differentiable ? x0 : copyData(x0);
@@ -231,6 +231,8 @@ async function runLoop(model: ReconstructionModel, x0: Tensor, options: PurifyOp
     if (x !== x0) return x;
     return differentiable ? addScalar(x0, 0) : copyData(x0); // S = 0: the input itself, as a new tensor
   });
+  // The weights stay as they are for the whole loop: a model may prepare what depends on them alone once.
+  const loop = model.frozen ? model.frozen(run) : run();
   let images: Tensor;
   try { images = await loop; } catch (e) { jac?.dispose(); throw e; }
   const out: PurifyResult & { jacobian?: Tensor } = { images, seconds: 0 };

@@ -40,6 +40,12 @@ export interface ReconstructionModel {
    * (docs/method.md section 1) compares. Encoder maps cover the visible tokens, decoder maps all of them.
    */
   attentionMaps?(x: Tensor, o: { maskRatio: number; seed: number }): AttentionMaps;
+  /**
+   * Optional: runs fn with the weights promised unchanged until it ends, so the model may compute
+   * what depends on them alone once (MaskDiT: its noise-level conditioning) instead of every step.
+   * purify() runs its loop inside it.
+   */
+  frozen?<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 /** Per layer, [B, H, N, N] attention probabilities. */

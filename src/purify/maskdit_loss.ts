@@ -31,6 +31,9 @@ export class MaskDitReconstruction implements ReconstructionModel {
 
   describe(): string { return `${describeMaskDit(this.model.config)}, σ_pur ${this.sigma}`; }
 
+  /** The conditioning at σ_pur is made once for the loop's steps (MaskDiT.frozen). */
+  frozen<T>(fn: () => Promise<T>): Promise<T> { return this.model.frozen(fn); }
+
   reconstructionLoss(x: Tensor, o: PurifierLossOptions): Tensor {
     checkPurifierInput(this, x);
     const xr = repeatForMasks(x, o.masks);

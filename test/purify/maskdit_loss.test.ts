@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setup, Rng } from '../harness.js';
 import { asyncScope } from '../../src/engine/tensor.js';
+import { engine } from '../../src/engine/engine.js';
+import { sum } from '../../src/engine/ops/reduce.js';
 import { tensor } from '../../src/engine/ops/creation.js';
 import { grad, noGrad } from '../../src/engine/autograd.js';
 import { writeAtomic, loadStateDictFile } from '../../src/engine/io/node.js';
@@ -12,7 +14,7 @@ import { writeSafetensors } from '../../src/engine/io/safetensors.js';
 import { MaskDiT, diffusionNoise, toModelRange } from '../../src/models/maskdit.js';
 import { MAE } from '../../src/models/mae.js';
 import { MaskDitReconstruction } from '../../src/purify/maskdit_loss.js';
-import { purify, purifyConfig } from '../../src/purify/amrm.js';
+import { purify, purifyConfig, purifyDifferentiable } from '../../src/purify/amrm.js';
 import { loadPurifier } from '../../src/cli/purifier.js';
 import { purifierFamily } from '../../src/purify/load.js';
 
@@ -85,6 +87,38 @@ test('purification descends L_rec (fixed draws) and stays in the ball and [0, 1]
       // Every step draws fresh masks and noise, so the tracked loss is noisy; under one fixed draw the end is lower than the start.
       assert.ok((await lossAt(out)) < (await lossAt(x0)), 'the loss under a fixed draw falls');
     });
+  } finally { model.dispose(); }
+});
+
+test('the loop runs with the weights frozen: the conditioning is made once, and the images, losses and exact gradients through the loop are those of a model that remakes it every step', async () => {
+  const model = load();
+  try {
+    const recon = new MaskDitReconstruction(model, { sigma: 0.2 });
+    // The same model without `frozen`: every step makes its conditioning again.
+    const plain = { name: recon.name, inputShape: recon.inputShape, reconstructionLoss: recon.reconstructionLoss.bind(recon) };
+    const x0 = images();
+    const options = purifyConfig('maskdit-cifar10', { steps: 4, seed: 9 });
+    const rt = engine().runtime;
+    const before = rt.stats().bytesInUse;
+    const runOf = async (m: typeof plain | MaskDitReconstruction): Promise<{ x: number[]; losses: number[]; g: number[]; dispatches: number }> => asyncScope(async () => {
+      let dispatches = 0;
+      rt.observer = { see: () => { dispatches++; return true; } };
+      let r;
+      try { r = await purify(m, tensor(x0, SHAPE), options, { trackLoss: true }); } finally { rt.observer = undefined; }
+      const x = Array.from(await r.images.data()), losses = Array.from(r.losses!);
+      // Exact gradients through the loop on the tape (it spans every step and is used after the loop returns).
+      const xin = tensor(x0, SHAPE).requireGrad();
+      const d = await purifyDifferentiable(m, xin, options, {}, 'tape');
+      const [g] = grad(sum(d.images), [xin]);
+      return { x, losses, g: Array.from(await g.data()), dispatches };
+    });
+    const a = await runOf(recon), b = await runOf(plain);
+    assert.equal(a.x, b.x, 'the same purified images');
+    assert.equal(a.losses, b.losses, 'the same losses');
+    assert.equal(a.g, b.g, 'the same gradients through the loop');
+    assert.ok(a.dispatches < b.dispatches, `fewer dispatches with the conditioning made once (${a.dispatches} vs ${b.dispatches})`);
+    await rt.sync();
+    assert.is(rt.stats().bytesInUse, before, 'the kept conditioning is freed when the loop ends');
   } finally { model.dispose(); }
 });
 
