@@ -10,7 +10,7 @@ import { kernelCases, selectCases, timeKernelCases, timingNote, type KernelBench
 
 export type { KernelBenchRow, KernelBenchReport };
 
-/** The kernels the page times unless told otherwise (issue 18's list). */
+/** The kernels the page times unless told otherwise: the ones a purification step spends its time in. */
 export const PAGE_KERNELS = ['matmul', 'softmax', 'layernorm', 'attention', 'patch_loss'];
 
 /** The quick cases the page runs: those whose `kernel shape` matches `only`, else PAGE_KERNELS'. */
