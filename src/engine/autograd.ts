@@ -15,9 +15,8 @@ export function noGrad<T>(fn: () => T): T {
   try { return fn(); } finally { noGradDepth--; }
 }
 
-/** Receives the output's gradient; returns one gradient per input (undefined where none flows). */
 /**
- * An op's backward: the gradients of its inputs from the output's gradient gy and the saved tensors.
+ * An op's backward: the gradients of its inputs (undefined where none flows) from the output's gradient gy and the saved tensors.
  * `pending(k)` hands over the gradient input k has accumulated so far from its other consumers (or
  * undefined), for a backward that adds it in its own pass (saving the add): a backward that takes
  * it owns it and returns input k's gradient with it included.
