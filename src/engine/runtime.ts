@@ -74,7 +74,8 @@ export class Runtime {
    * Bind groups by pipeline and bound objects: a purification or training step binds the same pooled
    * buffers to the same pipelines step after step, and creating a bind group is a driver call per
    * dispatch (Dawn on llvmpipe: 15-17 µs per createBindGroup against 0.45 µs for this lookup,
-   * bench/bind_group_cost.mjs; about 2.5 ms of a 167-dispatch MNIST MAE step). Objects get ids on first sight; a destroyed buffer is never bound again, so an entry
+   * bench/bind_group_cost.mjs; about 2.5 ms of a 167-dispatch MNIST MAE step). Objects get ids on
+   * first sight; a destroyed buffer is never bound again, so an entry
    * naming one is never hit (trim and a full cache clear them).
    */
   private readonly bindGroups = new Map<string, GPUBindGroup>();
