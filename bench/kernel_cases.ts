@@ -284,12 +284,14 @@ export function rowLine(row: KernelBenchRow): string {
 }
 
 const round = (v: number, digits: number): number => Number(v.toFixed(digits));
+/** Rates keep 3 significant digits: a slow composed run on a software adapter is well under 0.01 GB/s. */
+const rate = (v: number): number => Number(v.toPrecision(3));
 
 /** The row of one measurement: median milliseconds and the case's work as a rate. */
 export function kernelRow(c: KernelCase, impl: KernelBenchRow['impl'], adapter: string, ms: number): KernelBenchRow {
   const row: KernelBenchRow = { kernel: c.kernel, shape: c.shape, impl, adapter, median_ms: round(ms, 3) };
-  if ('flops' in c.work) row.gflops = round(c.work.flops / ms / 1e6, 2);
-  else row.gbps = round(c.work.bytes / ms / 1e6, 2);
+  if ('flops' in c.work) row.gflops = rate(c.work.flops / ms / 1e6);
+  else row.gbps = rate(c.work.bytes / ms / 1e6);
   return row;
 }
 
