@@ -65,6 +65,11 @@ export class Runtime {
   private readonly pool = new Map<number, GPUBuffer[]>();
   /** Operand textures (textureOf) by size and slot, with their views. */
   private readonly textures = new Map<string, { texture: GPUTexture; view: GPUTextureView }>();
+  /**
+   * Held buffers (holdTextures) and their own textures, by layout, filled on first use: operands
+   * promised unchanged (a frozen model's weights in a purification loop) skip the fill per dispatch.
+   */
+  private readonly held = new Map<GPUBuffer, { holds: number; views: Map<string, { texture: GPUTexture; view: GPUTextureView }> }>();
   private readonly releasedSinceSubmit: GPUBuffer[] = [];
   private readonly sizeOf = new WeakMap<GPUBuffer, number>();
   private readonly modules = new Map<string, GPUShaderModule>();
@@ -135,6 +140,8 @@ export class Runtime {
     this.inUse -= size;
     this.inUseCount--;
     this.releasedSinceSubmit.push(buf);
+    // A held buffer's textures would go stale once the buffer is reused.
+    if (this.held.has(buf)) this.dropHeld(buf);
   }
 
   stats(): PoolStats { return { bytesInUse: this.inUse, bytesPooled: this.pooledBytes, buffersInUse: this.inUseCount, peakBytesInUse: this.peak }; }
@@ -297,16 +304,66 @@ export class Runtime {
    * `transposed`: the buffer holds the matrix the other way round, [4·width, rows] (to_texture_t).
    */
   textureOf(src: GPUBuffer, rowBytes: number, rows: number, slot: number, transposed = false): GPUTextureView {
-    const width = rowBytes / 16;
-    const key = `${width}x${rows}:${slot}`;
+    const key = `${rowBytes / 16}x${rows}:${slot}`;
     let t = this.textures.get(key);
-    if (!t) {
-      const usage = 0x04 /* TEXTURE_BINDING */ | 0x02 /* COPY_DST */ | 0x08 /* STORAGE_BINDING */;
-      const texture = this.device.createTexture({ size: [width, rows], format: 'rgba32float', usage, label: `operand texture ${key}` });
-      t = { texture, view: texture.createView() };
-      this.textures.set(key, t);
+    if (!t) this.textures.set(key, t = this.createOperandTexture(rowBytes, rows, key));
+    this.fillTexture(src, rowBytes, rows, transposed, t.texture, t.view);
+    return t.view;
+  }
+
+  /**
+   * Promises that these buffers keep their contents until the returned function is called: until
+   * then heldTextureOf gives each its own texture, filled once. Holds nest; a held buffer that is
+   * released (its tensor disposed) loses its textures at once.
+   */
+  holdTextures(buffers: GPUBuffer[]): () => void {
+    for (const b of buffers) {
+      const h = this.held.get(b);
+      if (h) h.holds++;
+      else this.held.set(b, { holds: 1, views: new Map() });
     }
-    const { texture, view } = t;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      for (const b of buffers) {
+        const h = this.held.get(b);
+        if (h && --h.holds === 0) this.dropHeld(b);
+      }
+    };
+  }
+
+  /** textureOf for a held buffer (holdTextures), filled on first use only; undefined when not held. */
+  heldTextureOf(src: GPUBuffer, rowBytes: number, rows: number, transposed = false): GPUTextureView | undefined {
+    const h = this.held.get(src);
+    if (!h) return undefined;
+    const key = `${rowBytes / 16}x${rows}:${transposed ? 't' : 'n'}`;
+    let t = h.views.get(key);
+    if (!t) {
+      h.views.set(key, t = this.createOperandTexture(rowBytes, rows, `held ${key}`));
+      this.fillTexture(src, rowBytes, rows, transposed, t.texture, t.view);
+    }
+    return t.view;
+  }
+
+  private dropHeld(buf: GPUBuffer): void {
+    const h = this.held.get(buf);
+    if (!h) return;
+    this.held.delete(buf);
+    if (h.views.size === 0) return;
+    // Dispatches recorded so far may read them: destroy only after they are submitted.
+    this.submit();
+    for (const t of h.views.values()) t.texture.destroy();
+  }
+
+  private createOperandTexture(rowBytes: number, rows: number, label: string): { texture: GPUTexture; view: GPUTextureView } {
+    const usage = 0x04 /* TEXTURE_BINDING */ | 0x02 /* COPY_DST */ | 0x08 /* STORAGE_BINDING */;
+    const texture = this.device.createTexture({ size: [rowBytes / 16, rows], format: 'rgba32float', usage, label: `operand texture ${label}` });
+    return { texture, view: texture.createView() };
+  }
+
+  private fillTexture(src: GPUBuffer, rowBytes: number, rows: number, transposed: boolean, texture: GPUTexture, view: GPUTextureView): void {
+    const width = rowBytes / 16;
     if (transposed || rowBytes % 256 !== 0) {
       this.dispatch({
         kernel: 'util', source: utilWgsl, entry: transposed ? 'to_texture_t' : 'to_texture', uniforms: [width, rows], buffers: [src],
@@ -316,7 +373,6 @@ export class Runtime {
       this.closePass().copyBufferToTexture({ buffer: src, bytesPerRow: rowBytes }, { texture }, [width, rows]);
       if (++this.pendingDispatches >= submitBatchFor(this.gpu.kind)) this.submit();
     }
-    return view;
   }
 
   /** The observer's verdict: false to leave the work out, a timestamp slot, or true. */

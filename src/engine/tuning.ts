@@ -42,11 +42,16 @@ export interface MatmulTiling {
    * benchmark ran 1.18× slower with every matmul on textures; from 512³ = 134 M up they gain 20-60%).
    */
   textureMinWork: number;
+  /**
+   * The block (tm, tn) when B alone is read through a texture a frozen model holds (and (tn, tm) for
+   * A alone): the longer side goes to the operand whose loads are cheap.
+   */
+  heldTile: [number, number];
 }
 const MATMUL: Record<AdapterKind, MatmulTiling> = {
-  llvmpipe: { tm: 32, tn: 16, wg: 64, unroll: false, tiled: false, textures: true, textureMinWork: 1 << 27 },
-  swiftshader: { tm: 8, tn: 8, wg: 64, unroll: true, tiled: false, textures: false, textureMinWork: 1 << 27 },
-  gpu: { tm: 4, tn: 4, wg: 64, unroll: true, tiled: true, textures: false, textureMinWork: 1 << 27 },
+  llvmpipe: { tm: 32, tn: 16, wg: 64, unroll: false, tiled: false, textures: true, textureMinWork: 1 << 27, heldTile: [16, 32] },
+  swiftshader: { tm: 8, tn: 8, wg: 64, unroll: true, tiled: false, textures: false, textureMinWork: 1 << 27, heldTile: [8, 8] },
+  gpu: { tm: 4, tn: 4, wg: 64, unroll: true, tiled: true, textures: false, textureMinWork: 1 << 27, heldTile: [4, 4] },
 };
 
 /**

@@ -201,14 +201,15 @@ export class MaskDiT extends PatchModel {
   /**
    * Runs fn with the weights promised unchanged until it ends: meanwhile every conditioning (per
    * noise levels and labels) and its adaLN chunks are computed once, off the tape, and reused by
-   * every forward (a purification's steps); they are freed when the outermost call ends.
+   * every forward (a purification's steps); they are freed when the outermost call ends. The
+   * weights' matmul textures are held as every model's are (StatefulModule.frozen).
    */
-  async frozen<T>(fn: () => Promise<T>): Promise<T> {
+  override async frozen<T>(fn: () => Promise<T>): Promise<T> {
     this.held ??= { depth: 0, conds: new Map() };
     const held = this.held;
     held.depth++;
     try {
-      return await fn();
+      return await super.frozen(fn);
     } finally {
       if (--held.depth === 0) {
         for (const c of held.conds.values()) { releaseConditioning(c); c.dispose(); }

@@ -5,6 +5,7 @@
 // and read it with the same StateReader.
 import { Tensor, keep } from '../engine/tensor.js';
 import { assign } from '../engine/ops/creation.js';
+import { holdOperandTextures } from '../engine/ops/matmul.js';
 import type { HostTensor, StateDict } from '../engine/io/host-tensor.js';
 import { StateReader } from './state-reader.js';
 
@@ -49,6 +50,14 @@ export abstract class StatefulModule implements Module {
 
   /** The model owns its tensors: no enclosing scope frees them. Call once the entries exist. */
   protected own(): void { keep(this.stateEntries().map((e) => e.tensor)); }
+
+  /**
+   * Runs fn with the weights promised unchanged until it ends (a purification's loop), so what
+   * depends on them alone may be prepared once: their matmul textures (holdOperandTextures).
+   */
+  frozen<T>(fn: () => Promise<T>): Promise<T> {
+    return holdOperandTextures(this.stateEntries().map((e) => e.tensor), fn);
+  }
 
   /** The trainable tensors, under their keys. */
   parameters(prefix = ''): NamedTensor[] {

@@ -91,6 +91,9 @@ export class MaeReconstruction implements ReconstructionModel {
     this.reconstructor = new MaeReconstructor(mae, options);
   }
 
+  /** The weights' matmul textures are filled once for the loop's steps (StatefulModule.frozen). */
+  frozen<T>(fn: () => Promise<T>): Promise<T> { return this.mae.frozen(fn); }
+
   reconstructionLoss(x: Tensor, o: PurifierLossOptions): Tensor {
     checkPurifierInput(this, x);
     const xr = repeatForMasks(x, o.masks);

@@ -1,7 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { setup, rand, Rng, checkForward, checkGrad, upload, type Arr } from '../harness.js';
-import { matmul, type MatmulOptions } from '../../src/engine/ops/matmul.js';
+import { setup, rand, Rng, checkForward, checkGrad, upload, download, normRelErr, type Arr } from '../harness.js';
+import { matmul, holdOperandTextures, type MatmulOptions } from '../../src/engine/ops/matmul.js';
+import { recordDispatches } from '../../src/engine/profile.js';
 import { setTuning } from '../../src/engine/tuning.js';
 import { unrollLoops, specializeBranches, scalarizeArrays, specialize, constOf } from '../../src/engine/wgsl.js';
 import * as R from '../../src/engine/reference/matmul.js';
@@ -261,6 +262,45 @@ test('operands through textures (llvmpipe\'s default), forced on and off: the la
         gpu: (x, y) => matmul(x, y, { transB: true }), ref: (x, y) => R.matmul(x, y, undefined, { transB: true }),
       }, rng);
     });
+  }
+});
+
+test('held operands (a frozen model\'s weights) are read through their own textures, filled once, whatever the size', async () => {
+  // textureMinWork out of reach: only the held weight goes through a texture, both as x·Wᵀ's B
+  // (rows along K: a copy or to_texture) and as dY·W's (transposed: to_texture_t), as in a
+  // purification step's forward and input gradient. M, N off the tiles; K = 96 and 64.
+  for (const [M, K, N] of [[37, 96, 20], [50, 64, 36]] as [number, number, number][]) {
+    await withTiling({ tm: 8, tn: 4, textures: true, textureMinWork: 2 ** 40 }, () => asyncScope(async () => {
+      const xs = rand(rng, [M, K]), ws = rand(rng, [N, K]), gs = rand(rng, [M, N]);
+      const x = upload(xs), w = upload(ws), g = upload(gs);
+      const wantY = R.matmul(xs, ws, undefined, { transB: true }), wantDx = R.matmul(gs, ws);
+      const both = async (): Promise<void> => {
+        const y = matmul(x, w, { transB: true }), dx = matmul(g, w);
+        const [gy, gdx] = [await download(y), await download(dx)];
+        assert.ok(normRelErr(gy.data, wantY.data) < 1e-5, `x·Wᵀ ${M}×${K}×${N} through a held texture`);
+        assert.ok(normRelErr(gdx.data, wantDx.data) < 1e-5, `dY·W ${M}×${N}×${K} through a held texture`);
+        y.dispose(); dx.dispose();
+      };
+      const fills = (names: string[]): number => names.filter((n) => /to_texture|^copy$/.test(n)).length;
+      assert.is(fills(await recordDispatches(both)), 0, 'nothing held: storage loads, no texture');
+      await holdOperandTextures([w], async () => {
+        assert.is(fills(await recordDispatches(both)), 2, 'first use: one fill per layout');
+        assert.is(fills(await recordDispatches(both)), 0, 'later uses: no fill');
+        await both();
+      });
+      assert.is(fills(await recordDispatches(both)), 0, 'released: storage loads again');
+      // Disposing a held tensor drops its textures: a new tensor in the same pooled buffer is not
+      // read through the old values.
+      await holdOperandTextures([w], async () => {
+        await both();
+        const old = w.buffer;
+        w.dispose();
+        const w2s = rand(rng, [N, K]), w2 = upload(w2s);
+        assert.ok(w2.buffer === old, 'the pool hands the same buffer out again');
+        const y = matmul(x, w2, { transB: true });
+        assert.ok(normRelErr((await download(y)).data, R.matmul(xs, w2s, undefined, { transB: true }).data) < 1e-5, 'a reused buffer');
+      });
+    }));
   }
 });
 

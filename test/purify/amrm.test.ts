@@ -12,6 +12,8 @@ import { attentionCollector } from '../../src/models/vit.js';
 import { MaeReconstruction, type ReconstructionModel } from '../../src/purify/loss.js';
 import { AMV_PROBE_SEED_OFFSET, purify, purifyConfig, purifyDifferentiable, stepSizeAt, type PurifyOptions } from '../../src/purify/amrm.js';
 import { PURIFY_PRESETS, purifyPreset } from '../../src/purify/presets.js';
+import { setTuning } from '../../src/engine/tuning.js';
+import { recordDispatches } from '../../src/engine/profile.js';
 
 await setup();
 const test = suite('purify: AMRM loop');
@@ -132,6 +134,42 @@ test('MAE loss: several masks per step average the single-mask losses; seeded pu
     // Every pixel moved by whole steps and stays within the ball and [0, 1].
     p1.x.forEach((v, i) => assert.ok(Math.abs(v - x[i]) <= 3 / 255 + 1e-6 && v >= 0 && v <= 1));
   } finally { mae.dispose(); }
+});
+
+test('the loop holds the weights frozen: their matmul textures are filled once per loop, and images, losses and exact gradients are those of the plain model', async () => {
+  const mae = tinyMae();
+  // llvmpipe's texture route forced on (also on SwiftShader here), with a size threshold out of reach:
+  // only held weights are read through textures, the rest of the work and the plain model through
+  // storage buffers.
+  setTuning({ matmul: { textures: true, textureMinWork: 2 ** 40 } });
+  try {
+    const model = new MaeReconstruction(mae);
+    const plain: ReconstructionModel = { name: model.name, inputShape: model.inputShape, reconstructionLoss: model.reconstructionLoss.bind(model) };
+    const rng = new Rng(12);
+    const B = 2, shape = [B, 3, 8, 8];
+    const x0 = Float32Array.from({ length: B * 3 * 64 }, () => rng.next());
+    const o = opts({ steps: 3, seed: 4, eta: 8 / 255 });
+    const runOf = (m: ReconstructionModel) => asyncScope(async () => {
+      const r = await purify(m, tensor(x0, shape), o, { trackLoss: true });
+      const xin = tensor(x0, shape).requireGrad();
+      const d = await purifyDifferentiable(m, xin, o, {}, 'tape');
+      const [g] = grad(sum(d.images), [xin]);
+      return { x: Array.from(await r.images.data()), losses: Array.from(r.losses!), g: Array.from(await g.data()) };
+    });
+    const a = await runOf(model), b = await runOf(plain);
+    assert.equal(a.x, b.x, 'the same purified images');
+    assert.equal(a.losses, b.losses, 'the same losses');
+    assert.equal(a.g, b.g, 'the same gradients through the loop');
+    const fills = async (m: ReconstructionModel, steps: number): Promise<number> => (await recordDispatches(() => asyncScope(async () => {
+      (await purify(m, tensor(x0, shape), opts({ steps, seed: 4 }))).images.dispose();
+    }))).filter((n) => /to_texture/.test(n)).length; // rows of 16-48 floats: filled by a kernel, not a copy
+    const [held1, held3, plain1, plain3] = [await fills(model, 1), await fills(model, 3), await fills(plain, 1), await fills(plain, 3)];
+    assert.ok(held1 > 0 && held3 === held1, `held: filled in the first step only (${held1}, ${held3})`);
+    assert.ok(plain1 === 0 && plain3 === 0, `plain: no texture (${plain1}, ${plain3})`);
+  } finally {
+    setTuning({ matmul: undefined });
+    mae.dispose();
+  }
 });
 
 test('AMV trajectory: per step and layer, the mean over heads and images of ‖A(x_s) − A(ref)‖_F under one probe mask', async () => {

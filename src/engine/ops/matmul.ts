@@ -118,9 +118,23 @@ function launch(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: 
   }
   const count = sizeOf(batchShape);
   const t = tuning().matmul;
-  // Tiles no larger than the matrix (rounded up to a power of two, at least 4 for the vec4 paths).
-  const tm = Math.min(t.tm, Math.max(4, pow2ceil(M)));
-  const tn = Math.min(t.tn, Math.max(4, pow2ceil(N)));
+  const rt = engine().runtime;
+  // Operands read through textures (matmul.wgsl's TEX_A / TEX_B): single matrices, K a multiple of
+  // 4, within the adapter's texture size. A held operand (holdOperandTextures: a frozen model's
+  // weights) has its own texture, filled once, so it is read through it whatever the size; others
+  // are copied into a texture per dispatch, which pays from textureMinWork up.
+  const maxDim = engine().gpu.limits.maxTextureDimension2D ?? 2048;
+  const texFit = t.textures && !t.tiled && count === 1 && K % 4 === 0 && K / 4 <= maxDim;
+  const heldA = texFit && M <= maxDim ? rt.heldTextureOf(a.buffer, K * 4, M, !!o.transA) : undefined;
+  const heldB = texFit && N <= maxDim ? rt.heldTextureOf(b.buffer, K * 4, N, !o.transB) : undefined;
+  const texOk = texFit && M * N * K >= t.textureMinWork;
+  const texA = !!heldA || (texOk && M <= maxDim);
+  const texB = !!heldB || (texOk && N <= maxDim);
+  // Tiles no larger than the matrix (rounded up to a power of two, at least 4 for the vec4 paths);
+  // the longer side of the block goes to the operand read through a texture when only one is.
+  const [tmax, nmax] = heldB && !texA ? t.heldTile : heldA && !texB ? [t.heldTile[1], t.heldTile[0]] : [t.tm, t.tn];
+  const tm = Math.min(tmax, Math.max(4, pow2ceil(M)));
+  const tn = Math.min(nmax, Math.max(4, pow2ceil(N)));
   // The tiled kernel's tiles are the blocks of 8×8 invocations, one workgroup each.
   const [bm, bn] = t.tiled ? [8 * tm, 8 * tn] : [tm, tn];
   if (t.tiled) {
@@ -130,28 +144,21 @@ function launch(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: 
   const tilesN = Math.ceil(N / bn), tiles = Math.ceil(M / bm) * tilesN;
   const groups = t.tiled ? tiles : Math.ceil(tiles / t.wg);
   const gy = Math.ceil(groups / 65535), gx = Math.ceil(groups / gy);
-  const rt = engine().runtime;
   const pad4 = (v: number[], fill: number): number[] => [...v, ...Array(4 - v.length).fill(fill)];
   const constants = {
     WG: t.wg, TRANS_A: o.transA ? 1 : 0, TRANS_B: o.transB ? 1 : 0,
     VEC_A: (o.transA ? M : K) % 4 === 0 ? 1 : 0, VEC_B: (o.transB ? K : N) % 4 === 0 ? 1 : 0, VEC_C: N % 4 === 0 ? 1 : 0,
     HAS_TAIL: K % 4 !== 0 ? 1 : 0, HAS_BIAS: bias ? 1 : 0, ACT: ACT[o.activation ?? 'none'], HAS_RES: o.residual ? 1 : 0, HAS_PRE: pre ? 1 : 0,
+    TEX_A: texA ? 1 : 0, TEX_B: texB ? 1 : 0,
   };
-  // Operands read through textures (matmul.wgsl's TEX_A / TEX_B): single matrices, K a multiple of
-  // 4, within the adapter's texture size.
-  const maxDim = engine().gpu.limits.maxTextureDimension2D ?? 2048;
-  const texOk = t.textures && !t.tiled && count === 1 && K % 4 === 0 && K / 4 <= maxDim && M * N * K >= t.textureMinWork;
-  const texA = texOk && M <= maxDim;
-  const texB = texOk && N <= maxDim;
-  Object.assign(constants, { TEX_A: texA ? 1 : 0, TEX_B: texB ? 1 : 0 });
   const { WG: _, ...flags } = constants; // the flags that shape the source (WG only sizes the workgroup)
   const { kernel, source: src } = variant(tm, tn, t, flags);
   const rank = count === 1 ? 0 : col.shape.length;
   const textures = [
     // op(A) as [M, K/4] texels and op(B) as [N, K/4]: copied where the buffer's rows run along K,
     // transposed by a kernel where they do not (A stored [K, M], B stored [K, N]).
-    ...(texA ? [{ binding: 6, view: rt.textureOf(a.buffer, K * 4, M, 0, !!o.transA) }] : []),
-    ...(texB ? [{ binding: 7, view: rt.textureOf(b.buffer, K * 4, N, 1, !o.transB) }] : []),
+    ...(texA ? [{ binding: 6, view: heldA ?? rt.textureOf(a.buffer, K * 4, M, 0, !!o.transA) }] : []),
+    ...(texB ? [{ binding: 7, view: heldB ?? rt.textureOf(b.buffer, K * 4, N, 1, !o.transB) }] : []),
   ];
   for (let z0 = 0; z0 < count; z0 += rt.maxWorkgroupsPerDim) {
     rt.dispatch({
@@ -164,6 +171,22 @@ function launch(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: 
       ...(pre ? { bound: [{ binding: 8, buffer: pre.buffer }] } : {}),
       workgroups: [gx, gy, Math.min(count - z0, rt.maxWorkgroupsPerDim)],
     });
+  }
+}
+
+/**
+ * Runs fn with these tensors promised unchanged until it ends (a frozen model's weights through a
+ * purification loop). Where the adapter reads matmul operands through textures (llvmpipe), each
+ * gets its own texture, filled on first use, instead of a copy per dispatch: the shipped models'
+ * matmuls are too small to pay for a copy each time (tuning's textureMinWork), but not for one copy
+ * per loop. Disposing a held tensor meanwhile drops its textures.
+ */
+export async function holdOperandTextures<T>(tensors: Tensor[], fn: () => Promise<T>): Promise<T> {
+  const release = engine().runtime.holdTextures(tensors.map((t) => t.buffer));
+  try {
+    return await fn();
+  } finally {
+    release();
   }
 }
 
