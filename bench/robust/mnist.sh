@@ -7,7 +7,8 @@
 #   usage: bash bench/robust/mnist.sh [N]    (N images, default 64; about 110 CPU-minutes on llvmpipe)
 # AMRM is an env override for the command (default: npx amrm). PARTS the parts to run (default
 # "plain": the rows above; "rmaskdit" the robust-fine-tuned MaskDiT's, models/mnist-rmaskdit with
-# preset rmaskdit-mnist, the same 50-step loop as maskdit-mnist, so the plain rows are its counterpart).
+# preset rmaskdit-mnist, the same 50-step loop as maskdit-mnist, so the plain rows are its counterpart);
+# "rmaskdit-bpda" its BPDA row.
 set -euo pipefail
 N=${1:-64}
 AMRM=${AMRM:-npx amrm}
@@ -26,6 +27,11 @@ if has rmaskdit; then
     $AMRM eval "${common[@]}" "${rmd[@]}" --attack pgd --norm linf --eps $e --steps 40 --adaptive none --json "$OUT/mnist-rmaskdit-pgd40-none-linf-$e.json"
     $AMRM eval "${common[@]}" "${rmd[@]}" --attack pgd --norm linf --eps $e --steps 10 --eot 1 --adaptive exact --json "$OUT/mnist-rmaskdit-pgd10-exact-linf-$e.json"
   done
+fi
+if has rmaskdit-bpda; then
+  # BPDA-10 on the robust MaskDiT at l_inf 0.3: the strongest attack on the plain MaskDiT there
+  # (about 50 CPU-minutes on llvmpipe).
+  $AMRM eval "${common[@]}" "${rmd[@]}" --attack bpda --norm linf --eps 0.3 --steps 10 --eot 1 --json "$OUT/mnist-rmaskdit-bpda10-linf-0.3.json"
 fi
 has plain || exit 0
 for e in 0.3 0.1; do
