@@ -8,7 +8,8 @@
 # AMRM is an env override for the command (default: npx amrm). PARTS the parts to run (default
 # "plain": the rows above; "rmaskdit" the robust-fine-tuned MaskDiT's, models/mnist-rmaskdit with
 # preset rmaskdit-mnist, the same 50-step loop as maskdit-mnist, so the plain rows are its counterpart);
-# "rmaskdit-bpda" its BPDA row.
+# "rmaskdit-bpda" its BPDA row; "rmae" the robust-fine-tuned MAE's (models/mnist-rmae, preset
+# rmae-mnist, the same 100-step loop as mae-mnist).
 set -euo pipefail
 N=${1:-64}
 AMRM=${AMRM:-npx amrm}
@@ -20,12 +21,22 @@ common=(--dataset mnist --classifier models/mnist-cnn.safetensors --n "$N" --see
 pur=(--purifier models/mnist-mae.safetensors --preset mae-mnist)
 md=(--purifier models/mnist-maskdit.safetensors --preset maskdit-mnist)
 rmd=(--purifier models/mnist-rmaskdit.safetensors --preset rmaskdit-mnist)
+rmae=(--purifier models/mnist-rmae.safetensors --preset rmae-mnist)
 if has rmaskdit; then
   for e in 0.3 0.1; do
     # The same PGD-40 last iterates (same seed), purified by the robust MaskDiT; then PGD-10 with exact
     # gradients through its 50-step purification.
     $AMRM eval "${common[@]}" "${rmd[@]}" --attack pgd --norm linf --eps $e --steps 40 --adaptive none --json "$OUT/mnist-rmaskdit-pgd40-none-linf-$e.json"
     $AMRM eval "${common[@]}" "${rmd[@]}" --attack pgd --norm linf --eps $e --steps 10 --eot 1 --adaptive exact --json "$OUT/mnist-rmaskdit-pgd10-exact-linf-$e.json"
+  done
+fi
+if has rmae; then
+  for e in 0.3 0.1; do
+    # The robust-fine-tuned MAE (models/mnist-rmae, preset rmae-mnist: the same 100-step loop as
+    # mae-mnist): the same PGD-40 last iterates, purified; then PGD-10 with exact gradients through
+    # its purification.
+    $AMRM eval "${common[@]}" "${rmae[@]}" --attack pgd --norm linf --eps $e --steps 40 --adaptive none --json "$OUT/mnist-rmae-pgd40-none-linf-$e.json"
+    $AMRM eval "${common[@]}" "${rmae[@]}" --attack pgd --norm linf --eps $e --steps 10 --eot 1 --adaptive exact --json "$OUT/mnist-rmae-pgd10-exact-linf-$e.json"
   done
 fi
 if has rmaskdit-bpda; then
