@@ -21,6 +21,7 @@ export const SHIPPED: Record<LabDataset, { classifier: ShippedModel; purifiers: 
       { file: 'mnist-maskdit.safetensors', what: 'MaskDiT (models/mnist-maskdit)', preset: 'maskdit-mnist' },
       { file: 'mnist-mae.safetensors', what: 'MAE (models/mnist-mae)', preset: 'mae-mnist' },
       { file: 'mnist-rmaskdit.safetensors', what: 'robust MaskDiT (models/mnist-rmaskdit)', preset: 'rmaskdit-mnist' },
+      { file: 'mnist-rmae.safetensors', what: 'robust MAE (models/mnist-rmae)', preset: 'rmae-mnist' },
     ],
   },
   cifar10: {
