@@ -164,7 +164,8 @@ export class MAE extends PatchModel {
   embedPatches(img: Tensor): Tensor {
     this.checkImage('mae.embedPatches', img);
     const D = this.config.embedDim;
-    return add(this.patchEmbed.forward(img), reshape(slice(this.posEmbed, [0, 1], [1, this.numPatches + 1]), [this.numPatches, D]));
+    const pos = this.weightConstant('patch positions', () => reshape(slice(this.posEmbed, [0, 1], [1, this.numPatches + 1]), [this.numPatches, D]));
+    return add(this.patchEmbed.forward(img), pos);
   }
 
   /** forward_encoder after masking: the latent [B, 1 + lenKeep, D] (cls first). */
@@ -173,7 +174,7 @@ export class MAE extends PatchModel {
     checkPlan(plan, B, this.numPatches);
     const D = this.config.embedDim;
     const visible = keepVisible(this.embedPatches(img), plan);
-    const cls = broadcastTo(add(this.clsToken, slice(this.posEmbed, [0, 0], [1, 1])), [B, 1, D]);
+    const cls = broadcastTo(this.weightConstant('cls with position', () => add(this.clsToken, slice(this.posEmbed, [0, 0], [1, 1]))), [B, 1, D]);
     return this.norm.forward(runBlocks(this.blocks, concat([cls, visible], 1), 'encoder', o));
   }
 
@@ -184,9 +185,8 @@ export class MAE extends PatchModel {
       throw new Error(`mae.forwardDecoder: latent ${fmt(latent.shape)} must be [B, ${K + 1}, ${this.config.embedDim}] for ${K} visible patches`);
     }
     checkPlan(plan, B, L);
-    const x = this.decoderEmbed.forward(latent);
-    const full = restoreWithMaskTokens(slice(x, [0, 1], [B, K + 1]), this.maskToken, plan);
-    const h = add(concat([slice(x, [0, 0], [B, 1]), full], 1), this.decoderPosEmbed);
+    // The cls token stays in front of the restored patches.
+    const h = add(restoreWithMaskTokens(this.decoderEmbed.forward(latent), this.maskToken, plan, 1), this.decoderPosEmbed);
     const pred = this.decoderPred.forward(this.decoderNorm.forward(runBlocks(this.decoderBlocks, h, 'decoder', o)));
     return slice(pred, [0, 1], [B, L + 1]);
   }

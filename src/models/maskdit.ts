@@ -11,8 +11,7 @@
 // The reference drops tokens only in training mode; purification needs the masked path at test
 // time, so this model masks whenever a mask (or a ratio above 0) is given, and never otherwise.
 // Keys are the reference's under its EDMPrecond wrapper's `model.` prefix.
-import { Tensor, keep, scope } from '../engine/tensor.js';
-import { noGrad } from '../engine/autograd.js';
+import { Tensor, scope } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
 import { add, affine, mul, mulScalar, silu } from '../engine/ops/elementwise.js';
 import { destandardizePatches, patchify, reconstructionLoss, unpatchify } from '../engine/ops/patch.js';
@@ -195,40 +194,14 @@ export class MaskDiT extends PatchModel {
     return s;
   }
 
-  /** Conditionings kept while the weights are promised frozen (see `frozen`), by noise levels and labels. */
-  private held?: { depth: number; conds: Map<string, Tensor> };
-
   /**
-   * Runs fn with the weights promised unchanged until it ends: meanwhile every conditioning (per
-   * noise levels and labels) and its adaLN chunks are computed once, off the tape, and reused by
-   * every forward (a purification's steps); they are freed when the outermost call ends. The
-   * weights' matmul textures are held as every model's are (StatefulModule.frozen).
+   * SiLU of the conditioning c = t_embedder(ln σ / 4) (+ y_embedder(labels)), [B, D]. While the
+   * model is frozen (a purification's loop) each conditioning, per noise levels and labels, and its
+   * adaLN chunks are made once, off the tape, and reused by every forward until the loop ends.
    */
-  override async frozen<T>(fn: () => Promise<T>): Promise<T> {
-    this.held ??= { depth: 0, conds: new Map() };
-    const held = this.held;
-    held.depth++;
-    try {
-      return await super.frozen(fn);
-    } finally {
-      if (--held.depth === 0) {
-        for (const c of held.conds.values()) { releaseConditioning(c); c.dispose(); }
-        this.held = undefined;
-      }
-    }
-  }
-
-  /** SiLU of the conditioning c = t_embedder(ln σ / 4) (+ y_embedder(labels)), [B, D]. */
   conditioning(cNoise: number[], labels?: ArrayLike<number>): Tensor {
-    if (!this.held) return this.makeConditioning(cNoise, labels);
-    const key = `${cNoise.join(',')}|${labels ? Array.from(labels).join(',') : ''}`;
-    let c = this.held.conds.get(key);
-    if (!c) {
-      c = keep(noGrad(() => scope(() => this.makeConditioning(cNoise, labels))));
-      holdConditioning(c);
-      this.held.conds.set(key, c);
-    }
-    return c;
+    const key = `conditioning ${cNoise.join(',')}|${labels ? Array.from(labels).join(',') : ''}`;
+    return this.weightConstant(key, () => this.makeConditioning(cNoise, labels), { hold: holdConditioning, release: releaseConditioning });
   }
 
   private makeConditioning(cNoise: number[], labels?: ArrayLike<number>): Tensor {

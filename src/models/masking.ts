@@ -100,18 +100,26 @@ export function keepVisible(x: Tensor, plan: MaskPlan): Tensor {
 }
 
 /**
- * The full sequence [B, L, D] from the visible tokens [B, lenKeep, D] (in the plan's order): each
+ * The full sequence [B, lead + L, D] from the visible tokens [B, lead + lenKeep, D] (in the plan's
+ * order, after `lead` tokens that are no patch, like the MAE's cls token, which stay in front): each
  * goes back to its patch, every hidden patch gets `maskToken` [1, 1, D]. (The reference appends mask
- * tokens and unshuffles by ids_restore; this is the same sequence.)
+ * tokens and unshuffles by ids_restore; this is the same sequence.) One scatter, with no slice or
+ * concat around it for the lead tokens.
  */
-export function restoreWithMaskTokens(visible: Tensor, maskToken: Tensor, plan: MaskPlan): Tensor {
+export function restoreWithMaskTokens(visible: Tensor, maskToken: Tensor, plan: MaskPlan, lead = 0): Tensor {
   const D = visible.shape[2];
-  if (visible.rank !== 3 || visible.shape[0] !== plan.batch || visible.shape[1] !== plan.lenKeep) {
-    throw new Error(`restoreWithMaskTokens: visible tokens ${fmt(visible.shape)} must be [${plan.batch}, ${plan.lenKeep}, D]`);
+  if (visible.rank !== 3 || visible.shape[0] !== plan.batch || visible.shape[1] !== lead + plan.lenKeep) {
+    throw new Error(`restoreWithMaskTokens: visible tokens ${fmt(visible.shape)} must be [${plan.batch}, ${lead + plan.lenKeep}, D]`);
   }
   if (maskToken.size !== D) throw new Error(`restoreWithMaskTokens: mask token ${fmt(maskToken.shape)} must hold ${D} values`);
-  const tokens = broadcastTo(maskToken, [plan.batch, plan.patches, D]);
-  return scatterRows(tokens, tensor(plan.idsKeep, [plan.batch, plan.lenKeep], 'i32'), visible);
+  const tokens = broadcastTo(maskToken, [plan.batch, lead + plan.patches, D]);
+  const k = lead + plan.lenKeep;
+  const ids = new Int32Array(plan.batch * k);
+  for (let b = 0; b < plan.batch; b++) {
+    for (let j = 0; j < lead; j++) ids[b * k + j] = j;
+    for (let j = 0; j < plan.lenKeep; j++) ids[b * k + lead + j] = lead + plan.idsKeep[b * plan.lenKeep + j];
+  }
+  return scatterRows(tokens, tensor(ids, [plan.batch, k], 'i32'), visible);
 }
 
 /** How a forward chooses its masks: the first of `mask`, `noise`, `seed`/`rng` given wins. */

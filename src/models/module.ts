@@ -3,7 +3,8 @@
 // all derived. The MAE, the trainable classifiers and training use this one base; the folded
 // inference classifiers (resnet_cifar.ts, wideresnet.ts) transform their checkpoint while building
 // and read it with the same StateReader.
-import { Tensor, keep } from '../engine/tensor.js';
+import { Tensor, keep, scope } from '../engine/tensor.js';
+import { noGrad } from '../engine/autograd.js';
 import { assign } from '../engine/ops/creation.js';
 import { holdOperandTextures } from '../engine/ops/matmul.js';
 import type { HostTensor, StateDict } from '../engine/io/host-tensor.js';
@@ -53,10 +54,42 @@ export abstract class StatefulModule implements Module {
 
   /**
    * Runs fn with the weights promised unchanged until it ends (a purification's loop), so what
-   * depends on them alone may be prepared once: their matmul textures (holdOperandTextures).
+   * depends on them alone is prepared once: their matmul textures (holdOperandTextures) and the
+   * weightConstant values.
    */
-  frozen<T>(fn: () => Promise<T>): Promise<T> {
-    return holdOperandTextures(this.stateEntries().map((e) => e.tensor), fn);
+  async frozen<T>(fn: () => Promise<T>): Promise<T> {
+    this.frozenState ??= { depth: 0, constants: new Map() };
+    const state = this.frozenState;
+    state.depth++;
+    try {
+      return await holdOperandTextures(this.stateEntries().map((e) => e.tensor), fn);
+    } finally {
+      if (--state.depth === 0) {
+        for (const { t, release } of state.constants.values()) { release?.(t); t.dispose(); }
+        this.frozenState = undefined;
+      }
+    }
+  }
+
+  private frozenState?: { depth: number; constants: Map<string, { t: Tensor; release?: (t: Tensor) => void }> };
+
+  /**
+   * What `make` computes from the weights (and arguments named by `key`) alone: a position table's
+   * slice, a token plus its position, MaskDiT's conditioning at σ_pur. While the model is frozen it
+   * is computed once, off the tape, and kept until the outermost `frozen` call ends (`hold` runs
+   * when it is made, `release` before it is freed); otherwise it is `make()` itself, on the tape
+   * like any op.
+   */
+  protected weightConstant(key: string, make: () => Tensor, hooks: { hold?: (t: Tensor) => void; release?: (t: Tensor) => void } = {}): Tensor {
+    const state = this.frozenState;
+    if (!state) return make();
+    let c = state.constants.get(key);
+    if (!c) {
+      const t = keep(noGrad(() => scope(() => make())));
+      hooks.hold?.(t);
+      state.constants.set(key, (c = { t, release: hooks.release }));
+    }
+    return c.t;
   }
 
   /** The trainable tensors, under their keys. */
