@@ -19,6 +19,7 @@ import { MaeReconstruction, type ReconstructionModel } from '../src/purify/loss.
 import { MaskDitReconstruction } from '../src/purify/maskdit_loss.js';
 import { loadPurifier } from '../src/cli/purifier.js';
 import { purify, purifyConfig } from '../src/purify/amrm.js';
+import { matmulMultiplyAdds } from '../src/engine/ops/matmul.js';
 import { median } from './timing.js';
 import { formatProfile, profileWork, recordDispatches, type ProfileMethod, type WorkProfile } from '../src/engine/profile.js';
 
@@ -67,6 +68,11 @@ export interface PurifyBenchRow {
   timed_steps: number; median_step_ms: number; seconds_per_batch: number; images_per_s: number;
   /** Our seconds per batch over the paper's for the family (over 1: slower than the paper's A40). */
   vs_paper_anchor: number;
+  /**
+   * FLOPs of the step's matmuls (forward and input gradient), and those over the whole step's
+   * median time: the rate the step runs at counting its matmuls' work alone.
+   */
+  matmul_gflop_per_step: number; matmul_gflops_effective: number;
 }
 
 export interface PurifyBenchOptions {
@@ -79,13 +85,18 @@ export interface PurifyBenchOptions {
 
 export interface PurifyProfileRow extends WorkProfile {
   model: string; preset: string; batch: number;
-  /** Dispatches and copies of one step alone (a one-step run less the setup a zero-step run records). */
-  dispatches_per_step: number;
   /**
-   * Of each later step (a two-step run less a one-step run): what an S-step loop pays per step once
-   * the model's work for the whole loop (MaskDiT's conditioning at σ_pur) is done.
+   * Dispatches and copies of the profiled step alone (the unit less the setup a zero-step run
+   * records): a step once the loop's once-only work is done, what an S-step loop pays per step.
    */
+  dispatches_per_step: number;
+  /** Of each later step of a loop, counted outside the profile (a two-step run less a one-step run): the same. */
   dispatches_per_later_step: number;
+  /**
+   * Of a loop's first step (a one-step run less a zero-step run): the per-step work plus what the
+   * loop does once (held weight textures, MaskDiT's conditioning at σ_pur).
+   */
+  dispatches_first_step: number;
 }
 
 /** Random images of the case's shape in [0, 1]. */
@@ -111,13 +122,14 @@ async function profileCase(c: Case, batch: number, method: ProfileMethod | undef
       (await purify(p.recon, tensor(x, [batch, c.inChans, ...c.imgSize]), purifyConfig(c.preset, { steps }))).images.dispose();
     });
     const setup = (await recordDispatches(run(0))).length;
-    const later = (await recordDispatches(run(2))).length - (await recordDispatches(run(1))).length;
+    const one = (await recordDispatches(run(1))).length;
+    const later = (await recordDispatches(run(2))).length - one;
     // Profiled inside the model's frozen scope, which outlives each one-step run: what the model
     // prepares once per loop (held weight textures, MaskDiT's conditioning) is ready after the first
     // (warm-up) run, so the unit is what every later step of a loop costs.
     const profileStep = (): Promise<WorkProfile> => profileWork(run(1), { method, repeats });
     const profile = await (p.recon.frozen ? p.recon.frozen(profileStep) : profileStep());
-    return { model: c.name, preset: c.preset, batch, ...profile, dispatches_per_step: profile.dispatches - setup, dispatches_per_later_step: later };
+    return { model: c.name, preset: c.preset, batch, ...profile, dispatches_per_step: profile.dispatches - setup, dispatches_per_later_step: later, dispatches_first_step: one - setup };
   } finally { p.dispose(); }
 }
 
@@ -129,7 +141,7 @@ async function runPurifyProfile(o: PurifyBenchOptions): Promise<PurifyProfileRow
     const row = await profileCase(c, batch, o.method, o.repeats ?? 5);
     if (!row) continue;
     rows.push(row);
-    console.log(`${row.model}, ${row.preset}, batch ${batch}: ${row.dispatches_per_step} dispatches per step (${row.dispatches_per_later_step} per later step of a longer loop)`);
+    console.log(`${row.model}, ${row.preset}, batch ${batch}: ${row.dispatches_per_step} dispatches per step (${row.dispatches_first_step} in a loop's first step)`);
     console.log(formatProfile(row));
   }
   if (o.json) {
@@ -161,19 +173,24 @@ export async function measure(c: Case, batch: number, warmup: number, timed: num
   try {
     const options = purifyConfig(c.preset, { steps: warmup + timed });
     const x = imagesOf(c, batch);
-    const ends: number[] = [];
+    const ends: number[] = [], madds: number[] = [];
     await asyncScope(async () => {
-      const r = await purify(p.recon, tensor(x, [batch, c.inChans, ...c.imgSize]), options, { onProgress: () => { ends.push(performance.now()); } });
+      const r = await purify(p.recon, tensor(x, [batch, c.inChans, ...c.imgSize]), options, {
+        onProgress: () => { ends.push(performance.now()); madds.push(matmulMultiplyAdds()); },
+      });
       r.images.dispose();
     });
     const steps = ends.slice(warmup).map((t, i) => t - ends[warmup - 1 + i]);
     const ms = median(steps);
+    // The matmuls' FLOPs of a timed step (2 per multiply-add; every step does the same work).
+    const matmulFlops = (2 * (madds[madds.length - 1] - madds[warmup - 1])) / steps.length;
     const S = purifyConfig(c.preset).steps;
     const perBatch = (S * ms) / 1000;
     return {
       model: c.name, family: c.family, preset: c.preset, steps: S, batch, adapter: engine().gpu.kind, timed_steps: steps.length,
       median_step_ms: +ms.toFixed(1), seconds_per_batch: +perBatch.toFixed(2), images_per_s: +(batch / perBatch).toFixed(3),
       vs_paper_anchor: +(perBatch / PAPER_ANCHORS[c.family].seconds_per_batch).toFixed(2),
+      matmul_gflop_per_step: +(matmulFlops / 1e9).toFixed(2), matmul_gflops_effective: +(matmulFlops / ms / 1e6).toFixed(2),
     };
   } finally { p.dispose(); }
 }
@@ -190,7 +207,8 @@ export async function runPurifyBench(o: PurifyBenchOptions = {}): Promise<Purify
     rows.push(row);
     console.log(`${row.adapter.padEnd(11)} ${row.model.padEnd(48)} ${row.preset.padEnd(12)} batch ${row.batch} ` +
       `${row.median_step_ms.toFixed(1).padStart(9)} ms/step ${row.seconds_per_batch.toFixed(1).padStart(8)} s/batch (S ${row.steps}) ` +
-      `${row.images_per_s.toFixed(3)} images/s, ${row.vs_paper_anchor}x the paper's A40 time`);
+      `${row.images_per_s.toFixed(3)} images/s, ${row.vs_paper_anchor}x the paper's A40 time, ` +
+      `matmuls ${row.matmul_gflop_per_step} GFLOP per step: ${row.matmul_gflops_effective} GFLOP/s effective`);
   }
   if (o.json) {
     const report = {

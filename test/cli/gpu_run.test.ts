@@ -17,7 +17,10 @@ test('the prepared GPU run, dry: every step on this adapter with tiny sizes, its
     assert.type(read('dryrun-adapter.json').adapter.description, 'string');
     const kernels = read('dryrun-kernels.json');
     assert.ok(kernels.rows.length > 0 && kernels.rows.every((x: { gflops: number }) => x.gflops > 0));
-    assert.ok(read('dryrun-purify.json').rows[0].median_step_ms > 0);
+    const purifyRow = read('dryrun-purify.json').rows[0];
+    assert.ok(purifyRow.median_step_ms > 0);
+    // The matmuls' work per step is counted (forward and input gradient of every linear layer).
+    assert.ok(purifyRow.matmul_gflop_per_step > 0 && purifyRow.matmul_gflops_effective > 0, JSON.stringify(purifyRow));
     assert.match(read('dryrun-kernels-register.json').command, /--tuning/);
     assert.match(readFileSync(join(out, 'dryrun-op-tests.log'), 'utf8'), /Passed:\s+\d+/);
     // The PyTorch steps ran where torch is installed, and were skipped (said so) where it is not.

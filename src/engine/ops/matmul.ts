@@ -92,6 +92,10 @@ function plan(a: Tensor, b: Tensor, o: MatmulOptions): Plan {
   return { M, N, K, batch, outShape, aBatch, bBatch };
 }
 
+let multiplyAdds = 0;
+/** Multiply-adds of every matmul dispatched so far in this process (benchmarks' effective rates). */
+export const matmulMultiplyAdds = (): number => multiplyAdds;
+
 /** Records the kernel launch(es) writing act(op(a)·op(b) + bias) into `out` (no autograd). */
 /** Launches out = act(op(a)·op(b) + bias) + residual; `pre`, when given, also receives op(a)·op(b) + bias. */
 function launch(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: Plan, o: MatmulOptions, pre?: Tensor): void {
@@ -160,6 +164,7 @@ function launch(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: 
     ...(texA ? [{ binding: 6, view: heldA ?? rt.textureOf(a.buffer, K * 4, M, 0, !!o.transA) }] : []),
     ...(texB ? [{ binding: 7, view: heldB ?? rt.textureOf(b.buffer, K * 4, N, 1, !o.transB) }] : []),
   ];
+  multiplyAdds += M * N * K * count;
   for (let z0 = 0; z0 < count; z0 += rt.maxWorkgroupsPerDim) {
     rt.dispatch({
       textures,
