@@ -11,6 +11,7 @@ import { copyData, tensor } from '../src/engine/ops/creation.js';
 import { holdOperandTextures, matmul } from '../src/engine/ops/matmul.js';
 import type { Tensor } from '../src/engine/tensor.js';
 import { interleavedMedians } from './timing.js';
+import { intFlag, parseFlags } from '../src/cli/args.js';
 
 /** [rows M, in K, out N] and how many of each one step runs (forward and input gradient each). */
 const SHAPES: { name: string; M: number; K: number; N: number; perStep: number }[] = [
@@ -26,11 +27,9 @@ const SHAPES: { name: string; M: number; K: number; N: number; perStep: number }
   { name: 'decoder pred', M: 2080, K: 64, N: 48, perStep: 1 },
 ];
 
-const args = process.argv.slice(2);
-const flag = (name: string): string | undefined => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
-const reps = Number(flag('--reps') ?? 15);
-const json = flag('--json');
-if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps must be a positive integer, got ${flag('--reps')}`);
+const flags = parseFlags(process.argv.slice(2), { valued: ['--reps', '--json'] }).values;
+const reps = intFlag(flags, '--reps', 1) ?? 15;
+const json = flags.get('--json');
 
 await init();
 const rt = engine().runtime;

@@ -96,7 +96,6 @@ let multiplyAdds = 0;
 /** Multiply-adds of every matmul dispatched so far in this process (benchmarks' effective rates). */
 export const matmulMultiplyAdds = (): number => multiplyAdds;
 
-/** Records the kernel launch(es) writing act(op(a)·op(b) + bias) into `out` (no autograd). */
 /** Launches out = act(op(a)·op(b) + bias) + residual; `pre`, when given, also receives op(a)·op(b) + bias. */
 function launch(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: Plan, o: MatmulOptions, pre?: Tensor): void {
   let { M } = p;
