@@ -9,8 +9,11 @@
 #   usage: bash bench/robust/cifar10.sh [N] [N_ADAPTIVE]   (defaults 128 and 128)
 # AMRM is an env override for the command (default: npx amrm); DATA the cifar-10-batches-bin folder;
 # PARTS the parts to run (default "none mae maskdit extra": no defense, the MAE's rows, the
-# MaskDiT's rows, the diagnoses and 512-image rows; "rmaskdit" adds the robust-fine-tuned MaskDiT's,
-# models/cifar10-rmaskdit, preset rmaskdit-cifar10: 15 steps).
+# MaskDiT's rows, the diagnoses and 512-image rows); "rmaskdit" and "rmae" add the robust-fine-tuned
+# purifiers' rows (models/cifar10-rmaskdit, preset rmaskdit-cifar10: 15 steps; models/cifar10-rmae,
+# preset rmae-cifar10: 90 steps) beside their plain counterparts under the same shorter loop. The
+# committed rmaskdit rows were made with the default N and N_ADAPTIVE, the rmae rows with
+# `PARTS=rmae bash bench/robust/cifar10.sh 128 64`.
 set -euo pipefail
 N=${1:-128}
 NA=${2:-128}
@@ -29,7 +32,6 @@ purifier() {
   case $1 in
     mae) name=amrm; args=("${pur[@]}") ;;
     maskdit) name=maskdit; args=("${md[@]}") ;;
-    rmaskdit) name=rmaskdit; args=("${rmd[@]}") ;;
   esac
 }
 for threat in "linf 8/255" "l2 1.0"; do
@@ -48,7 +50,7 @@ for threat in "linf 8/255" "l2 1.0"; do
   # exact gradients through the purification (EOT 1; MaskDiT-Pure's draw fixes the masks and the
   # noise at sigma_pur). The MAE's l_2 adaptive report was made as --shard 1/2 and 2/2
   # (bench/results/robust/shards/) joined by amrm merge.
-  for p in mae maskdit rmaskdit; do
+  for p in mae maskdit; do
     has $p || continue
     purifier $p
     $AMRM eval "${common[@]}" "${args[@]}" --n "$N" --attack pgd --norm "$norm" --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-$name-pgd20-none-$tag.json"
@@ -58,16 +60,29 @@ for threat in "linf 8/255" "l2 1.0"; do
     $AMRM eval "${common[@]}" "${args[@]}" --n "$NA" --attack pgd --norm "$norm" --eps "$eps" --steps 5 --eot 1 --adaptive exact --json "$OUT/cifar10-$name-pgd5-exact-$tag.json"
   done
 done
-# The robust-fine-tuned MaskDiT's plain counterpart under the same loop (rmaskdit-cifar10: 15 steps),
-# so that the fine-tuning is compared at equal purification.
+# The robust-fine-tuned purifiers (l_inf 8/255): PGD-20 transferred and the adaptive PGD-5 with exact
+# gradients, each beside its plain counterpart under the same loop (the robust preset's, shorter than
+# the plain one's), so that the fine-tuning is compared at equal purification.
 if has rmaskdit; then
-  $AMRM eval "${common[@]}" "${md[0]}" "${md[1]}" --preset rmaskdit-cifar10 --n "$N" --attack pgd --norm linf --eps 8/255 --steps 20 --adaptive none --json "$OUT/cifar10-maskdit-s15-pgd20-none-linf-8_255.json"
+  robust=(--norm linf --eps 8/255 --adaptive)
+  $AMRM eval "${common[@]}" "${rmd[@]}" --n "$N" --attack pgd --steps 20 "${robust[@]}" none --json "$OUT/cifar10-rmaskdit-pgd20-none-linf-8_255.json"
+  $AMRM eval "${common[@]}" "${rmd[@]}" --n "$NA" --attack pgd --steps 5 --eot 1 "${robust[@]}" exact --json "$OUT/cifar10-rmaskdit-pgd5-exact-linf-8_255.json"
+  $AMRM eval "${common[@]}" "${md[0]}" "${md[1]}" --preset rmaskdit-cifar10 --n "$N" --attack pgd --steps 20 "${robust[@]}" none --json "$OUT/cifar10-maskdit-s15-pgd20-none-linf-8_255.json"
+fi
+if has rmae; then
+  rma=(--purifier models/cifar10-rmae.safetensors --preset rmae-cifar10)
+  plain90=("${pur[0]}" "${pur[1]}" --preset rmae-cifar10)
+  robust=(--norm linf --eps 8/255 --adaptive)
+  $AMRM eval "${common[@]}" "${rma[@]}" --n "$N" --attack pgd --steps 20 "${robust[@]}" none --json "$OUT/cifar10-rmae-pgd20-none-linf-8_255.json"
+  $AMRM eval "${common[@]}" "${plain90[@]}" --n "$N" --attack pgd --steps 20 "${robust[@]}" none --json "$OUT/cifar10-mae-s90-pgd20-none-linf-8_255.json"
+  $AMRM eval "${common[@]}" "${rma[@]}" --n "$NA" --attack pgd --steps 5 --eot 1 "${robust[@]}" exact --json "$OUT/cifar10-rmae-pgd5-exact-linf-8_255.json"
+  $AMRM eval "${common[@]}" "${plain90[@]}" --n "$NA" --attack pgd --steps 5 --eot 1 "${robust[@]}" exact --json "$OUT/cifar10-mae-s90-pgd5-exact-linf-8_255.json"
 fi
 # Square (l_inf only, black box), 1000 queries: on the classifier, and transferred through each purifier.
 if has none; then
   $AMRM eval "${common[@]}" --n "$N" --attack square --norm linf --eps 8/255 --steps 1000 --json "$OUT/cifar10-none-square1000-linf-8_255.json"
 fi
-for p in mae maskdit rmaskdit; do
+for p in mae maskdit; do
   has $p || continue
   purifier $p
   $AMRM eval "${common[@]}" "${args[@]}" --n "$N" --attack square --norm linf --eps 8/255 --steps 1000 --adaptive none --json "$OUT/cifar10-$name-square1000-none-linf-8_255.json"
