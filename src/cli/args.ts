@@ -74,9 +74,26 @@ export function withUsage<T>(command: string, usage: string, parse: () => T): T 
   }
 }
 
-/** The value of a radius-like flag, a number ≥ 0 or a fraction such as 8/255, or undefined when absent. */
-export function fractionFlag(values: Map<string, string>, flag: string): number | undefined {
+/**
+ * The value of a radius-like flag, a number ≥ 0 or a fraction such as 8/255 (or `inf` where `inf`
+ * is allowed: an unbounded ball), or undefined when absent.
+ */
+export function fractionFlag(values: Map<string, string>, flag: string, o: { inf?: boolean } = {}): number | undefined {
   const v = values.get(flag);
   if (v === undefined) return undefined;
-  try { return parseEps(v); } catch { throw new UsageError(`${flag} must be a number ≥ 0 or a fraction like 8/255, got '${v}'`); }
+  if (o.inf && v === 'inf') return Infinity;
+  try { return parseEps(v); } catch { throw new UsageError(`${flag} must be a number ≥ 0${o.inf ? ', inf' : ''} or a fraction like 8/255, got '${v}'`); }
+}
+
+/** A comma-separated list of positive radii (numbers or fractions such as 8/255), or undefined when absent. */
+export function fractionListFlag(values: Map<string, string>, flag: string): number[] | undefined {
+  const v = values.get(flag);
+  if (v === undefined) return undefined;
+  return v.split(',').map((part) => {
+    const s = part.trim();
+    let x: number;
+    try { x = parseEps(s); } catch { throw new UsageError(`${flag} must be numbers or fractions like 8/255, comma-separated; got '${s}'`); }
+    if (!(x > 0)) throw new UsageError(`${flag} must be positive, got '${s}'`);
+    return x;
+  });
 }

@@ -7,7 +7,7 @@
 import { basename, extname, join } from 'node:path';
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { init } from '../engine/engine.js';
-import { UsageError, intFlag, parseFlags, withUsage } from './args.js';
+import { UsageError, fractionFlag, intFlag, parseFlags, withUsage } from './args.js';
 import { asyncScope } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
 import { readPng, writePng } from '../data/png.js';
@@ -15,7 +15,6 @@ import { loadPurifier } from './purifier.js';
 import { purify, purifyConfig, type AmvTrajectory } from '../purify/amrm.js';
 import { writeAtomic } from '../engine/io/node.js';
 import { purifyPresetNames } from '../purify/presets.js';
-import { parseEps } from '../attacks/ball.js';
 
 export const PURIFY_USAGE = `  purify --purifier FILE [--purifier-config NAME] [--preset NAME] --input A.png [B.png ...] --out DIR
          [--steps S] [--eta 16/255|inf] [--masks 1] [--seed 0] [--amv]
@@ -44,11 +43,7 @@ export function parsePurifyArgs(args: string[]): PurifyArgs {
   if (names.includes('purify.json')) throw new UsageError('an input named purify.* would clash with the report purify.json');
   const preset = got.get('--preset');
   if (preset !== undefined && !purifyPresetNames().includes(preset)) throw new UsageError(`--preset must be one of ${purifyPresetNames().join(', ')}, got '${preset}'`);
-  const etaS = got.get('--eta');
-  let eta: number | undefined;
-  if (etaS !== undefined) {
-    try { eta = etaS === 'inf' ? Infinity : parseEps(etaS); } catch { throw new UsageError(`--eta must be a number, a fraction like 16/255, or inf; got '${etaS}'`); }
-  }
+  const eta = fractionFlag(got, '--eta', { inf: true });
   return {
     purifier, purifierConfig: got.get('--purifier-config'), preset, inputs, out,
     steps: intFlag(got, '--steps', 0), eta, masks: intFlag(got, '--masks', 1), seed: intFlag(got, '--seed', 0) ?? 0,

@@ -5,13 +5,13 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { init } from '../engine/engine.js';
-import { UsageError, intFlag, numFlag, parseFlags, withUsage } from './args.js';
+import { UsageError, fractionListFlag, intFlag, numFlag, parseFlags, withUsage } from './args.js';
 import { writeAtomic } from '../engine/io/node.js';
 import { subset } from '../data/dataset.js';
 import { sampleIndices } from '../data/sample.js';
 import { purifyConfig } from '../purify/amrm.js';
 import { purifyPresetNames } from '../purify/presets.js';
-import { parseEps, type Norm } from '../attacks/ball.js';
+import type { Norm } from '../attacks/ball.js';
 import { loadClassifierAndPurifier } from './purifier.js';
 import { checkModelFiles, datasetFlag, loadTestSet, shippedModels, type ShippedDataset } from './shipped.js';
 import { theoremAnalysis } from '../eval/theorem.js';
@@ -40,13 +40,6 @@ interface TheoremArgs {
 const VALUED = ['--dataset', '--data', '--purifier', '--classifier', '--n', '--seed', '--eps', '--norm', '--attack-steps', '--adaptive',
   '--preset', '--purify-steps', '--mask-ratio', '--features', '--pairs', '--oracle-eps', '--json'];
 
-function epsValue(flag: string, s: string): number {
-  let v: number;
-  try { v = parseEps(s); } catch { throw new UsageError(`${flag} must be a number or a fraction like 8/255, got '${s}'`); }
-  if (!(v > 0)) throw new UsageError(`${flag} must be positive, got '${s}'`);
-  return v;
-}
-
 export function parseTheoremArgs(args: string[]): TheoremArgs {
   const flags = parseFlags(args, { valued: VALUED, switches: ['--orthogonal'] });
   const got = flags.values;
@@ -54,7 +47,7 @@ export function parseTheoremArgs(args: string[]): TheoremArgs {
   const json = got.get('--json');
   if (!json) throw new UsageError('--json OUT is required (the report; the SVG plots go beside it)');
   if (!json.endsWith('.json')) throw new UsageError(`--json must name a .json file, got '${json}'`);
-  const budgets = got.has('--eps') ? got.get('--eps')!.split(',').map((s) => epsValue('--eps', s.trim())) : DEFAULT_BUDGETS;
+  const budgets = fractionListFlag(got, '--eps') ?? DEFAULT_BUDGETS;
   const norm = got.get('--norm') ?? 'linf';
   if (norm !== 'linf' && norm !== 'l2') throw new UsageError(`--norm must be linf or l2, got '${norm}'`);
   const adaptive = got.get('--adaptive') ?? 'none';
@@ -66,7 +59,9 @@ export function parseTheoremArgs(args: string[]): TheoremArgs {
   if (maskRatio !== undefined && !(maskRatio < 1)) throw new UsageError(`--mask-ratio must be in [0, 1), got '${maskRatio}'`);
   const oracleS = got.get('--oracle-eps');
   // Default: the oracle runs at 8/255 when it is a budget, else at the largest budget.
-  const oracleEps = oracleS === 'none' ? undefined : oracleS !== undefined ? epsValue('--oracle-eps', oracleS)
+  const oracleList = oracleS === undefined || oracleS === 'none' ? undefined : fractionListFlag(got, '--oracle-eps')!;
+  if (oracleList && oracleList.length !== 1) throw new UsageError(`--oracle-eps takes one budget, got '${oracleS}'`);
+  const oracleEps = oracleS === 'none' ? undefined : oracleList ? oracleList[0]
     : budgets.find((b) => Math.abs(b - 8 / 255) < 1e-12) ?? Math.max(...budgets);
   if (oracleEps !== undefined && !budgets.some((b) => Math.abs(b - oracleEps) < 1e-12)) {
     throw new UsageError(`--oracle-eps ${oracleS} must be one of the --eps budgets (or none)`);

@@ -9,7 +9,7 @@ import { readSafetensors, writeSafetensors } from '../../src/engine/io/safetenso
 import { writePng, readPng } from '../../src/data/png.js';
 import { evalCommand, parseEvalArgs } from '../../src/cli/eval.js';
 import { UsageError } from '../../src/cli/args.js';
-import { purifyCommand } from '../../src/cli/purify.js';
+import { parsePurifyArgs, purifyCommand } from '../../src/cli/purify.js';
 import { mergeCommand } from '../../src/cli/merge.js';
 import { loadPurifier } from '../../src/cli/purifier.js';
 import { randomStateDict } from '../models/fixtures.js';
@@ -101,6 +101,15 @@ test('amrm eval --purifier --attack pgd --adaptive exact writes the robust repor
       writePng(twin, { data: Float32Array.from({ length: 3072 }, () => rng.next()), shape: [3, 32, 32] });
       assert.is(await purifyCommand(['--purifier', join(s.dir, 'mae.safetensors'), '--input', inputs[0], twin, '--out', outDir]), 2);
     } finally { console.error = err; }
+    // --eta: a radius, a fraction or inf; anything else is refused with its value named.
+    const printed: string[] = [];
+    console.error = (m: string) => { printed.push(m); };
+    try {
+      assert.is(await purifyCommand(['--purifier', join(s.dir, 'mae.safetensors'), '--eta', 'wide', '--input', inputs[0], '--out', outDir]), 2);
+    } finally { console.error = err; }
+    assert.match(printed.join('\n'), /--eta must be a number ≥ 0, inf or a fraction like 8\/255, got 'wide'/);
+    assert.is(parsePurifyArgs(['--purifier', 'm', '--eta', 'inf', '--input', 'a.png', '--out', 'o']).eta, Infinity);
+    assert.is(parsePurifyArgs(['--purifier', 'm', '--eta', '16/255', '--input', 'a.png', '--out', 'o']).eta, 16 / 255);
     // An --out that cannot be a folder fails before the purification, naming it.
     writeFileSync(join(s.dir, 'afile'), 'x');
     let outErr = '';

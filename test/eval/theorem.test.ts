@@ -168,6 +168,8 @@ test('amrm theorem on MNIST test digits with the shipped models: report, plots, 
       [['--norm', 'l1', '--json', join(s.dir, 'bad.json')], /--norm must be linf or l2/],
       [['--json', join(s.dir, 'bad.txt')], /--json must name a \.json file/],
       [['--eps', '8/255', '--oracle-eps', '4/255', '--json', join(s.dir, 'bad.json')], /--oracle-eps 4\/255 must be one of the --eps budgets/],
+      [['--eps', '2/255,wide', '--json', join(s.dir, 'bad.json')], /--eps must be numbers or fractions like 8\/255, comma-separated; got 'wide'/],
+      [['--eps', '4/255,8/255', '--oracle-eps', '4/255,8/255', '--json', join(s.dir, 'bad.json')], /--oracle-eps takes one budget/],
     ] as [string[], RegExp][]) {
       let printed = '';
       const err = console.error;
