@@ -7,7 +7,8 @@ import { UsageError } from './args.js';
 import { loadMnistSplit } from '../data/mnist.js';
 import { loadCifar } from '../data/cifar-fs.js';
 import { CIFAR10_CLASSES } from '../data/cifar.js';
-import type { ImageSet } from '../data/dataset.js';
+import { subset, type ImageSet } from '../data/dataset.js';
+import { sampleIndices } from '../data/sample.js';
 
 /** The package's models/ folder: the nearest folder above this module holding package.json and models/. */
 export const MODELS = ((): string => {
@@ -57,6 +58,14 @@ export function checkModelFiles(files: Record<string, string>): void {
 /** The test split of a data set. */
 export function loadTestSet(dataset: ShippedDataset, data?: string): ImageSet {
   return dataset === 'mnist' ? loadMnistSplit('test') : loadCifar(data!, 'cifar10', { split: 'test' });
+}
+
+/** A seeded sample of n test images (refused when n is more than the set holds) and their indices. */
+export function sampleTestSet(dataset: ShippedDataset, data: string | undefined, n: number, seed: number): { set: ImageSet; indices: Int32Array } {
+  const all = loadTestSet(dataset, data);
+  if (n > all.n) throw new Error(`--n ${n} is more than the ${all.n} test images`);
+  const indices = sampleIndices(all.n, n, seed);
+  return { set: subset(all, indices), indices };
 }
 
 /** A label's name: the CIFAR-10 class, or the digit. */
