@@ -60,24 +60,27 @@ for threat in "linf 8/255" "l2 1.0"; do
     $AMRM eval "${common[@]}" "${args[@]}" --n "$NA" --attack pgd --norm "$norm" --eps "$eps" --steps 5 --eot 1 --adaptive exact --json "$OUT/cifar10-$name-pgd5-exact-$tag.json"
   done
 done
-# The robust-fine-tuned purifiers (l_inf 8/255): PGD-20 transferred and the adaptive PGD-5 with exact
-# gradients, each beside its plain counterpart under the same loop (the robust preset's, shorter than
-# the plain one's), so that the fine-tuning is compared at equal purification.
-if has rmaskdit; then
-  robust=(--norm linf --eps 8/255 --adaptive)
-  $AMRM eval "${common[@]}" "${rmd[@]}" --n "$N" --attack pgd --steps 20 "${robust[@]}" none --json "$OUT/cifar10-rmaskdit-pgd20-none-linf-8_255.json"
-  $AMRM eval "${common[@]}" "${rmd[@]}" --n "$NA" --attack pgd --steps 5 --eot 1 "${robust[@]}" exact --json "$OUT/cifar10-rmaskdit-pgd5-exact-linf-8_255.json"
-  $AMRM eval "${common[@]}" "${md[0]}" "${md[1]}" --preset rmaskdit-cifar10 --n "$N" --attack pgd --steps 20 "${robust[@]}" none --json "$OUT/cifar10-maskdit-s15-pgd20-none-linf-8_255.json"
-fi
-if has rmae; then
-  rma=(--purifier models/cifar10-rmae.safetensors --preset rmae-cifar10)
-  plain90=("${pur[0]}" "${pur[1]}" --preset rmae-cifar10)
-  robust=(--norm linf --eps 8/255 --adaptive)
-  $AMRM eval "${common[@]}" "${rma[@]}" --n "$N" --attack pgd --steps 20 "${robust[@]}" none --json "$OUT/cifar10-rmae-pgd20-none-linf-8_255.json"
-  $AMRM eval "${common[@]}" "${plain90[@]}" --n "$N" --attack pgd --steps 20 "${robust[@]}" none --json "$OUT/cifar10-mae-s90-pgd20-none-linf-8_255.json"
-  $AMRM eval "${common[@]}" "${rma[@]}" --n "$NA" --attack pgd --steps 5 --eot 1 "${robust[@]}" exact --json "$OUT/cifar10-rmae-pgd5-exact-linf-8_255.json"
-  $AMRM eval "${common[@]}" "${plain90[@]}" --n "$NA" --attack pgd --steps 5 --eot 1 "${robust[@]}" exact --json "$OUT/cifar10-mae-s90-pgd5-exact-linf-8_255.json"
-fi
+# The robust-fine-tuned purifiers, at both threats: PGD-20 transferred and the adaptive PGD-5 with
+# exact gradients, each beside its plain counterpart under the same loop (the robust preset's,
+# shorter than the plain one's), so that the fine-tuning is compared at equal purification.
+rma=(--purifier models/cifar10-rmae.safetensors --preset rmae-cifar10)
+plain90=("${pur[0]}" "${pur[1]}" --preset rmae-cifar10)
+plain15=("${md[0]}" "${md[1]}" --preset rmaskdit-cifar10)
+for threat in "linf 8/255" "l2 1.0"; do
+  set -- $threat
+  robust=(--norm $1 --eps $2 --adaptive); tag="$1-${2/\//_}"
+  if has rmaskdit; then
+    $AMRM eval "${common[@]}" "${rmd[@]}" --n "$N" --attack pgd --steps 20 "${robust[@]}" none --json "$OUT/cifar10-rmaskdit-pgd20-none-$tag.json"
+    $AMRM eval "${common[@]}" "${rmd[@]}" --n "$NA" --attack pgd --steps 5 --eot 1 "${robust[@]}" exact --json "$OUT/cifar10-rmaskdit-pgd5-exact-$tag.json"
+    $AMRM eval "${common[@]}" "${plain15[@]}" --n "$N" --attack pgd --steps 20 "${robust[@]}" none --json "$OUT/cifar10-maskdit-s15-pgd20-none-$tag.json"
+  fi
+  if has rmae; then
+    $AMRM eval "${common[@]}" "${rma[@]}" --n "$N" --attack pgd --steps 20 "${robust[@]}" none --json "$OUT/cifar10-rmae-pgd20-none-$tag.json"
+    $AMRM eval "${common[@]}" "${plain90[@]}" --n "$N" --attack pgd --steps 20 "${robust[@]}" none --json "$OUT/cifar10-mae-s90-pgd20-none-$tag.json"
+    $AMRM eval "${common[@]}" "${rma[@]}" --n "$NA" --attack pgd --steps 5 --eot 1 "${robust[@]}" exact --json "$OUT/cifar10-rmae-pgd5-exact-$tag.json"
+    $AMRM eval "${common[@]}" "${plain90[@]}" --n "$NA" --attack pgd --steps 5 --eot 1 "${robust[@]}" exact --json "$OUT/cifar10-mae-s90-pgd5-exact-$tag.json"
+  fi
+done
 # Square (l_inf only, black box), 1000 queries: on the classifier, and transferred through each purifier.
 if has none; then
   $AMRM eval "${common[@]}" --n "$N" --attack square --norm linf --eps 8/255 --steps 1000 --json "$OUT/cifar10-none-square1000-linf-8_255.json"
