@@ -63,6 +63,15 @@ export function numFlag(values: Map<string, string>, flag: string, min: number):
   return x;
 }
 
+/** The value of a fraction flag in [0, 1) (a mask ratio), or undefined when absent. */
+export function ratioFlag(values: Map<string, string>, flag: string): number | undefined {
+  const v = values.get(flag);
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (v.trim() === '' || !(x >= 0 && x < 1)) throw new UsageError(`${flag} must be in [0, 1), got '${v}'`);
+  return x;
+}
+
 /** Runs a command's parser; a UsageError becomes `amrm <command>: <message>`, the usage text and exit code 2. */
 export function withUsage<T>(command: string, usage: string, parse: () => T): T | 2 {
   try {

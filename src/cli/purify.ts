@@ -1,13 +1,13 @@
 // `amrm purify`: AMRM purification of PNG images with an MAE or MaskDiT checkpoint.
 //   amrm purify --purifier FILE [--purifier-config NAME] [--preset NAME] --input A.png [B.png ...] --out DIR
-//               [--steps S] [--eta E|inf] [--masks M] [--seed 0] [--amv]
+//               [--steps S] [--eta E|inf] [--masks M] [--mask-ratio R] [--seed 0] [--amv]
 // Writes DIR/<name>.png for each input (the purified image, 8-bit) and DIR/purify.json (the options,
 // the loss per step and, with --amv, the attention variation of each step from the input per layer),
 // and prints the loss before and after.
 import { basename, extname, join } from 'node:path';
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { init } from '../engine/engine.js';
-import { UsageError, fractionFlag, intFlag, parseFlags, withUsage } from './args.js';
+import { UsageError, fractionFlag, intFlag, parseFlags, ratioFlag, withUsage } from './args.js';
 import { asyncScope } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
 import { readPng, writePng } from '../data/png.js';
@@ -17,7 +17,7 @@ import { writeAtomic } from '../engine/io/node.js';
 import { purifyPresetNames } from '../purify/presets.js';
 
 export const PURIFY_USAGE = `  purify --purifier FILE [--purifier-config NAME] [--preset NAME] --input A.png [B.png ...] --out DIR
-         [--steps S] [--eta 16/255|inf] [--masks 1] [--seed 0] [--amv]
+         [--steps S] [--eta 16/255|inf] [--masks 1] [--mask-ratio R] [--seed 0] [--amv]
                                      AMRM purification of PNG images with an MAE or a MaskDiT (presets:
                                      ${purifyPresetNames().slice(0, 3).join(', ')}, ...; default: the family's for
                                      CIFAR-10, or MNIST for 1-channel images);
@@ -26,11 +26,11 @@ export const PURIFY_USAGE = `  purify --purifier FILE [--purifier-config NAME] [
 
 interface PurifyArgs {
   purifier: string; purifierConfig?: string; preset?: string; inputs: string[]; out: string;
-  steps?: number; eta?: number; masks?: number; seed: number; amv: boolean;
+  steps?: number; eta?: number; masks?: number; maskRatio?: number; seed: number; amv: boolean;
 }
 
 export function parsePurifyArgs(args: string[]): PurifyArgs {
-  const flags = parseFlags(args, { valued: ['--purifier', '--purifier-config', '--preset', '--out', '--steps', '--eta', '--masks', '--seed'], lists: ['--input'], switches: ['--amv'] });
+  const flags = parseFlags(args, { valued: ['--purifier', '--purifier-config', '--preset', '--out', '--steps', '--eta', '--masks', '--mask-ratio', '--seed'], lists: ['--input'], switches: ['--amv'] });
   const got = flags.values, inputs = flags.lists.get('--input') ?? [];
   const purifier = got.get('--purifier'), out = got.get('--out');
   if (!purifier) throw new UsageError('--purifier FILE is required (an MAE or MaskDiT checkpoint)');
@@ -44,9 +44,10 @@ export function parsePurifyArgs(args: string[]): PurifyArgs {
   const preset = got.get('--preset');
   if (preset !== undefined && !purifyPresetNames().includes(preset)) throw new UsageError(`--preset must be one of ${purifyPresetNames().join(', ')}, got '${preset}'`);
   const eta = fractionFlag(got, '--eta', { inf: true });
+  const maskRatio = ratioFlag(got, '--mask-ratio');
   return {
     purifier, purifierConfig: got.get('--purifier-config'), preset, inputs, out,
-    steps: intFlag(got, '--steps', 0), eta, masks: intFlag(got, '--masks', 1), seed: intFlag(got, '--seed', 0) ?? 0,
+    steps: intFlag(got, '--steps', 0), eta, masks: intFlag(got, '--masks', 1), maskRatio, seed: intFlag(got, '--seed', 0) ?? 0,
     amv: flags.switches.has('--amv'),
   };
 }
@@ -70,7 +71,7 @@ export async function purifyCommand(args: string[]): Promise<number> {
     images.forEach((im, i) => {
       if (im.shape.join() !== want.join()) throw new Error(`${a.inputs[i]} is [${im.shape}], the purifier takes [${want}] images`);
     });
-    const options = purifyConfig(loaded.preset, { steps: a.steps, eta: a.eta, masks: a.masks, seed: a.seed });
+    const options = purifyConfig(loaded.preset, { steps: a.steps, eta: a.eta, masks: a.masks, maskRatio: a.maskRatio, seed: a.seed });
     const per = want[0] * want[1] * want[2];
     const flat = new Float32Array(images.length * per);
     images.forEach((im, i) => flat.set(im.data, i * per));

@@ -5,7 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { init } from '../engine/engine.js';
-import { UsageError, fractionListFlag, intFlag, numFlag, parseFlags, withUsage } from './args.js';
+import { UsageError, fractionListFlag, intFlag, parseFlags, ratioFlag, withUsage } from './args.js';
 import { writeAtomic } from '../engine/io/node.js';
 import { purifyConfig } from '../purify/amrm.js';
 import { purifyPresetNames } from '../purify/presets.js';
@@ -53,8 +53,7 @@ export function parseTheoremArgs(args: string[]): TheoremArgs {
   // Without --preset the purifier's family picks it (mae-DATASET or maskdit-DATASET), once the file is read.
   const preset = got.get('--preset');
   if (preset !== undefined && !purifyPresetNames().includes(preset)) throw new UsageError(`--preset must be one of ${purifyPresetNames().join(', ')}, got '${preset}'`);
-  const maskRatio = numFlag(got, '--mask-ratio', 0);
-  if (maskRatio !== undefined && !(maskRatio < 1)) throw new UsageError(`--mask-ratio must be in [0, 1), got '${maskRatio}'`);
+  const maskRatio = ratioFlag(got, '--mask-ratio');
   const oracleS = got.get('--oracle-eps');
   // Default: the oracle runs at 8/255 when it is a budget, else at the largest budget.
   const oracleList = oracleS === undefined || oracleS === 'none' ? undefined : fractionListFlag(got, '--oracle-eps')!;

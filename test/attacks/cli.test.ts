@@ -28,6 +28,9 @@ test('amrm eval: attack and purifier flags parse, and their errors are usage err
   // No --preset: left to the purifier's family (mae-DATASET or maskdit-DATASET) once the file is read.
   assert.equal([a.batch, a.robust!.preset, a.robust!.adaptive, a.robust!.eps, a.robust!.norm, a.robust!.eot, a.robust!.steps], [16, undefined, 'exact', 8 / 255, 'linf', 4, 10]);
   assert.is(parseEvalArgs([...base, '--attack', 'apgd-dlr']).robust!.adaptive, 'none');
+  // The preset's loop overridden: steps, ball (inf: none), masks per step, mask ratio.
+  const o = parseEvalArgs([...base, '--purifier', 'm', '--purify-steps', '9', '--eta', 'inf', '--masks', '2', '--mask-ratio', '0.75']).robust!;
+  assert.equal([o.purifySteps, o.eta, o.masks, o.maskRatio], [9, Infinity, 2, 0.75]);
   const bad: [string[], RegExp][] = [
     [[...base, '--attack', 'bpda'], /bpda needs --purifier/],
     [[...base, '--preset', 'mae-cifar10'], /--preset needs --purifier/],
@@ -36,6 +39,9 @@ test('amrm eval: attack and purifier flags parse, and their errors are usage err
     [[...base, '--attack', 'pgd', '--eps', 'big'], /--eps must be a number/],
     [[...base, '--attack', 'pgd', '--adaptive', 'exact'], /--adaptive exact needs --purifier/],
     [[...base, '--attack', 'pgd', '--norm', 'l1'], /--norm must be linf or l2/],
+    [[...base, '--mask-ratio', '0.5'], /--mask-ratio needs --purifier/],
+    [[...base, '--purifier', 'm', '--mask-ratio', '1'], /--mask-ratio must be in \[0, 1\), got '1'/],
+    [[...base, '--purifier', 'm', '--eta', 'wide'], /--eta must be a number ≥ 0, inf or a fraction/],
   ];
   for (const [args, re] of bad) {
     try { parseEvalArgs(args); assert.unreachable(`no error for ${args.join(' ')}`); } catch (e) {
@@ -110,6 +116,8 @@ test('amrm eval --purifier --attack pgd --adaptive exact writes the robust repor
     assert.match(printed.join('\n'), /--eta must be a number ≥ 0, inf or a fraction like 8\/255, got 'wide'/);
     assert.is(parsePurifyArgs(['--purifier', 'm', '--eta', 'inf', '--input', 'a.png', '--out', 'o']).eta, Infinity);
     assert.is(parsePurifyArgs(['--purifier', 'm', '--eta', '16/255', '--input', 'a.png', '--out', 'o']).eta, 16 / 255);
+    assert.is(parsePurifyArgs(['--purifier', 'm', '--mask-ratio', '0.75', '--input', 'a.png', '--out', 'o']).maskRatio, 0.75);
+    assert.throws(() => parsePurifyArgs(['--purifier', 'm', '--mask-ratio', '1.5', '--input', 'a.png', '--out', 'o']), /--mask-ratio must be in \[0, 1\), got '1.5'/);
     // An --out that cannot be a folder fails before the purification, naming it.
     writeFileSync(join(s.dir, 'afile'), 'x');
     let outErr = '';
