@@ -63,12 +63,12 @@ export function numFlag(values: Map<string, string>, flag: string, min: number):
   return x;
 }
 
-/** The value of a fraction flag in [0, 1) (a mask ratio), or undefined when absent. */
-export function ratioFlag(values: Map<string, string>, flag: string): number | undefined {
+/** The value of a fraction flag in [0, 1) (a mask ratio; (0, 1) with `positive`), or undefined when absent. */
+export function ratioFlag(values: Map<string, string>, flag: string, o: { positive?: boolean } = {}): number | undefined {
   const v = values.get(flag);
   if (v === undefined) return undefined;
   const x = Number(v);
-  if (v.trim() === '' || !(x >= 0 && x < 1)) throw new UsageError(`${flag} must be in [0, 1), got '${v}'`);
+  if (v.trim() === '' || !((o.positive ? x > 0 : x >= 0) && x < 1)) throw new UsageError(`${flag} must be in ${o.positive ? '(' : '['}0, 1), got '${v}'`);
   return x;
 }
 

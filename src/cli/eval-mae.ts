@@ -4,7 +4,7 @@
 // shipped model's card can be checked with one command. --png writes a picture of the first test
 // images: originals, masked inputs and reconstructions, one row each.
 import { init } from '../engine/engine.js';
-import { UsageError, intFlag, numFlag, parseFlags, withUsage } from './args.js';
+import { UsageError, intFlag, parseFlags, ratioFlag, withUsage } from './args.js';
 import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
 import { loadMnistSplit } from '../data/mnist.js';
 import { loadCifar } from '../data/cifar-fs.js';
@@ -32,8 +32,7 @@ function parse(args: string[]): EvalMaeArgs {
   const file = got.get('--mae');
   if (!file) throw new UsageError('--mae FILE is required');
   if (dataset === 'cifar10' && !got.has('--data')) throw new UsageError('--dataset cifar10 needs --data DIR');
-  const maskRatio = numFlag(got, '--mask-ratio', 0) ?? 0.75;
-  if (!(maskRatio > 0 && maskRatio < 1)) throw new UsageError(`--mask-ratio must be in (0, 1), got '${got.get('--mask-ratio')}'`);
+  const maskRatio = ratioFlag(got, '--mask-ratio', { positive: true }) ?? 0.75;
   return {
     dataset, data: got.get('--data'), file, maskRatio,
     seed: intFlag(got, '--seed', 0) ?? 1234, batch: intFlag(got, '--batch', 1) ?? 100, json: got.get('--json'),

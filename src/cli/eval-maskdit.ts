@@ -6,7 +6,7 @@
 // with its hidden patches grey, and the denoised D(y + n; σ) under that mask (its hidden patches
 // predicted by the decoder from the visible ones, shown as MaskDiT.picture does).
 import { init } from '../engine/engine.js';
-import { UsageError, intFlag, numFlag, parseFlags, withUsage } from './args.js';
+import { UsageError, intFlag, numFlag, parseFlags, ratioFlag, withUsage } from './args.js';
 import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
 import { asyncScope } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
@@ -32,8 +32,7 @@ export async function evalMaskDitCommand(args: string[]): Promise<number> {
     const { dataset, data } = datasetFlag(got);
     const file = got.get('--model');
     if (!file) throw new UsageError('--model FILE is required (a MaskDiT checkpoint)');
-    const maskRatio = numFlag(got, '--mask-ratio', 0) ?? 0.5;
-    if (!(maskRatio > 0 && maskRatio < 1)) throw new UsageError(`--mask-ratio must be in (0, 1), got '${got.get('--mask-ratio')}'`);
+    const maskRatio = ratioFlag(got, '--mask-ratio', { positive: true }) ?? 0.5;
     const sigma = numFlag(got, '--sigma', 1e-6) ?? 0.1;
     return {
       dataset, data, file, maskRatio, sigma, seed: intFlag(got, '--seed', 0) ?? 1234, batch: intFlag(got, '--batch', 1) ?? 100,
