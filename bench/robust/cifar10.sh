@@ -13,7 +13,8 @@
 # purifiers' rows (models/cifar10-rmaskdit, preset rmaskdit-cifar10: 15 steps; models/cifar10-rmae,
 # preset rmae-cifar10: 90 steps) beside their plain counterparts under the same shorter loop. The
 # committed rmaskdit rows were made with the default N and N_ADAPTIVE, the rmae rows with
-# `PARTS=rmae bash bench/robust/cifar10.sh 128 64`.
+# `PARTS=rmae bash bench/robust/cifar10.sh 128 64`; "mae-r75" adds one row of the MAE under a
+# loop chosen on training images.
 set -euo pipefail
 N=${1:-128}
 NA=${2:-128}
@@ -81,6 +82,12 @@ for threat in "linf 8/255" "l2 1.0"; do
     $AMRM eval "${common[@]}" "${plain90[@]}" --n "$NA" --attack pgd --steps 5 --eot 1 "${robust[@]}" exact --json "$OUT/cifar10-mae-s90-pgd5-exact-$tag.json"
   fi
 done
+# The MAE under the loop that kept the most clean images in the sweep on training images
+# (bench/results/cifar10-mae-loop-sweep.json: 90 steps, mask ratio 0.75, the ratio it was trained
+# at), PGD-20 transferred at l_inf 8/255 (PARTS=mae-r75).
+if has mae-r75; then
+  $AMRM eval "${common[@]}" "${plain90[@]}" --mask-ratio 0.75 --n "$N" --attack pgd --steps 20 --norm linf --eps 8/255 --adaptive none --json "$OUT/cifar10-mae-s90-r75-pgd20-none-linf-8_255.json"
+fi
 # Square (l_inf only, black box), 1000 queries: on the classifier, and transferred through each purifier.
 if has none; then
   $AMRM eval "${common[@]}" --n "$N" --attack square --norm linf --eps 8/255 --steps 1000 --json "$OUT/cifar10-none-square1000-linf-8_255.json"
