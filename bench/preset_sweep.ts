@@ -161,7 +161,7 @@ if (direct) {
   }
   const eligible = rows.filter((r) => rule.eligible(r, base.clean));
   const chosen = eligible.reduce<typeof rows[number] | undefined>((b, r) => (!b || rule.score(r) > rule.score(b) ? r : b), undefined);
-  console.log(`chosen: ${JSON.stringify(chosen)}`);
+  console.log(chosen ? `chosen: ${JSON.stringify(chosen)}` : `chosen: none (${rule.text})`);
   const report = {
     bench: 'preset-sweep', dataset, family: loaded.family, command: `node dist/bench/preset_sweep.js ${process.argv.slice(2).join(' ')}`,
     adapter: engine().gpu.kind, n: set.n,
