@@ -30,6 +30,7 @@ export const SHIPPED: Record<LabDataset, { classifier: ShippedModel; purifiers: 
       { file: 'cifar10-maskdit.safetensors', what: 'MaskDiT (models/cifar10-maskdit)', preset: 'maskdit-cifar10' },
       { file: 'cifar10-mae.safetensors', what: 'MAE (models/cifar10-mae)', preset: 'mae-cifar10' },
       { file: 'cifar10-rmaskdit.safetensors', what: 'robust MaskDiT (models/cifar10-rmaskdit)', preset: 'rmaskdit-cifar10' },
+      { file: 'cifar10-rmae.safetensors', what: 'robust MAE (models/cifar10-rmae)', preset: 'rmae-cifar10' },
     ],
   },
 };
