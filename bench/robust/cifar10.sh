@@ -107,3 +107,5 @@ node dist/bench/robust/draw_spread.js --dataset cifar10 --data "$DATA" --n 16 --
 # the classifier alone, undefended and transferred through AMRM-Pure (about 45 CPU-minutes).
 $AMRM eval "${common[@]}" --n 512 --attack pgd --norm linf --eps 8/255 --steps 20 --json "$OUT/cifar10-512-none-pgd20-linf-8_255.json"
 $AMRM eval "${common[@]}" "${pur[@]}" --n 512 --attack pgd --norm linf --eps 8/255 --steps 20 --adaptive none --json "$OUT/cifar10-512-amrm-pgd20-none-linf-8_255.json"
+# Issue 17's clean target on the paper's 512 images: MaskDiT-Pure's clean accuracy (no attack).
+$AMRM eval "${common[@]}" "${md[@]}" --n 512 --json "$OUT/cifar10-512-maskdit-clean.json"
