@@ -6,7 +6,9 @@
 // row only twice, keeping a running max and a rescaled running sum ("online" softmax) in the first
 // pass. Holding the row in a private array instead (read once, one exp per element) measured slower
 // on llvmpipe, 3.05 against 3.4 GB/s at [4096×1024] (private arrays are per-lane memory there too),
-// and only 1.1× faster on SwiftShader (0.58 against 0.51 GB/s), 2026-12-07: not kept.
+// and only 1.1× faster on SwiftShader (0.58 against 0.51 GB/s), 2026-12-07, an uncommitted probe
+// (`amrm bench kernels --only softmax --tuning` with and without it, two rounds each, background
+// paused): not kept.
 
 struct Params { rows: u32, d: u32, p0: u32, p1: u32 }
 @group(0) @binding(0) var<uniform> P: Params;

@@ -56,10 +56,10 @@ export function parseTheoremArgs(args: string[]): TheoremArgs {
   const maskRatio = ratioFlag(got, '--mask-ratio');
   const oracleS = got.get('--oracle-eps');
   // Default: the oracle runs at 8/255 when it is a budget, else at the largest budget.
-  const oracleList = oracleS === undefined || oracleS === 'none' ? undefined : fractionListFlag(got, '--oracle-eps')!;
+  const oracleList = oracleS === 'none' ? undefined : fractionListFlag(got, '--oracle-eps');
   if (oracleList && oracleList.length !== 1) throw new UsageError(`--oracle-eps takes one budget, got '${oracleS}'`);
-  const oracleEps = oracleS === 'none' ? undefined : oracleList ? oracleList[0]
-    : budgets.find((b) => Math.abs(b - 8 / 255) < 1e-12) ?? Math.max(...budgets);
+  const oracleEps = oracleS === 'none' ? undefined
+    : oracleList?.[0] ?? budgets.find((b) => Math.abs(b - 8 / 255) < 1e-12) ?? Math.max(...budgets);
   if (oracleEps !== undefined && !budgets.some((b) => Math.abs(b - oracleEps) < 1e-12)) {
     throw new UsageError(`--oracle-eps ${oracleS} must be one of the --eps budgets (or none)`);
   }
