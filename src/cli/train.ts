@@ -5,6 +5,10 @@
 import { init } from '../engine/engine.js';
 import { UsageError, intFlag, numFlag, parseFlags, withUsage } from './args.js';
 import { writeSafetensors } from '../engine/io/safetensors.js';
+import type { StateDict } from '../engine/io/host-tensor.js';
+import { loadStateDictFile } from '../engine/io/node.js';
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
 import { loadMnistSplit } from '../data/mnist.js';
 import { maeHeldOutLoss } from '../eval/mae.js';
 import { loadCifar } from '../data/cifar-fs.js';
@@ -14,7 +18,7 @@ import { MaskDiT } from '../models/maskdit.js';
 import { maskDitConfig, maskDitConfigNames } from '../models/maskdit_configs.js';
 import { maskDitHeldOutLoss } from '../eval/maskdit.js';
 import { maeConfig, maeConfigNames } from '../models/mae_configs.js';
-import { createTrainableClassifier, TRAINABLE_CLASSIFIERS } from '../models/trainable.js';
+import { createTrainableClassifier, loadTrainedClassifier, TRAINABLE_CLASSIFIERS } from '../models/trainable.js';
 import { evaluateClassifier } from '../eval/classifier.js';
 import { BatchLoader } from '../train/loader.js';
 import { classifierTask, maeTask, maskditTask } from '../train/tasks.js';
@@ -25,16 +29,18 @@ import { TRAIN_ROBUST_USAGE, parseRobust, trainRobust } from './train-robust.js'
 
 export const TRAIN_USAGE = `  train mae|classifier|maskdit --dataset mnist|cifar10 --config NAME --epochs E --out DIR
         [--data DIR] [--batch B] [--lr LR] [--wd WD] [--optimizer adamw|sgd] [--warmup STEPS]
-        [--clip NORM] [--seed S] [--patch P] [--mask-ratio R] [--eval-sigma S] [--limit N] [--resume]
+        [--clip NORM] [--seed S] [--patch P] [--mask-ratio R] [--eval-sigma S] [--limit N] [--init FILE] [--resume]
                                      trains with the engine; NAME: ${TRAINABLE_CLASSIFIERS.join(', ')} (classifier),
                                      ${maeConfigNames().join(', ')} (mae) or ${maskDitConfigNames().join(', ')}
                                      (maskdit; image size and channels follow the data set); writes
                                      DIR/model.safetensors, log.jsonl, loss.svg, checkpoints/ (--resume
                                      continues from them). maskdit: mask ratio 0.5 by default, held-out
-                                     loss after each epoch at σ --eval-sigma (default 0.1, [-1, 1] units)
+                                     loss after each epoch at σ --eval-sigma (default 0.1, [-1, 1] units).
+                                     --init FILE starts from a trained model of the same kind (its own
+                                     configuration; a fresh schedule): longer training of a shipped model
 ${TRAIN_ROBUST_USAGE}`;
 
-const FLAGS = ['--dataset', '--config', '--epochs', '--out', '--data', '--batch', '--lr', '--wd', '--optimizer', '--warmup', '--clip', '--seed', '--patch', '--mask-ratio', '--eval-sigma', '--limit', '--checkpoint-every'];
+const FLAGS = ['--dataset', '--config', '--epochs', '--out', '--data', '--batch', '--lr', '--wd', '--optimizer', '--warmup', '--clip', '--seed', '--patch', '--mask-ratio', '--eval-sigma', '--limit', '--checkpoint-every', '--init'];
 const KINDS = ['mae', 'classifier', 'maskdit'] as const;
 type Kind = typeof KINDS[number];
 
@@ -42,6 +48,8 @@ interface TrainArgs {
   kind: Kind; dataset: 'mnist' | 'cifar10'; config: string; epochs: number; out: string; data: string;
   batch?: number; lr?: number; wd?: number; optimizer?: 'adamw' | 'sgd'; warmup?: number; clip?: number; seed: number;
   patch?: number; maskRatio: number; evalSigma: number; limit?: number; resume: boolean; checkpointEvery?: number;
+  /** A trained model to start from (its weights and configuration) instead of a seeded initialization. */
+  init?: string;
 }
 
 function parse(args: string[]): TrainArgs {
@@ -58,6 +66,11 @@ function parse(args: string[]): TrainArgs {
   if (kind === 'mae' && !maeConfigNames().includes(config)) throw new UsageError(`--config ${config} is not an mae configuration (${maeConfigNames().join(', ')})`);
   const out = got.get('--out');
   if (!out) throw new UsageError('--out DIR is required');
+  const init = got.get('--init');
+  if (init !== undefined && !existsSync(init)) throw new UsageError(`--init ${init}: no such file`);
+  if (init !== undefined && got.has('--config') || init !== undefined && got.has('--patch')) {
+    throw new UsageError('--init FILE takes the configuration from the file; leave out --config and --patch');
+  }
   const opt = got.get('--optimizer');
   if (opt !== undefined && opt !== 'adamw' && opt !== 'sgd') throw new UsageError(`--optimizer must be adamw or sgd, got '${opt}'`);
   return {
@@ -66,7 +79,7 @@ function parse(args: string[]): TrainArgs {
     optimizer: opt as 'adamw' | 'sgd' | undefined, warmup: num('--warmup', true, 0), clip: num('--clip', false, 0),
     seed: num('--seed', true, 0) ?? 0, patch: num('--patch', true, 1), maskRatio: num('--mask-ratio', false, 0) ?? (kind === 'maskdit' ? 0.5 : 0.75),
     evalSigma: num('--eval-sigma', false, 1e-6) ?? 0.1,
-    limit: num('--limit', true, 1), checkpointEvery: num('--checkpoint-every', true, 1),
+    limit: num('--limit', true, 1), checkpointEvery: num('--checkpoint-every', true, 1), init,
   };
 }
 
@@ -92,6 +105,25 @@ function loadData(a: TrainArgs): { trainSet: ImageSet; testSet: ImageSet } {
 
 
 
+/**
+ * The model of --init, checked against the run: the same family (its metadata's amrm.model) and the
+ * data set's image shape. Its configuration comes from the file; the run records which file.
+ */
+function fromInit<M extends { config: { imgSize: [number, number] | number[]; inChans: number }; dispose(): void }>(
+  a: TrainArgs, sd: StateDict, family: 'mae' | 'maskdit', load: (sd: StateDict) => M, chw: number[]): M {
+  const found = sd.metadata['amrm.model'];
+  const named = (f: string): string => (f === 'mae' ? 'an MAE' : f === 'maskdit' ? 'a MaskDiT' : `a '${f}' model`);
+  if (found !== undefined && found !== family) throw new Error(`--init ${a.init} is ${named(found)}, not ${named(family)}`);
+  const model = load(sd);
+  const shape = [model.config.inChans, ...model.config.imgSize];
+  if (shape.join() !== chw.join()) {
+    model.dispose();
+    throw new Error(`--init ${a.init} takes [${shape}] images, ${a.dataset} has [${chw}]`);
+  }
+  a.config = `${basename(a.init ?? '')} (${JSON.stringify(model.config)})`;
+  return model;
+}
+
 export async function trainCommand(args: string[]): Promise<number> {
   if (args[0] === 'robust') {
     const r = withUsage('train robust', TRAIN_USAGE, () => parseRobust(args.slice(1)));
@@ -100,8 +132,14 @@ export async function trainCommand(args: string[]): Promise<number> {
   const a = withUsage('train', TRAIN_USAGE, () => parse(args));
   if (a === 2) return 2;
   const { trainSet, testSet } = loadData(a);
+  const initial = a.init === undefined ? undefined : loadStateDictFile(a.init);
+  // A classifier's architecture picks its recipe (SGD for ResNets), so it comes from the file too.
+  if (initial && a.kind === 'classifier') {
+    const arch = initial.metadata['amrm.classifier.arch'];
+    if (!arch) throw new Error(`--init ${a.init}: not a classifier trained by amrm train (no amrm.classifier.arch in its metadata)`);
+    a.config = arch;
+  }
   const eng = await init();
-  openRunFolder(a.out, a.resume);
   const [, C, H, W] = trainSet.shape;
   const { batch, lr, wd, optimizer, loader: loaderOptions } = trainingRecipe(a.kind, a.config, a.dataset, a.seed,
     { batch: a.batch, lr: a.lr, wd: a.wd, optimizer: a.optimizer, clip: a.clip });
@@ -111,8 +149,8 @@ export async function trainCommand(args: string[]): Promise<number> {
 
   let task, saveFinal: () => Promise<Uint8Array>, onEpoch: (epoch: number) => Promise<Record<string, unknown>>, dispose: () => void;
   if (a.kind === 'maskdit') {
-    const cfg = maskDitConfig(a.config, { imgSize: [H, W], inChans: C, ...(a.patch ? { patchSize: a.patch } : {}) });
-    const model = MaskDiT.create(cfg, { seed: a.seed });
+    const model = initial ? fromInit(a, initial, 'maskdit', (sd) => MaskDiT.load(sd), [C, H, W])
+      : MaskDiT.create(maskDitConfig(a.config, { imgSize: [H, W], inChans: C, ...(a.patch ? { patchSize: a.patch } : {}) }), { seed: a.seed });
     task = maskditTask(model, { seed: a.seed, maskRatio: a.maskRatio });
     saveFinal = async () => writeSafetensors(await model.stateDict({ 'amrm.train.dataset': a.dataset }));
     onEpoch = async () => {
@@ -121,14 +159,16 @@ export async function trainCommand(args: string[]): Promise<number> {
     };
     dispose = () => model.dispose();
   } else if (a.kind === 'mae') {
-    const cfg = maeConfig(a.config, { imgSize: [H, W], inChans: C, ...(a.patch ? { patchSize: a.patch } : {}) });
-    const model = MAE.create(cfg, { seed: a.seed });
+    const model = initial ? fromInit(a, initial, 'mae', (sd) => MAE.load(sd), [C, H, W])
+      : MAE.create(maeConfig(a.config, { imgSize: [H, W], inChans: C, ...(a.patch ? { patchSize: a.patch } : {}) }), { seed: a.seed });
     task = maeTask(model, { seed: a.seed, maskRatio: a.maskRatio });
     saveFinal = async () => writeSafetensors(await model.stateDict());
     onEpoch = async () => ({ test_loss: (await maeHeldOutLoss(model, testSet, { batch: Math.min(100, testSet.n), seed: 1234, maskRatio: a.maskRatio })).loss });
     dispose = () => model.dispose();
   } else {
-    const model = createTrainableClassifier(a.config, { seed: a.seed, numClasses: trainSet.classes.length });
+    const model = initial ? loadTrainedClassifier(initial, a.config) : createTrainableClassifier(a.config, { seed: a.seed, numClasses: trainSet.classes.length });
+    model.training = true;
+    if (initial && model.numClasses !== trainSet.classes.length) throw new Error(`--init ${a.init} has ${model.numClasses} classes, ${a.dataset} has ${trainSet.classes.length}`);
     if (model.inputShape.join() !== [C, H, W].join()) throw new Error(`${a.config} takes [${model.inputShape}] images, ${a.dataset} has [${C}, ${H}, ${W}]`);
     task = classifierTask(model);
     saveFinal = async () => writeSafetensors(await model.stateDict({ 'amrm.train.dataset': a.dataset }));
@@ -137,6 +177,13 @@ export async function trainCommand(args: string[]): Promise<number> {
       return { test_accuracy: r.accuracy, test_n: r.n };
     };
     dispose = () => model.dispose();
+  }
+  // The run folder is opened once the model is known to fit the data (a refused --init leaves none).
+  try {
+    openRunFolder(a.out, a.resume);
+  } catch (e) {
+    dispose();
+    throw e;
   }
   return runTraining({ out: a.out, resume: a.resume, epochs: a.epochs, checkpointEvery: a.checkpointEvery, title: `${a.kind} ${a.config} on ${a.dataset}` }, {
     task, loader, optimizer, lr, warmup, config, saveFinal, onEpoch, dispose,

@@ -1,0 +1,50 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { readSafetensors } from '../../src/engine/io/safetensors.js';
+
+// `amrm train --init FILE`: longer training of a shipped model starts from its weights.
+const test = suite('cli train --init');
+const amrm = (args: string[]) => spawnSync(process.execPath, ['bin/amrm.js', 'train', ...args], { encoding: 'utf8' });
+mkdirSync('.tmp', { recursive: true });
+const dirs: string[] = [];
+const tmp = (): string => { const d = mkdtempSync(join('.tmp', 'train-init-')); dirs.push(d); return join(d, 'run'); };
+const MAE_FILE = 'models/mnist-mae.safetensors';
+const tensors = (file: string) => readSafetensors(readFileSync(file), file).tensors;
+
+/** One zero-learning-rate step on 64 digits: the written weights are the ones the run started from. */
+function trainedAtLr0(extra: string[]): ReturnType<typeof tensors> {
+  const out = tmp();
+  const r = amrm(['mae', '--dataset', 'mnist', '--epochs', '1', '--limit', '64', '--lr', '0', '--out', out, ...extra]);
+  assert.is(r.status, 0, r.stderr);
+  return tensors(join(out, 'model.safetensors'));
+}
+
+test('--init starts from the file: at lr 0 the written model is the shipped one, tensor for tensor', () => {
+  const shipped = tensors(MAE_FILE);
+  const got = trainedAtLr0(['--init', MAE_FILE]);
+  for (const [k, t] of shipped) assert.equal(got.get(k)?.data, t.data, k);
+  // Without it the same command writes a seeded initialization, not the shipped weights.
+  const fresh = trainedAtLr0(['--config', 'mae-tiny-c32', '--patch', '7']);
+  assert.not.equal(fresh.get('blocks.0.attn.qkv.weight')?.data, shipped.get('blocks.0.attn.qkv.weight')?.data);
+});
+
+test('--init names what is wrong: a missing file, a second configuration, another family, another image shape', () => {
+  const cases: [string[], RegExp][] = [
+    [['mae', '--dataset', 'mnist', '--init', 'nope.safetensors', '--out', tmp()], /--init nope\.safetensors: no such file/],
+    [['mae', '--dataset', 'mnist', '--init', MAE_FILE, '--config', 'mae-tiny-c32', '--out', tmp()], /--init FILE takes the configuration from the file/],
+    [['maskdit', '--dataset', 'mnist', '--init', MAE_FILE, '--out', tmp()], /is an MAE, not a MaskDiT/],
+    [['mae', '--dataset', 'cifar10', '--data', '../shared/data/cifar-10-batches-bin', '--init', MAE_FILE, '--limit', '64', '--out', tmp()], /takes \[1,28,28\] images, cifar10 has \[3,32,32\]/],
+  ];
+  for (const [args, message] of cases) {
+    const r = amrm(args);
+    assert.is.not(r.status, 0, args.join(' '));
+    assert.match(r.stderr, message);
+    assert.not.ok(existsSync(args[args.indexOf('--out') + 1]), `a refused run left its folder: ${args.join(' ')}`);
+  }
+});
+
+test.after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+test.run();
