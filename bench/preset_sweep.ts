@@ -22,6 +22,10 @@
 //     --purifier models/cifar10-maskdit.safetensors --n 64 --json bench/results/cifar10-maskdit-preset-sweep.json
 //   node dist/bench/preset_sweep.js --dataset cifar10 --data ../shared/data/cifar-10-batches-bin \
 //     --purifier models/cifar10-mae.safetensors --n 32 --json bench/results/cifar10-mae-loop-sweep.json
+//   node dist/bench/preset_sweep.js --dataset cifar10 --data ../shared/data/cifar-10-batches-bin \
+//     --purifier models/cifar10-maskdit.safetensors --classifier ../shared/models/resnet56-4bfd9763.th \
+//     --n 32 --json bench/results/cifar10-maskdit-preset-sweep-resnet56.json
+// (the last: the classifier's choice, issue 17 section 3, on the same images as the ResNet-20 sweep)
 // (The two MNIST reports were made when this file was bench/mnist_preset_sweep.ts, same code path.)
 import { intFlag, parseFlags } from '../src/cli/args.js';
 import { init, engine } from '../src/engine/engine.js';
@@ -130,7 +134,8 @@ if (direct) {
   await init();
   const loaded = loadPurifier(purifierFile, { dataset });
   const set = subset(train, sampleIndices(train.n, n, 11));
-  const classifier = createClassifier(cifar ? 'resnet20' : undefined, loadStateDictFile(classifierFile));
+  // The architecture from the file's keys: the published ResNet-20 and ResNet-56 are both candidates.
+  const classifier = createClassifier(undefined, loadStateDictFile(classifierFile));
   const GRID = cifar ? (loaded.family === 'mae' ? MAE_CIFAR_GRID : MASKDIT_CIFAR_GRID) : loaded.family === 'mae' ? MAE_GRID : MASKDIT_GRID;
   const rule = RULES[cifar && loaded.family === 'mae' ? 'cifar10-mae' : dataset];
   const modelFor = (g: Setting): ReconstructionModel => (loaded.family === 'maskdit' ? new MaskDitReconstruction(loaded.maskdit, { sigma: g.sigma }) : loaded.recon);
