@@ -106,21 +106,30 @@ function loadData(a: TrainArgs): { trainSet: ImageSet; testSet: ImageSet } {
 
 
 /**
- * The model of --init, checked against the run: the same family (its metadata's amrm.model) and the
- * data set's image shape. Its configuration comes from the file; the run records which file.
+ * What --init's file is, as the run records it (its checkpoints must match on resume): a
+ * classifier's architecture (which also picks the recipe: SGD for ResNets), an MAE's or MaskDiT's
+ * file name and configuration. Its family must be the run's.
  */
-function fromInit<M extends { config: { imgSize: [number, number] | number[]; inChans: number }; dispose(): void }>(
-  a: TrainArgs, sd: StateDict, family: 'mae' | 'maskdit', load: (sd: StateDict) => M, chw: number[]): M {
+function initConfig(a: TrainArgs, sd: StateDict): string {
+  if (a.kind === 'classifier') {
+    const arch = sd.metadata['amrm.classifier.arch'];
+    if (!arch) throw new Error(`--init ${a.init}: not a classifier trained by amrm train (no amrm.classifier.arch in its metadata)`);
+    return arch;
+  }
   const found = sd.metadata['amrm.model'];
   const named = (f: string): string => (f === 'mae' ? 'an MAE' : f === 'maskdit' ? 'a MaskDiT' : `a '${f}' model`);
-  if (found !== undefined && found !== family) throw new Error(`--init ${a.init} is ${named(found)}, not ${named(family)}`);
-  const model = load(sd);
+  if (found !== undefined && found !== a.kind) throw new Error(`--init ${a.init} is ${named(found)}, not ${named(a.kind)}`);
+  return `${basename(a.init ?? '')} (${sd.metadata[`amrm.${a.kind}.config`] ?? 'no configuration in its metadata'})`;
+}
+
+/** The model of --init, checked against the data set's image shape [C, H, W]. */
+function fromInit<M extends { config: { imgSize: [number, number] | number[]; inChans: number }; dispose(): void }>(
+  a: TrainArgs, model: M, chw: number[]): M {
   const shape = [model.config.inChans, ...model.config.imgSize];
   if (shape.join() !== chw.join()) {
     model.dispose();
     throw new Error(`--init ${a.init} takes [${shape}] images, ${a.dataset} has [${chw}]`);
   }
-  a.config = `${basename(a.init ?? '')} (${JSON.stringify(model.config)})`;
   return model;
 }
 
@@ -133,12 +142,7 @@ export async function trainCommand(args: string[]): Promise<number> {
   if (a === 2) return 2;
   const { trainSet, testSet } = loadData(a);
   const initial = a.init === undefined ? undefined : loadStateDictFile(a.init);
-  // A classifier's architecture picks its recipe (SGD for ResNets), so it comes from the file too.
-  if (initial && a.kind === 'classifier') {
-    const arch = initial.metadata['amrm.classifier.arch'];
-    if (!arch) throw new Error(`--init ${a.init}: not a classifier trained by amrm train (no amrm.classifier.arch in its metadata)`);
-    a.config = arch;
-  }
+  if (initial) a.config = initConfig(a, initial);
   const eng = await init();
   const [, C, H, W] = trainSet.shape;
   const { batch, lr, wd, optimizer, loader: loaderOptions } = trainingRecipe(a.kind, a.config, a.dataset, a.seed,
@@ -149,7 +153,7 @@ export async function trainCommand(args: string[]): Promise<number> {
 
   let task, saveFinal: () => Promise<Uint8Array>, onEpoch: (epoch: number) => Promise<Record<string, unknown>>, dispose: () => void;
   if (a.kind === 'maskdit') {
-    const model = initial ? fromInit(a, initial, 'maskdit', (sd) => MaskDiT.load(sd), [C, H, W])
+    const model = initial ? fromInit(a, MaskDiT.load(initial), [C, H, W])
       : MaskDiT.create(maskDitConfig(a.config, { imgSize: [H, W], inChans: C, ...(a.patch ? { patchSize: a.patch } : {}) }), { seed: a.seed });
     task = maskditTask(model, { seed: a.seed, maskRatio: a.maskRatio });
     saveFinal = async () => writeSafetensors(await model.stateDict({ 'amrm.train.dataset': a.dataset }));
@@ -159,7 +163,7 @@ export async function trainCommand(args: string[]): Promise<number> {
     };
     dispose = () => model.dispose();
   } else if (a.kind === 'mae') {
-    const model = initial ? fromInit(a, initial, 'mae', (sd) => MAE.load(sd), [C, H, W])
+    const model = initial ? fromInit(a, MAE.load(initial), [C, H, W])
       : MAE.create(maeConfig(a.config, { imgSize: [H, W], inChans: C, ...(a.patch ? { patchSize: a.patch } : {}) }), { seed: a.seed });
     task = maeTask(model, { seed: a.seed, maskRatio: a.maskRatio });
     saveFinal = async () => writeSafetensors(await model.stateDict());

@@ -15,20 +15,24 @@ const MAE_FILE = 'models/mnist-mae.safetensors';
 const tensors = (file: string) => readSafetensors(readFileSync(file), file).tensors;
 
 /** One zero-learning-rate step on 64 digits: the written weights are the ones the run started from. */
-function trainedAtLr0(extra: string[]): ReturnType<typeof tensors> {
+function trainedAtLr0(extra: string[]): { weights: ReturnType<typeof tensors>; config: string } {
   const out = tmp();
   const r = amrm(['mae', '--dataset', 'mnist', '--epochs', '1', '--limit', '64', '--lr', '0', '--out', out, ...extra]);
   assert.is(r.status, 0, r.stderr);
-  return tensors(join(out, 'model.safetensors'));
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+  return { weights: tensors(join(out, 'model.safetensors')), config: summary.config.config };
 }
 
 test('--init starts from the file: at lr 0 the written model is the shipped one, tensor for tensor', () => {
   const shipped = tensors(MAE_FILE);
   const got = trainedAtLr0(['--init', MAE_FILE]);
-  for (const [k, t] of shipped) assert.equal(got.get(k)?.data, t.data, k);
+  for (const [k, t] of shipped) assert.equal(got.weights.get(k)?.data, t.data, k);
+  // The run records the file it started from, with the configuration the file carries.
+  assert.match(got.config, /^mnist-mae\.safetensors \(\{"imgSize":\[28,28\],"patchSize":7,/);
   // Without it the same command writes a seeded initialization, not the shipped weights.
   const fresh = trainedAtLr0(['--config', 'mae-tiny-c32', '--patch', '7']);
-  assert.not.equal(fresh.get('blocks.0.attn.qkv.weight')?.data, shipped.get('blocks.0.attn.qkv.weight')?.data);
+  assert.is(fresh.config, 'mae-tiny-c32');
+  assert.not.equal(fresh.weights.get('blocks.0.attn.qkv.weight')?.data, shipped.get('blocks.0.attn.qkv.weight')?.data);
 });
 
 test('--init names what is wrong: a missing file, a second configuration, another family, another image shape', () => {
