@@ -88,6 +88,20 @@ done
 if has mae-r75; then
   $AMRM eval "${common[@]}" "${plain90[@]}" --mask-ratio 0.75 --n "$N" --attack pgd --steps 20 --norm linf --eps 8/255 --adaptive none --json "$OUT/cifar10-mae-s90-r75-pgd20-none-linf-8_255.json"
 fi
+# The MAE trained 8 epochs more (models/cifar10-mae-e14, 14 in all) under the three loops the first
+# one was measured with: the paper's (mae-cifar10, S 150), the robust preset's (S 90) and S 90 at its
+# training mask ratio 0.75; PGD-20 transferred at l_inf 8/255 (PARTS=mae-e14, run with N 128, NA 64).
+if has mae-e14; then
+  e14=(--purifier models/cifar10-mae-e14.safetensors)
+  lin=(--n "$N" --attack pgd --steps 20 --norm linf --eps 8/255 --adaptive none)
+  $AMRM eval "${common[@]}" "${e14[@]}" --preset mae-cifar10 "${lin[@]}" --json "$OUT/cifar10-mae-e14-pgd20-none-linf-8_255.json"
+  $AMRM eval "${common[@]}" "${e14[@]}" --preset rmae-cifar10 "${lin[@]}" --json "$OUT/cifar10-mae-e14-s90-pgd20-none-linf-8_255.json"
+  $AMRM eval "${common[@]}" "${e14[@]}" --preset rmae-cifar10 --mask-ratio 0.75 "${lin[@]}" --json "$OUT/cifar10-mae-e14-s90-r75-pgd20-none-linf-8_255.json"
+  # Issue 17's clean target on the paper's 512 images, under the loop that kept the most clean
+  # training images (ratio 0.75); and the adaptive PGD-5 beside the first MAE's under the 90-step loop.
+  $AMRM eval "${common[@]}" "${e14[@]}" --preset rmae-cifar10 --mask-ratio 0.75 --n 512 --json "$OUT/cifar10-512-mae-e14-s90-r75-clean.json"
+  $AMRM eval "${common[@]}" "${e14[@]}" --preset rmae-cifar10 --n "$NA" --attack pgd --steps 5 --eot 1 --norm linf --eps 8/255 --adaptive exact --json "$OUT/cifar10-mae-e14-s90-pgd5-exact-linf-8_255.json"
+fi
 # Square (l_inf only, black box), 1000 queries: on the classifier, and transferred through each purifier.
 if has none; then
   $AMRM eval "${common[@]}" --n "$N" --attack square --norm linf --eps 8/255 --steps 1000 --json "$OUT/cifar10-none-square1000-linf-8_255.json"
