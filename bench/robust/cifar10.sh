@@ -14,7 +14,8 @@
 # preset rmae-cifar10: 90 steps) beside their plain counterparts under the same shorter loop. The
 # committed rmaskdit rows were made with the default N and N_ADAPTIVE, the rmae rows with
 # `PARTS=rmae bash bench/robust/cifar10.sh 128 64`; "mae-r75" adds one row of the MAE under a
-# loop chosen on training images.
+# loop chosen on training images; "mae-e14" the longer-trained MAE's rows and "resnet56" the
+# published ResNet-56's (both run with N 128, NA 64).
 set -euo pipefail
 N=${1:-128}
 NA=${2:-128}
@@ -101,6 +102,17 @@ if has mae-e14; then
   # training images (ratio 0.75); and the adaptive PGD-5 beside the first MAE's under the 90-step loop.
   $AMRM eval "${common[@]}" "${e14[@]}" --preset rmae-cifar10 --mask-ratio 0.75 --n 512 --json "$OUT/cifar10-512-mae-e14-s90-r75-clean.json"
   $AMRM eval "${common[@]}" "${e14[@]}" --preset rmae-cifar10 --n "$NA" --attack pgd --steps 5 --eot 1 --norm linf --eps 8/255 --adaptive exact --json "$OUT/cifar10-mae-e14-s90-pgd5-exact-linf-8_255.json"
+fi
+# The published ResNet-56 as the classifier (issue 17 section 3: on 32 training images MaskDiT-Pure
+# with the maskdit-cifar10 preset brought back 9 of its PGD-20 last iterates against 2 of the
+# ResNet-20's, bench/results/cifar10-maskdit-preset-sweep-resnet56.json): undefended, and behind
+# MaskDiT-Pure under the transferred PGD-20 and the adaptive PGD-5, l_inf 8/255 (PARTS=resnet56).
+if has resnet56; then
+  r56=(--dataset cifar10 --data "$DATA" --classifier ../shared/models/resnet56-4bfd9763.th --seed 0 --batch 32)
+  pgd8=(--attack pgd --norm linf --eps 8/255)
+  $AMRM eval "${r56[@]}" --n "$N" "${pgd8[@]}" --steps 20 --json "$OUT/cifar10-resnet56-none-pgd20-linf-8_255.json"
+  $AMRM eval "${r56[@]}" "${md[@]}" --n "$N" "${pgd8[@]}" --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-pgd20-none-linf-8_255.json"
+  $AMRM eval "${r56[@]}" "${md[@]}" --n "$NA" "${pgd8[@]}" --steps 5 --eot 1 --adaptive exact --json "$OUT/cifar10-resnet56-maskdit-pgd5-exact-linf-8_255.json"
 fi
 # Square (l_inf only, black box), 1000 queries: on the classifier, and transferred through each purifier.
 if has none; then
