@@ -113,6 +113,12 @@ if has resnet56; then
   $AMRM eval "${r56[@]}" --n "$N" "${pgd8[@]}" --steps 20 --json "$OUT/cifar10-resnet56-none-pgd20-linf-8_255.json"
   $AMRM eval "${r56[@]}" "${md[@]}" --n "$N" "${pgd8[@]}" --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-pgd20-none-linf-8_255.json"
   $AMRM eval "${r56[@]}" "${md[@]}" --n "$NA" "${pgd8[@]}" --steps 5 --eot 1 --adaptive exact --json "$OUT/cifar10-resnet56-maskdit-pgd5-exact-linf-8_255.json"
+  # Clean on the paper's 512 images, undefended and behind MaskDiT-Pure; APGD-CE-20 transferred;
+  # PGD-20 transferred at l_2 1.0.
+  $AMRM eval "${r56[@]}" --n 512 --json "$OUT/cifar10-512-resnet56-clean.json"
+  $AMRM eval "${r56[@]}" "${md[@]}" --n 512 --json "$OUT/cifar10-512-resnet56-maskdit-clean.json"
+  $AMRM eval "${r56[@]}" "${md[@]}" --n "$N" --attack apgd-ce --norm linf --eps 8/255 --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-apgd-ce-20-none-linf-8_255.json"
+  $AMRM eval "${r56[@]}" "${md[@]}" --n "$N" --attack pgd --norm l2 --eps 1.0 --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-pgd20-none-l2-1.0.json"
 fi
 # Square (l_inf only, black box), 1000 queries: on the classifier, and transferred through each purifier.
 if has none; then
