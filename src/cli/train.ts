@@ -68,7 +68,7 @@ function parse(args: string[]): TrainArgs {
   if (!out) throw new UsageError('--out DIR is required');
   const init = got.get('--init');
   if (init !== undefined && !existsSync(init)) throw new UsageError(`--init ${init}: no such file`);
-  if (init !== undefined && got.has('--config') || init !== undefined && got.has('--patch')) {
+  if (init !== undefined && (got.has('--config') || got.has('--patch'))) {
     throw new UsageError('--init FILE takes the configuration from the file; leave out --config and --patch');
   }
   const opt = got.get('--optimizer');
@@ -140,9 +140,10 @@ export async function trainCommand(args: string[]): Promise<number> {
   }
   const a = withUsage('train', TRAIN_USAGE, () => parse(args));
   if (a === 2) return 2;
-  const { trainSet, testSet } = loadData(a);
+  // --init's file is read and its family checked before the data set is loaded.
   const initial = a.init === undefined ? undefined : loadStateDictFile(a.init);
   if (initial) a.config = initConfig(a, initial);
+  const { trainSet, testSet } = loadData(a);
   const eng = await init();
   const [, C, H, W] = trainSet.shape;
   const { batch, lr, wd, optimizer, loader: loaderOptions } = trainingRecipe(a.kind, a.config, a.dataset, a.seed,
@@ -171,7 +172,7 @@ export async function trainCommand(args: string[]): Promise<number> {
     dispose = () => model.dispose();
   } else {
     const model = initial ? loadTrainedClassifier(initial, a.config) : createTrainableClassifier(a.config, { seed: a.seed, numClasses: trainSet.classes.length });
-    model.training = true;
+    model.training = true; // loadTrainedClassifier hands its model over in eval mode
     if (initial && model.numClasses !== trainSet.classes.length) throw new Error(`--init ${a.init} has ${model.numClasses} classes, ${a.dataset} has ${trainSet.classes.length}`);
     if (model.inputShape.join() !== [C, H, W].join()) throw new Error(`${a.config} takes [${model.inputShape}] images, ${a.dataset} has [${C}, ${H}, ${W}]`);
     task = classifierTask(model);
