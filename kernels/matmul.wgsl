@@ -41,6 +41,12 @@ override HAS_PRE: bool = false;
 // measured). Single matrices only (no batch offsets), K a multiple of 4.
 override TEX_A: bool = false;
 override TEX_B: bool = false;
+// op(A) / op(B) stored in half precision, two values per u32 (A16 / B16, bindings 9 and 10, in the
+// f32 operand's layout, packed by util.wgsl's to_f16), accumulated in f32. WGSL's core
+// pack2x16float / unpack2x16float need no `shader-f16`, so the route runs, and is tested, on every
+// adapter; on a GPU it halves the bytes each operand load moves.
+override F16_A: bool = false;
+override F16_B: bool = false;
 
 struct Params {
   M: u32, N: u32, K: u32, tiles_n: u32,
@@ -63,9 +69,23 @@ struct Params {
 @group(0) @binding(8) var<storage, read_write> Z: array<vec4f>;
 @group(0) @binding(6) var AT: texture_2d<f32>;
 @group(0) @binding(7) var BT: texture_2d<f32>;
+// Four halves per vec2u: one vec2u stands for one vec4f of the f32 layout.
+@group(0) @binding(9) var<storage, read> A16: array<vec2u>;
+@group(0) @binding(10) var<storage, read> B16: array<vec2u>;
 
-fn a_at(i: u32) -> f32 { return A[i >> 2u][i & 3u]; }
-fn b_at(i: u32) -> f32 { return B[i >> 2u][i & 3u]; }
+// The i-th vec4 of the operand's f32 layout, and its i-th element.
+fn a_vec(i: u32) -> vec4f {
+  if (F16_A) { let h = A16[i]; return vec4f(unpack2x16float(h.x), unpack2x16float(h.y)); } else { return A[i]; }
+}
+fn b_vec(i: u32) -> vec4f {
+  if (F16_B) { let h = B16[i]; return vec4f(unpack2x16float(h.x), unpack2x16float(h.y)); } else { return B[i]; }
+}
+fn a_at(i: u32) -> f32 {
+  if (F16_A) { return unpack2x16float(A16[i >> 2u][(i >> 1u) & 1u])[i & 1u]; } else { return A[i >> 2u][i & 3u]; }
+}
+fn b_at(i: u32) -> f32 {
+  if (F16_B) { return unpack2x16float(B16[i >> 2u][(i >> 1u) & 1u])[i & 1u]; } else { return B[i >> 2u][i & 3u]; }
+}
 
 // Four consecutive k of one row of op(A) (or one column of op(B)), one element at a time; k past K
 // reads as 0, which makes the same code serve the tail of K.
@@ -109,6 +129,8 @@ fn matmul(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   _ = arrayLength(&bias);
   _ = arrayLength(&A);
   _ = arrayLength(&B);
+  if (F16_A) { _ = arrayLength(&A16); }
+  if (F16_B) { _ = arrayLength(&B16); }
   let t = gid.x + gid.y * nwg.x * WG;
   if (t >= P.tiles) { return; }
   let M = P.M; let N = P.N; let K = P.K;
@@ -150,16 +172,16 @@ fn matmul(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
       for (var i = 0u; i < TM; i++) { a[i] = a_k4(a_row[i], a_kstep, k, K); } // unroll
     } else if (!TRANS_A) {
       // Rows run along k: one vec4 per row.
-      for (var i = 0u; i < TM; i++) { a[i] = A[(a_row[i] + k) >> 2u]; } // unroll
+      for (var i = 0u; i < TM; i++) { a[i] = a_vec((a_row[i] + k) >> 2u); } // unroll
     } else {
       // Columns run along m: one vec4 covers 4 rows at one k; transpose 4×4 in registers. A group
       // of 4 rows starting past M is clamped to the last row, and `>> 2` keeps the load aligned.
       for (var r = 0u; r < TM / 4u; r++) { // unroll
         let base = a_row[4u * r];
-        let v0 = A[(base + k * M) >> 2u];
-        let v1 = A[(base + (k + 1u) * M) >> 2u];
-        let v2 = A[(base + (k + 2u) * M) >> 2u];
-        let v3 = A[(base + (k + 3u) * M) >> 2u];
+        let v0 = a_vec((base + k * M) >> 2u);
+        let v1 = a_vec((base + (k + 1u) * M) >> 2u);
+        let v2 = a_vec((base + (k + 2u) * M) >> 2u);
+        let v3 = a_vec((base + (k + 3u) * M) >> 2u);
         a[4u * r] = vec4f(v0.x, v1.x, v2.x, v3.x);
         a[4u * r + 1u] = vec4f(v0.y, v1.y, v2.y, v3.y);
         a[4u * r + 2u] = vec4f(v0.z, v1.z, v2.z, v3.z);
@@ -171,14 +193,14 @@ fn matmul(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
     } else if (!VEC_B) {
       for (var j = 0u; j < TN; j++) { b[j] = b_k4(b_col[j], b_kstep, k, K); } // unroll
     } else if (TRANS_B) {
-      for (var j = 0u; j < TN; j++) { b[j] = B[(b_col[j] + k) >> 2u]; } // unroll
+      for (var j = 0u; j < TN; j++) { b[j] = b_vec((b_col[j] + k) >> 2u); } // unroll
     } else {
       for (var c = 0u; c < TN / 4u; c++) { // unroll
         let base = b_col[4u * c];
-        let v0 = B[(base + k * N) >> 2u];
-        let v1 = B[(base + (k + 1u) * N) >> 2u];
-        let v2 = B[(base + (k + 2u) * N) >> 2u];
-        let v3 = B[(base + (k + 3u) * N) >> 2u];
+        let v0 = b_vec((base + k * N) >> 2u);
+        let v1 = b_vec((base + (k + 1u) * N) >> 2u);
+        let v2 = b_vec((base + (k + 2u) * N) >> 2u);
+        let v3 = b_vec((base + (k + 3u) * N) >> 2u);
         b[4u * c] = vec4f(v0.x, v1.x, v2.x, v3.x);
         b[4u * c + 1u] = vec4f(v0.y, v1.y, v2.y, v3.y);
         b[4u * c + 2u] = vec4f(v0.z, v1.z, v2.z, v3.z);
@@ -223,6 +245,10 @@ var<workgroup> tile_b: array<f32, KT * BN>;
 fn matmul_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                 @builtin(local_invocation_index) lid: u32) {
   _ = arrayLength(&bias);
+  _ = arrayLength(&A);
+  _ = arrayLength(&B);
+  if (F16_A) { _ = arrayLength(&A16); }
+  if (F16_B) { _ = arrayLength(&B16); }
   // One workgroup per block: P.tiles counts blocks, P.tiles_n blocks per row of C. The test is the
   // same for the whole workgroup, so returning keeps the barriers below in uniform control flow.
   let t = wid.x + wid.y * nwg.x;

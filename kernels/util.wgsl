@@ -51,3 +51,17 @@ fn to_texture_t(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
     textureStore(dst_tex, vec2u(x, y), vec4f(src1[4u * x * r + y], src1[(4u * x + 1u) * r + y], src1[(4u * x + 2u) * r + y], src1[(4u * x + 3u) * r + y]));
   }
 }
+
+// An f32 buffer packed into halves, two per u32 (matmul.wgsl's A16 / B16): vec4 i of the source
+// becomes vec2u i, for P.n vec4s (the source's length rounded up to 4: the runtime's buffers are
+// sized in multiples of 16 bytes, so the last vec4 is in bounds).
+@group(0) @binding(2) var<storage, read_write> dst_f16: array<vec2u>;
+
+@compute @workgroup_size(64)
+fn to_f16(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear(gid, nwg);
+  if (i < P.n) {
+    let v = src4[i];
+    dst_f16[i] = vec2u(pack2x16float(v.xy), pack2x16float(v.zw));
+  }
+}

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The one prepared GPU run (issue 16): on a lent NVIDIA GPU, in one command of a few minutes,
-#   1. record the adapter;  2. run the engine's op tests on it;  3. benchmark the kernels, and
-#   PyTorch's on the same card (bench/torch_reference.py: matmul with TF32 off and at its default,
-#   attention forward + backward at the MAE shapes, the patch loss);  4. time purification of the
-#   paper's models (mae-base-c32, maskdit-c32) and of the same MAE loop in PyTorch eager.
+#   1. record the adapter;  2. run the engine's op tests on it;  3. benchmark the kernels (the
+#   matmul also with its operands in half precision), and PyTorch's on the same card
+#   (bench/torch_reference.py: matmul with TF32 off and at its default, attention forward + backward
+#   at the MAE shapes, the patch loss);  4. time purification of the paper's models (mae-base-c32,
+#   maskdit-c32) and of the same MAE loop in PyTorch eager.
 # Results go to $OUT (default bench/results) as gpu-*.json / gpu-*.log, to be committed.
 #
 # Here, first: npm ci && node scripts/build.mjs && bash ../shared/gpu/prepare.sh
@@ -47,6 +48,9 @@ step kernels "${cli[@]}" bench kernels --no-tfjs "${kq[@]}" --json "$OUT/$tag-ke
 # same card, so that the tuning table's GPU row rests on a measurement.
 if ((dry)); then kr=(--quick --only 'matmul 256'); else kr=(--only 'matmul|layernorm'); fi
 step kernels-register "${cli[@]}" bench kernels --no-tfjs "${kr[@]}" --tuning '{"matmul":{"tiled":false},"rows":"loop"}' --json "$OUT/$tag-kernels-register.json"
+# Half-precision operands (tuning.matmul.f16: packed halves, f32 accumulation) on the GPU's kernel.
+if ((dry)); then kh=(--quick --only 'matmul 256'); else kh=(--only 'matmul'); fi
+step kernels-f16 "${cli[@]}" bench kernels --no-tfjs "${kh[@]}" --tuning '{"matmul":{"f16":true}}' --json "$OUT/$tag-kernels-f16.json"
 if ((dry)); then pq=(--only '^mnist-mae' --batch 2 --steps 1); else pq=(--only 'mae-base|maskdit-c32' --steps 5); fi
 step purify "${cli[@]}" bench purify "${pq[@]}" --json "$OUT/$tag-purify.json"
 if [[ -n $py ]]; then

@@ -49,11 +49,18 @@ export interface MatmulTiling {
    * by 3%, 16×16 by 8%, and 8×64 runs 4× slower (spills).
    */
   heldTile: [number, number];
+  /**
+   * Operands stored in half precision for the product (packed two per u32 by a conversion pass,
+   * read with WGSL's unpack2x16float, accumulated in f32): half the bytes per operand load, at
+   * about 1e-3 relative error. Off on every adapter by default, since it changes the numbers every
+   * model and test is checked against; bench/gpu/run.sh times it on a hardware GPU.
+   */
+  f16: boolean;
 }
 const MATMUL: Record<AdapterKind, MatmulTiling> = {
-  llvmpipe: { tm: 32, tn: 16, wg: 64, unroll: false, tiled: false, textures: true, textureMinWork: 1 << 27, heldTile: [16, 32] },
-  swiftshader: { tm: 8, tn: 8, wg: 64, unroll: true, tiled: false, textures: false, textureMinWork: 1 << 27, heldTile: [8, 8] },
-  gpu: { tm: 4, tn: 4, wg: 64, unroll: true, tiled: true, textures: false, textureMinWork: 1 << 27, heldTile: [4, 4] },
+  llvmpipe: { tm: 32, tn: 16, wg: 64, unroll: false, tiled: false, textures: true, textureMinWork: 1 << 27, heldTile: [16, 32], f16: false },
+  swiftshader: { tm: 8, tn: 8, wg: 64, unroll: true, tiled: false, textures: false, textureMinWork: 1 << 27, heldTile: [8, 8], f16: false },
+  gpu: { tm: 4, tn: 4, wg: 64, unroll: true, tiled: true, textures: false, textureMinWork: 1 << 27, heldTile: [4, 4], f16: false },
 };
 
 /**

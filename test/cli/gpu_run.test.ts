@@ -22,6 +22,7 @@ test('the prepared GPU run, dry: every step on this adapter with tiny sizes, its
     // The matmuls' work per step is counted (forward and input gradient of every linear layer).
     assert.ok(purifyRow.matmul_gflop_per_step > 0 && purifyRow.matmul_gflops_effective > 0, JSON.stringify(purifyRow));
     assert.match(read('dryrun-kernels-register.json').command, /--tuning/);
+    assert.match(read('dryrun-kernels-f16.json').command, /"f16":true/);
     assert.match(readFileSync(join(out, 'dryrun-op-tests.log'), 'utf8'), /Passed:\s+\d+/);
     // The PyTorch steps ran where torch is installed, and were skipped (said so) where it is not.
     if (existsSync(join(out, 'dryrun-torch-kernels.json'))) {

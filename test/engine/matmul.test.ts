@@ -18,7 +18,7 @@ const test = suite('matmul');
 // the software adapters. So the wide grids of cases run with small 8×4 tiles (the same kernel
 // template, TM ≠ TN to catch mixed-up indices), and a subset runs with the adapter's own tiling.
 const small = { tm: 8, tn: 4 };
-async function withTiling(t: { tm: number; tn: number; tiled?: boolean; textures?: boolean; textureMinWork?: number } | undefined, fn: () => Promise<void>): Promise<void> {
+async function withTiling(t: { tm: number; tn: number; tiled?: boolean; textures?: boolean; textureMinWork?: number; f16?: boolean } | undefined, fn: () => Promise<void>): Promise<void> {
   setTuning({ matmul: t });
   try { await fn(); } finally { setTuning({ matmul: undefined }); }
 }
@@ -261,6 +261,36 @@ test('operands through textures (llvmpipe\'s default), forced on and off: the la
         name: `matmul xWᵀ textures ${textures}`, inputs: [rand(rng, [3, 64]), rand(rng, [5, 64])],
         gpu: (x, y) => matmul(x, y, { transB: true }), ref: (x, y) => R.matmul(x, y, undefined, { transB: true }),
       }, rng);
+    });
+  }
+});
+
+test('operands in half precision (tuning.matmul.f16), forced in the register and the tiled kernel: every layout, edges, a tail of K, batches, epilogues, within 1e-2 of float64 and visibly rounded', async () => {
+  for (const tiling of [{ tm: 8, tn: 4, f16: true }, { tm: 4, tn: 4, tiled: true, f16: true }]) {
+    const kind = tiling.tiled ? 'tiled' : 'register';
+    await withTiling(tiling, async () => {
+      for (const t of TRANS) {
+        for (const [M, K, N] of [[1, 1, 1], [3, 5, 7], [65, 17, 33], [20, 16, 12], [36, 45, 20]] as [number, number, number][]) {
+          const [sa, sb] = shapes([], [], M, K, N, t);
+          await checkForward({
+            name: `matmul ${tag(t)} f16 ${kind}`, metric: 'norm', tol: 1e-2, inputs: [rand(rng, sa), rand(rng, sb), rand(rng, [N])],
+            gpu: (a, b, bias) => matmul(a, b, { ...t, bias, activation: 'gelu_tanh' }), ref: (a, b, bias) => R.matmul(a, b, bias, { ...t, activation: 'gelu_tanh' }),
+          });
+        }
+        const [sa, sb] = shapes([2, 1], [3], 8, 12, 20, t);
+        await checkForward({ name: `matmul ${tag(t)} f16 ${kind} batched`, metric: 'norm', tol: 1e-2, inputs: [rand(rng, sa), rand(rng, sb)],
+          gpu: (a, b) => matmul(a, b, t), ref: (a, b) => R.matmul(a, b, undefined, t) });
+      }
+      // The halves are what the kernel reads: the error is that of f16 rounding (about 2^-11 of
+      // each operand), far above f32's, and the conversion runs once per operand.
+      await asyncScope(async () => {
+        const a = rand(rng, [65, 48]), b = rand(rng, [48, 33]);
+        let got: Arr | undefined;
+        const dispatches = await recordDispatches(async () => { got = await download(matmul(upload(a), upload(b))); });
+        const err = normRelErr(got!.data, R.matmul(a, b, undefined, {}).data);
+        assert.ok(err > 1e-5 && err < 2e-3, `f16 ${kind}: relative error ${err.toExponential(2)} should be that of half-precision operands`);
+        assert.is(dispatches.filter((d) => d === 'matmul.to_f16').length, 2, `f16 ${kind}: conversions ${dispatches}`);
+      });
     });
   }
 });

@@ -8,10 +8,12 @@ import { sumTo } from './reduce.js';
 import { reshape } from './layout.js';
 import { activationGrad, add, broadcastTo, gelu, geluTanh, relu } from './elementwise.js';
 import { specialize } from '../wgsl.js';
+import { grid1d } from '../runtime.js';
 import { tuning, type MatmulTiling } from '../tuning.js';
 import matmulWgsl from '../../../kernels/matmul.wgsl';
 import erfWgsl from '../../../kernels/erf.wgsl';
 import geluTanhWgsl from '../../../kernels/gelu_tanh.wgsl';
+import utilWgsl from '../../../kernels/util.wgsl';
 
 const source = erfWgsl + geluTanhWgsl + matmulWgsl;
 
@@ -127,7 +129,7 @@ function launch(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: 
   // weights) has its own texture, filled once, so it is read through it whatever the size; others
   // are copied into a texture per dispatch, which pays from textureMinWork up.
   const maxDim = engine().gpu.limits.maxTextureDimension2D ?? 2048;
-  const texFit = t.textures && !t.tiled && count === 1 && K % 4 === 0 && K / 4 <= maxDim;
+  const texFit = t.textures && !t.tiled && !t.f16 && count === 1 && K % 4 === 0 && K / 4 <= maxDim;
   const heldA = texFit && M <= maxDim ? rt.heldTextureOf(a.buffer, K * 4, M, !!o.transA) : undefined;
   const heldB = texFit && N <= maxDim ? rt.heldTextureOf(b.buffer, K * 4, N, !o.transB) : undefined;
   const texOk = texFit && M * N * K >= t.textureMinWork;
@@ -152,7 +154,7 @@ function launch(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: 
     WG: t.wg, TRANS_A: o.transA ? 1 : 0, TRANS_B: o.transB ? 1 : 0,
     VEC_A: (o.transA ? M : K) % 4 === 0 ? 1 : 0, VEC_B: (o.transB ? K : N) % 4 === 0 ? 1 : 0, VEC_C: N % 4 === 0 ? 1 : 0,
     HAS_TAIL: K % 4 !== 0 ? 1 : 0, HAS_BIAS: bias ? 1 : 0, ACT: ACT[o.activation ?? 'none'], HAS_RES: o.residual ? 1 : 0, HAS_PRE: pre ? 1 : 0,
-    TEX_A: texA ? 1 : 0, TEX_B: texB ? 1 : 0,
+    TEX_A: texA ? 1 : 0, TEX_B: texB ? 1 : 0, F16_A: t.f16 ? 1 : 0, F16_B: t.f16 ? 1 : 0,
   };
   const { WG: _, ...flags } = constants; // the flags that shape the source (WG only sizes the workgroup)
   const { kernel, source: src } = variant(tm, tn, t, flags);
@@ -163,6 +165,12 @@ function launch(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: 
     ...(texA ? [{ binding: 6, view: heldA ?? rt.textureOf(a.buffer, K * 4, M, 0, !!o.transA) }] : []),
     ...(texB ? [{ binding: 7, view: heldB ?? rt.textureOf(b.buffer, K * 4, N, 1, !o.transB) }] : []),
   ];
+  // Half-precision copies of both operands (tuning.matmul.f16), bound beside the f32 buffers.
+  const halves = t.f16 ? [toHalves(a), toHalves(b)] : [];
+  const bound = [
+    ...(pre ? [{ binding: 8, buffer: pre.buffer }] : []),
+    ...halves.map((buffer, i) => ({ binding: 9 + i, buffer })),
+  ];
   multiplyAdds += M * N * K * count;
   for (let z0 = 0; z0 < count; z0 += rt.maxWorkgroupsPerDim) {
     rt.dispatch({
@@ -172,10 +180,23 @@ function launch(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: 
         ...pad4(rank ? col.shape : [], 1), ...pad4(rank ? col.strides[0] : [], 0), ...pad4(rank ? col.strides[1] : [], 0)],
       // Without a bias the binding still needs a buffer; a read-only alias of A is harmless.
       buffers: [a.buffer, b.buffer, (bias ?? a).buffer, out.buffer, ...(o.residual ? [o.residual.buffer] : [])],
-      ...(pre ? { bound: [{ binding: 8, buffer: pre.buffer }] } : {}),
+      ...(bound.length ? { bound } : {}),
       workgroups: [gx, gy, Math.min(count - z0, rt.maxWorkgroupsPerDim)],
     });
   }
+  for (const h of halves) rt.release(h);
+}
+
+/** A pooled buffer holding t's values as halves, two per u32 (util.wgsl's to_f16). */
+function toHalves(t: Tensor): GPUBuffer {
+  const rt = engine().runtime;
+  const vec4s = Math.ceil(t.size / 4);
+  const out = rt.acquire(8 * vec4s, 'matmul f16 operand');
+  rt.dispatch({
+    kernel: 'util', family: 'matmul', source: utilWgsl, entry: 'to_f16',
+    uniforms: [vec4s, 0], buffers: [t.buffer, out], workgroups: grid1d(vec4s, 64),
+  });
+  return out;
 }
 
 /**
