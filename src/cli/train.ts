@@ -173,8 +173,12 @@ export async function trainCommand(args: string[]): Promise<number> {
   } else {
     const model = initial ? loadTrainedClassifier(initial, a.config) : createTrainableClassifier(a.config, { seed: a.seed, numClasses: trainSet.classes.length });
     model.training = true; // loadTrainedClassifier hands its model over in eval mode
-    if (initial && model.numClasses !== trainSet.classes.length) throw new Error(`--init ${a.init} has ${model.numClasses} classes, ${a.dataset} has ${trainSet.classes.length}`);
-    if (model.inputShape.join() !== [C, H, W].join()) throw new Error(`${a.config} takes [${model.inputShape}] images, ${a.dataset} has [${C}, ${H}, ${W}]`);
+    const misfit = initial && model.numClasses !== trainSet.classes.length ? `--init ${a.init} has ${model.numClasses} classes, ${a.dataset} has ${trainSet.classes.length}`
+      : model.inputShape.join() !== [C, H, W].join() ? `${initial ? `--init ${a.init}` : a.config} takes [${model.inputShape}] images, ${a.dataset} has [${[C, H, W]}]` : undefined;
+    if (misfit) {
+      model.dispose();
+      throw new Error(misfit);
+    }
     task = classifierTask(model);
     saveFinal = async () => writeSafetensors(await model.stateDict({ 'amrm.train.dataset': a.dataset }));
     onEpoch = async () => {

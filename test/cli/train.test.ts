@@ -41,6 +41,8 @@ test('--init names what is wrong: a missing file, a second configuration, anothe
     [['mae', '--dataset', 'mnist', '--init', MAE_FILE, '--config', 'mae-tiny-c32', '--out', tmp()], /--init FILE takes the configuration from the file/],
     [['maskdit', '--dataset', 'mnist', '--init', MAE_FILE, '--out', tmp()], /is an MAE, not a MaskDiT/],
     [['mae', '--dataset', 'cifar10', '--data', '../shared/data/cifar-10-batches-bin', '--init', MAE_FILE, '--limit', '64', '--out', tmp()], /takes \[1,28,28\] images, cifar10 has \[3,32,32\]/],
+    [['classifier', '--dataset', 'cifar10', '--data', '../shared/data/cifar-10-batches-bin', '--init', 'models/mnist-cnn.safetensors', '--limit', '64', '--batch', '16', '--out', tmp()],
+      /--init models\/mnist-cnn\.safetensors takes \[1,28,28\] images, cifar10 has \[3,32,32\]/],
   ];
   for (const [args, message] of cases) {
     const r = amrm(args);
