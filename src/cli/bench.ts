@@ -1,6 +1,7 @@
 // `amrm bench kernels|fused|train|purify|e2e|gradient-route`: the benchmarks in bench/, each loaded only when asked for (the
 // kernel and fused ones pull in TF.js, the peer they are timed against).
 import { UsageError, intFlag, parseFlags, withUsage } from './args.js';
+import { checkOutputFiles } from './outputs.js';
 import { setTuning, type TuningOverride } from '../engine/tuning.js';
 
 export const BENCH_USAGE = `  bench kernels [--quick] [--json FILE] [--only REGEX] [--no-tfjs]
@@ -59,6 +60,7 @@ export async function benchCommand(args: string[]): Promise<number> {
     };
   });
   if (a === 2) return 2;
+  checkOutputFiles([a.json]);
   const command = `AMRM_ADAPTER=${process.env.AMRM_ADAPTER ?? 'auto'} npx amrm bench ${args.join(' ')}`;
   if (a.what === 'fused') {
     const { runFusedBench } = await import('../../bench/fused.js');

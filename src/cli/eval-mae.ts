@@ -5,6 +5,7 @@
 // images: originals, masked inputs and reconstructions, one row each.
 import { init } from '../engine/engine.js';
 import { UsageError, intFlag, parseFlags, ratioFlag, withUsage } from './args.js';
+import { checkOutputFiles } from './outputs.js';
 import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
 import { loadMnistSplit } from '../data/mnist.js';
 import { loadCifar } from '../data/cifar-fs.js';
@@ -43,6 +44,7 @@ function parse(args: string[]): EvalMaeArgs {
 export async function evalMaeCommand(args: string[]): Promise<number> {
   const a = withUsage('eval-mae', EVAL_MAE_USAGE, () => parse(args));
   if (a === 2) return 2;
+  checkOutputFiles([a.json, a.png]);
   const { dataset, file, maskRatio, seed, batch } = a;
   const set = dataset === 'mnist' ? loadMnistSplit('test') : loadCifar(a.data!, 'cifar10', { split: 'test' });
   const eng = await init();

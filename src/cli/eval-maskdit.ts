@@ -7,6 +7,7 @@
 // predicted by the decoder from the visible ones, shown as MaskDiT.picture does).
 import { init } from '../engine/engine.js';
 import { UsageError, intFlag, numFlag, parseFlags, ratioFlag, withUsage } from './args.js';
+import { checkOutputFiles } from './outputs.js';
 import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
 import { asyncScope } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
@@ -40,6 +41,7 @@ export async function evalMaskDitCommand(args: string[]): Promise<number> {
     };
   });
   if (a === 2) return 2;
+  checkOutputFiles([a.json, a.png]);
   const set = loadTestSet(a.dataset, a.data);
   const eng = await init();
   const model = MaskDiT.load(loadStateDictFile(a.file));

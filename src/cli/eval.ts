@@ -10,6 +10,7 @@
 // --shard i/n runs the i-th of n runs of whole batches of the selection; `amrm merge` joins them.
 import { init } from '../engine/engine.js';
 import { UsageError, fractionFlag, intFlag, parseFlags, ratioFlag, withUsage } from './args.js';
+import { checkOutputFiles } from './outputs.js';
 import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
 import { writeSafetensors } from '../engine/io/safetensors.js';
 import { checkFiniteWeights } from '../engine/io/host-tensor.js';
@@ -167,6 +168,7 @@ function parseRobust(got: Map<string, string>, dataset: string): Omit<RobustArgs
 export async function evalCommand(args: string[]): Promise<number> {
   const a = withUsage('eval', EVAL_USAGE, () => parseEvalArgs(args));
   if (a === 2) return 2;
+  checkOutputFiles([a.json, a.json && a.robust?.keepAdversarial ? adversarialPath(a.json) : undefined]);
   // The whole split is read (tens of MB), so that a sample or a slice is checked against its real size.
   const all = a.dataset === 'mnist' ? loadMnistSplit(a.split) : loadCifar(a.data, a.dataset, { split: a.split });
   const indices = a.indices !== undefined ? parseIndexRange(a.indices, all.n)

@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError, parseFlags, withUsage } from './args.js';
+import { checkOutputFiles } from './outputs.js';
 import { writeAtomic } from '../engine/io/node.js';
 import { mergeReports, type EvalReport } from '../eval/shard.js';
 
@@ -27,6 +28,7 @@ export async function mergeCommand(args: string[]): Promise<number> {
     return { files, out };
   });
   if (a === 2) return 2;
+  checkOutputFiles([a.out]);
   // A folder stands for the shard reports in it (every *.json whose config names a shard).
   const files = a.files.flatMap((f) => (existsSync(f) && statSync(f).isDirectory()
     ? readdirSync(f).filter((x) => x.endsWith('.json')).sort().map((x) => join(f, x)).filter((x) => readReport(x).config?.shard)

@@ -2,10 +2,9 @@
 // measured on a purifier of either family (an MAE, or MaskDiT at its preset's σ_pur under one noise
 // draw seeded by --seed) and real test images (src/eval/theorem.ts). Writes the report as JSON (every
 // number, the conventions, the command), SVG plots beside it, and prints a summary table.
-import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { init } from '../engine/engine.js';
 import { UsageError, fractionListFlag, intFlag, parseFlags, ratioFlag, withUsage } from './args.js';
+import { checkOutputFiles } from './outputs.js';
 import { writeAtomic } from '../engine/io/node.js';
 import { purifyConfig } from '../purify/amrm.js';
 import { purifyPresetNames } from '../purify/presets.js';
@@ -79,20 +78,11 @@ export const theoremSvgPaths = (json: string): Record<'shift' | 'bound' | 'theor
   return { shift: `${stem}-shift.svg`, bound: `${stem}-bound.svg`, theorem32: `${stem}-theorem32.svg` };
 };
 
-/** Output paths are checked before any work: the folder exists, no path is a folder. */
-function checkOutputs(paths: string[]): void {
-  for (const p of paths) {
-    const dir = dirname(resolve(p));
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`the output folder ${dir} (for ${p}) does not exist`);
-    if (existsSync(p) && statSync(p).isDirectory()) throw new Error(`the output ${p} is a folder, not a file`);
-  }
-}
-
 export async function theoremCommand(args: string[]): Promise<number> {
   const a = withUsage('theorem', THEOREM_USAGE, () => parseTheoremArgs(args));
   if (a === 2) return 2;
   const svgs = theoremSvgPaths(a.json);
-  checkOutputs([a.json, ...Object.values(svgs)]);
+  checkOutputFiles([a.json, ...Object.values(svgs)]);
   checkModelFiles({ classifier: a.classifier, purifier: a.purifier });
   const { set, indices } = sampleTestSet(a.dataset, a.data, a.n, a.seed);
   const eng = await init();
