@@ -1,7 +1,7 @@
 // The loop every `amrm train` kind shares once its model and task are built (train.ts for the models
 // trained from scratch, train-robust.ts for robust fine-tuning): the run folder, the log, progress
 // lines, per-epoch evaluation, checkpoints and the final files.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeAtomic } from '../engine/io/node.js';
 import { BatchLoader } from '../train/loader.js';
@@ -41,13 +41,33 @@ function trimLog(path: string, step: number, perEpoch: number): void {
   writeAtomic(path, keep.map((l) => `${l}\n`).join(''));
 }
 
-/** Makes --out; a finished or interrupted run there is not overwritten by accident. */
+/** What a run writes into its folder (runTraining; `adversarial` is train robust's cache). */
+const RUN_ENTRIES = ['checkpoints', 'log.jsonl', 'model.safetensors', 'loss.svg', 'summary.json', 'adversarial'];
+/** Console logs a user may keep beside the run (`> DIR/train.log`): never written by a run. */
+const isConsoleLog = (name: string): boolean => name.endsWith('.log');
+
+/**
+ * Makes --out. It must be a new or empty folder, or one holding a run alone (and console logs):
+ * files of anything else (`--out models`) are never written over, and a finished or interrupted run
+ * only with --resume.
+ */
 export function openRunFolder(out: string, resume: boolean): void {
+  if (existsSync(out)) {
+    if (!statSync(out).isDirectory()) throw new Error(`train: --out ${out} is a file, not a folder`);
+    const entries = readdirSync(out).filter((e) => !isConsoleLog(e));
+    const foreign = entries.filter((e) => !RUN_ENTRIES.includes(e));
+    if (foreign.length) {
+      throw new Error(`train: --out ${out} holds files that are not a training run's (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}); train into a new or empty folder`);
+    }
+    if (!resume && hasCheckpoint(join(out, 'checkpoints'))) {
+      throw new Error(`train: ${out} holds a run (${join(out, 'checkpoints')}); pass --resume to continue it, or train into another folder`);
+    }
+    if (!resume && entries.length) {
+      throw new Error(`train: ${out} holds an earlier run's files (${entries.join(', ')}); pass --resume to continue it, or train into another folder`);
+    }
+  }
   mkdirSync(out, { recursive: true });
   const checkpointDir = join(out, 'checkpoints');
-  if (!resume && hasCheckpoint(checkpointDir)) {
-    throw new Error(`train: ${out} holds a run (${checkpointDir}); pass --resume to continue it, or train into another folder`);
-  }
   if (resume && !hasCheckpoint(checkpointDir)) console.log(`--resume: no checkpoint in ${checkpointDir} yet, so this run starts at step 0`);
 }
 

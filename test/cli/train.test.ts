@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors } from '../../src/engine/io/safetensors.js';
 
@@ -50,6 +50,25 @@ test('--init names what is wrong: a missing file, a second configuration, anothe
     assert.match(r.stderr, message);
     assert.not.ok(existsSync(args[args.indexOf('--out') + 1]), `a refused run left its folder: ${args.join(' ')}`);
   }
+});
+
+test('--out: a folder holding anything but a run is refused and left as it was; an earlier run\'s files need --resume', () => {
+  const base = ['mae', '--dataset', 'mnist', '--config', 'mae-tiny-c32', '--patch', '7', '--epochs', '1', '--limit', '64', '--lr', '0'];
+  const foreign = tmp();
+  mkdirSync(foreign, { recursive: true });
+  writeFileSync(join(foreign, 'notes.md'), 'mine');
+  const r1 = amrm([...base, '--out', foreign]);
+  assert.is.not(r1.status, 0);
+  assert.match(r1.stderr, /--out .* holds files that are not a training run's \(notes\.md\); train into a new or empty folder/);
+  assert.equal(readdirSync(foreign), ['notes.md']);
+  // A run killed before its first checkpoint left its log: a fresh run does not write over it.
+  const earlier = tmp();
+  mkdirSync(earlier, { recursive: true });
+  writeFileSync(join(earlier, 'log.jsonl'), '{"step": 1, "loss": 1}\n');
+  const r2 = amrm([...base, '--out', earlier]);
+  assert.is.not(r2.status, 0);
+  assert.match(r2.stderr, /holds an earlier run's files \(log\.jsonl\); pass --resume to continue it/);
+  assert.equal(readdirSync(earlier), ['log.jsonl']);
 });
 
 test.after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
