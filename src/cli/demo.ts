@@ -10,9 +10,9 @@
 // models/ (the CNN and the MaskDiT: MaskDiT-Pure). `--dataset cifar10 --data DIR` runs the same on CIFAR-10 test images with the shipped
 // CIFAR-10 models (the engine's ResNet-20 and MAE); --classifier / --purifier take others.
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
 import { init } from '../engine/engine.js';
 import { fractionFlag, intFlag, parseFlags, withUsage } from './args.js';
+import { checkOutputFolder, openOutputFolder } from './outputs.js';
 import { checkModelFiles, datasetFlag, sampleTestSet, shippedModels } from './shipped.js';
 import { asyncScope } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
@@ -63,6 +63,7 @@ const accuracy = (pred: Int32Array, y: Int32Array): number => pred.reduce((s, p,
 export async function demoCommand(args: string[]): Promise<number> {
   const a = withUsage('demo', DEMO_USAGE, () => parse(args));
   if (a === 2) return 2;
+  checkOutputFolder(a.out);
   checkModelFiles({ classifier: a.classifier, purifier: a.purifier });
   const { set, indices } = sampleTestSet(a.dataset, a.data, a.n, a.seed);
   const eng = await init();
@@ -120,7 +121,7 @@ export async function demoCommand(args: string[]): Promise<number> {
       title: `${a.dataset === 'mnist' ? 'MNIST' : 'CIFAR-10'} test images: PGD-${a.attackSteps} l_inf ${a.eps.toFixed(4)} on ${classifier.arch}, AMRM ${preset} (S ${options.steps})`,
     });
     const fig = { ...fig1, ...gridFigurePng(fig1.grid) };
-    mkdirSync(a.out, { recursive: true });
+    openOutputFolder(a.out);
     const png = join(a.out, 'figure1.png');
     writeAtomic(png, fig.png);
     const report = {

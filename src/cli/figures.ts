@@ -11,9 +11,9 @@
 // models, data, image indices, seeds, attack and purification setting. Flags and the output folder
 // are checked before any long work; files are written atomically as each figure is finished.
 import { join } from 'node:path';
-import { existsSync, mkdirSync, statSync, accessSync, constants as fsConstants } from 'node:fs';
 import { init } from '../engine/engine.js';
 import { UsageError, fractionFlag, intFlag, parseFlags, withUsage } from './args.js';
+import { checkOutputFolder, openOutputFolder } from './outputs.js';
 import { checkModelFiles, datasetFlag, loadTestSet, shippedModels, type ShippedDataset } from './shipped.js';
 import { writeAtomic } from '../engine/io/node.js';
 import { subset, type ImageSet } from '../data/dataset.js';
@@ -77,7 +77,6 @@ function parse(args: string[]): FiguresArgs {
   const { dataset, data } = datasetFlag(got);
   const out = got.get('--out');
   if (!out) throw new UsageError('--out DIR is required (the folder the figures and their JSON go to)');
-  if (existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`--out ${out} is a file, not a folder`);
   // Without --preset the purifier's family picks it (mae-DATASET or maskdit-DATASET), once the file is read.
   const preset = got.get('--preset');
   const purifySteps = got.has('--purify-steps') ? int('--purify-steps', 0, 1) : undefined;
@@ -128,6 +127,7 @@ const indexNote = (dataset: ShippedDataset): string => (dataset === 'mnist'
 export async function figuresCommand(args: string[]): Promise<number> {
   const a = withUsage('figures', FIGURES_USAGE, () => parse(args));
   if (a === 2) return 2;
+  checkOutputFolder(a.out);
   checkModelFiles({ classifier: a.classifier, purifier: a.purifier });
   let all: ImageSet;
   try {
@@ -172,8 +172,7 @@ export async function figuresCommand(args: string[]): Promise<number> {
       return { layers, mask, query };
     });
     if (fig3Setup === 2) return 2;
-    mkdirSync(a.out, { recursive: true });
-    accessSync(a.out, fsConstants.W_OK);
+    openOutputFolder(a.out);
 
     const [, C, H, W] = all.shape;
     const per = C * H * W;

@@ -5,9 +5,9 @@
 // the loss per step and, with --amv, the attention variation of each step from the input per layer),
 // and prints the loss before and after.
 import { basename, extname, join } from 'node:path';
-import { accessSync, constants, mkdirSync } from 'node:fs';
 import { init } from '../engine/engine.js';
 import { UsageError, fractionFlag, intFlag, parseFlags, ratioFlag, withUsage } from './args.js';
+import { openOutputFolder } from './outputs.js';
 import { asyncScope } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
 import { readPng, writePng } from '../data/png.js';
@@ -56,13 +56,7 @@ export async function purifyCommand(args: string[]): Promise<number> {
   const a = withUsage('purify', PURIFY_USAGE, () => parsePurifyArgs(args));
   if (a === 2) return 2;
   const images = a.inputs.map((p) => readPng(p));
-  // The output folder is made (or found writable) before the work, not after it.
-  try {
-    mkdirSync(a.out, { recursive: true });
-    accessSync(a.out, constants.W_OK);
-  } catch (e) {
-    throw new Error(`purify: cannot write to --out ${a.out}: ${(e as Error).message}`);
-  }
+  openOutputFolder(a.out);
   const eng = await init();
   // The data set is guessed from the channels, for the default preset only (no note about a chosen one).
   const loaded = loadPurifier(a.purifier, { config: a.purifierConfig, preset: a.preset, dataset: a.preset ? undefined : images[0].shape[0] === 1 ? 'mnist' : 'cifar10' });

@@ -1,8 +1,7 @@
 // PNG in and out through pngjs (Node only: it uses zlib). Images are [c, h, w] floats in [0, 1]:
 // RGB decodes to 3 channels, gray to 1, alpha is dropped; files are written atomically.
-import { readFileSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
-import { writeAtomic } from '../engine/io/node.js';
+import { readBytes, writeAtomic } from '../engine/io/node.js';
 import { PNG } from 'pngjs';
 import type { ImageCHW } from './dataset.js';
 import { tileImages, type GridOptions } from './grid.js';
@@ -101,7 +100,7 @@ export function decodePng(bytes: Uint8Array, opts: PngReadOptions = {}): ImageCH
 }
 
 export function readPng(path: string, opts: Omit<PngReadOptions, 'name'> = {}): ImageCHW {
-  return decodePng(new Uint8Array(readFileSync(path)), { ...opts, name: path });
+  return decodePng(readBytes(path), { ...opts, name: path });
 }
 
 function checkImage(img: ImageCHW, who: string): void {

@@ -122,7 +122,7 @@ test('amrm eval --purifier --attack pgd --adaptive exact writes the robust repor
     writeFileSync(join(s.dir, 'afile'), 'x');
     let outErr = '';
     try { await quiet(() => purifyCommand(['--purifier', join(s.dir, 'mae.safetensors'), '--steps', '50', '--input', inputs[0], '--out', join(s.dir, 'afile')])); } catch (e) { outErr = (e as Error).message; }
-    assert.match(outErr, /purify: cannot write to --out .*afile/);
+    assert.match(outErr, /--out .*afile is a file, not a folder/);
 
     // --shard: two halves of a 4-image run in batches of 1, merged, equal the whole run.
     const run = (extra: string[], file: string) => quiet(() => evalCommand(['--data', s.dir, '--classifier', join(s.dir, 'resnet8.safetensors'),
