@@ -14,8 +14,8 @@
 # preset rmae-cifar10: 90 steps) beside their plain counterparts under the same shorter loop. The
 # committed rmaskdit rows were made with the default N and N_ADAPTIVE, the rmae rows with
 # `PARTS=rmae bash bench/robust/cifar10.sh 128 64`; "mae-r75" adds one row of the MAE under a
-# loop chosen on training images; "mae-e14" the longer-trained MAE's rows and "resnet56" the
-# published ResNet-56's (both run with N 128, NA 64).
+# loop chosen on training images; "mae-e14" the longer-trained MAE's rows, "resnet56" the
+# published ResNet-56's and "maskdit-e6" the longer-trained MaskDiT's (all three run with N 128, NA 64).
 set -euo pipefail
 N=${1:-128}
 NA=${2:-128}
@@ -30,6 +30,9 @@ pur=(--purifier models/cifar10-mae.safetensors --preset mae-cifar10)
 md=(--purifier models/cifar10-maskdit.safetensors --preset maskdit-cifar10)
 # A purifier's report name and flags: name (amrm for the MAE, as its reports were named first), args.
 rmd=(--purifier models/cifar10-rmaskdit.safetensors --preset rmaskdit-cifar10)
+# The published ResNet-56 as the classifier (PARTS=resnet56 and maskdit-e6).
+r56=(--dataset cifar10 --data "$DATA" --classifier ../shared/models/resnet56-4bfd9763.th --seed 0 --batch 32)
+pgd8=(--attack pgd --norm linf --eps 8/255)
 purifier() {
   case $1 in
     mae) name=amrm; args=("${pur[@]}") ;;
@@ -108,8 +111,6 @@ fi
 # ResNet-20's, bench/results/cifar10-maskdit-preset-sweep-resnet56.json): undefended, and behind
 # MaskDiT-Pure under the transferred PGD-20 and the adaptive PGD-5, l_inf 8/255 (PARTS=resnet56).
 if has resnet56; then
-  r56=(--dataset cifar10 --data "$DATA" --classifier ../shared/models/resnet56-4bfd9763.th --seed 0 --batch 32)
-  pgd8=(--attack pgd --norm linf --eps 8/255)
   $AMRM eval "${r56[@]}" --n "$N" "${pgd8[@]}" --steps 20 --json "$OUT/cifar10-resnet56-none-pgd20-linf-8_255.json"
   $AMRM eval "${r56[@]}" "${md[@]}" --n "$N" "${pgd8[@]}" --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-pgd20-none-linf-8_255.json"
   $AMRM eval "${r56[@]}" "${md[@]}" --n "$NA" "${pgd8[@]}" --steps 5 --eot 1 --adaptive exact --json "$OUT/cifar10-resnet56-maskdit-pgd5-exact-linf-8_255.json"
@@ -119,6 +120,18 @@ if has resnet56; then
   $AMRM eval "${r56[@]}" "${md[@]}" --n 512 --json "$OUT/cifar10-512-resnet56-maskdit-clean.json"
   $AMRM eval "${r56[@]}" "${md[@]}" --n "$N" --attack apgd-ce --norm linf --eps 8/255 --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-apgd-ce-20-none-linf-8_255.json"
   $AMRM eval "${r56[@]}" "${md[@]}" --n "$N" --attack pgd --norm l2 --eps 1.0 --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-pgd20-none-l2-1.0.json"
+fi
+# The MaskDiT trained 2 epochs more (models/cifar10-maskdit-e6, 6 in all, `amrm train maskdit --init`)
+# under the same preset, beside the first one's rows: with the ResNet-56, the transferred PGD-20,
+# clean on the paper's 512 images and APGD-CE-20; with the ResNet-20, the transferred PGD-20; then
+# the adaptive PGD-5 with the ResNet-56 (PARTS=maskdit-e6, run with N 128, NA 64).
+if has maskdit-e6; then
+  e6=(--purifier models/cifar10-maskdit-e6.safetensors --preset maskdit-cifar10)
+  $AMRM eval "${r56[@]}" "${e6[@]}" --n "$N" "${pgd8[@]}" --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e6-pgd20-none-linf-8_255.json"
+  $AMRM eval "${r56[@]}" "${e6[@]}" --n 512 --json "$OUT/cifar10-512-resnet56-maskdit-e6-clean.json"
+  $AMRM eval "${r56[@]}" "${e6[@]}" --n "$N" --attack apgd-ce --norm linf --eps 8/255 --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e6-apgd-ce-20-none-linf-8_255.json"
+  $AMRM eval "${common[@]}" "${e6[@]}" --n "$N" "${pgd8[@]}" --steps 20 --adaptive none --json "$OUT/cifar10-maskdit-e6-pgd20-none-linf-8_255.json"
+  $AMRM eval "${r56[@]}" "${e6[@]}" --n "$NA" "${pgd8[@]}" --steps 5 --eot 1 --adaptive exact --json "$OUT/cifar10-resnet56-maskdit-e6-pgd5-exact-linf-8_255.json"
 fi
 # Square (l_inf only, black box), 1000 queries: on the classifier, and transferred through each purifier.
 if has none; then
