@@ -52,8 +52,9 @@ export interface MatmulTiling {
   /**
    * Operands stored in half precision for the product (packed two per u32 by a conversion pass,
    * read with WGSL's unpack2x16float, accumulated in f32): half the bytes per operand load, at
-   * about 1e-3 relative error. Off on every adapter by default, since it changes the numbers every
-   * model and test is checked against; bench/gpu/run.sh times it on a hardware GPU.
+   * about 1e-3 relative error (and operand values beyond ±65504 become infinite). Off on every
+   * adapter by default, since it changes the numbers every model and test is checked against;
+   * bench/gpu/run.sh times it on a hardware GPU.
    */
   f16: boolean;
 }
