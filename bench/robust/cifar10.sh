@@ -124,7 +124,8 @@ fi
 # The MaskDiT trained 2 epochs more (models/cifar10-maskdit-e6, 6 in all, `amrm train maskdit --init`)
 # under the same preset, beside the first one's rows: with the ResNet-56, the transferred PGD-20,
 # clean on the paper's 512 images and APGD-CE-20; with the ResNet-20, the transferred PGD-20; then
-# the adaptive PGD-5 with the ResNet-56 (PARTS=maskdit-e6, run with N 128, NA 64).
+# with the ResNet-56 the adaptive PGD-5 and the transfer rows at l_2 1.0 (PARTS=maskdit-e6, run with
+# N 128, NA 64).
 if has maskdit-e6; then
   e6=(--purifier models/cifar10-maskdit-e6.safetensors --preset maskdit-cifar10)
   $AMRM eval "${r56[@]}" "${e6[@]}" --n "$N" "${pgd8[@]}" --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e6-pgd20-none-linf-8_255.json"
@@ -132,6 +133,11 @@ if has maskdit-e6; then
   $AMRM eval "${r56[@]}" "${e6[@]}" --n "$N" --attack apgd-ce --norm linf --eps 8/255 --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e6-apgd-ce-20-none-linf-8_255.json"
   $AMRM eval "${common[@]}" "${e6[@]}" --n "$N" "${pgd8[@]}" --steps 20 --adaptive none --json "$OUT/cifar10-maskdit-e6-pgd20-none-linf-8_255.json"
   $AMRM eval "${r56[@]}" "${e6[@]}" --n "$NA" "${pgd8[@]}" --steps 5 --eot 1 --adaptive exact --json "$OUT/cifar10-resnet56-maskdit-e6-pgd5-exact-linf-8_255.json"
+  # The same pair at l_2 1.0: PGD-20 and APGD-CE-20 transferred.
+  for atk in pgd apgd-ce; do
+    name=$([[ $atk == pgd ]] && echo pgd20 || echo apgd-ce-20)
+    $AMRM eval "${r56[@]}" "${e6[@]}" --n "$N" --attack $atk --norm l2 --eps 1.0 --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e6-$name-none-l2-1.0.json"
+  done
 fi
 # Square (l_inf only, black box), 1000 queries: on the classifier, and transferred through each purifier.
 if has none; then
