@@ -22,6 +22,7 @@ import type { Tensor } from '../src/engine/tensor.js';
 import { interleavedMedians } from './timing.js';
 import { intFlag, parseFlags } from '../src/cli/args.js';
 import { cpus } from 'node:os';
+import { settle } from '#host';
 
 const MATMULS = [
   { name: '1024³', M: 1024, K: 1024, N: 1024 },
@@ -101,14 +102,18 @@ const rt = engine().runtime;
 const rng = new Rng(11);
 const rand = (shape: number[]): Tensor => tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng.next() - 0.5), shape);
 
-/** A storage buffer holding data (from a tensor's host copy). */
+/** A buffer holding data (from a tensor's host copy), readable back with the runtime's read. */
 function storage(data: Float32Array | Uint32Array, usage = GPUBufferUsage.STORAGE): GPUBuffer {
   const buf = device.createBuffer({ size: Math.max(16, data.byteLength), usage: usage | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
-  device.queue.writeBuffer(buf, 0, data.buffer, data.byteOffset, data.byteLength);
+  rt.write(buf, data);
   return buf;
 }
 
-/** The probe's dispatch, repeated `calls` times in one submission, timed to the queue's end. */
+/**
+ * The probe's dispatch, repeated `calls` times in one submission, timed to the queue's end. It waits
+ * as the runtime does (settle): a plain await of a pending Dawn promise busy-polls one of the two
+ * cores that llvmpipe's threads run on, which would slow the probe and not the engine.
+ */
 function probeRun(pipeline: GPUComputePipeline, bind: GPUBindGroup, workgroups: number, calls: number) {
   return async (): Promise<void> => {
     const enc = device.createCommandEncoder();
@@ -118,21 +123,11 @@ function probeRun(pipeline: GPUComputePipeline, bind: GPUBindGroup, workgroups: 
     for (let i = 0; i < calls; i++) pass.dispatchWorkgroups(workgroups);
     pass.end();
     device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
+    await settle(device.queue.onSubmittedWorkDone());
   };
 }
 
-async function readBuffer(buf: GPUBuffer, bytes: number): Promise<Float32Array> {
-  const staging = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  const enc = device.createCommandEncoder();
-  enc.copyBufferToBuffer(buf, 0, staging, 0, bytes);
-  device.queue.submit([enc.finish()]);
-  await staging.mapAsync(GPUMapMode.READ);
-  const out = new Float32Array(staging.getMappedRange().slice(0));
-  staging.unmap();
-  staging.destroy();
-  return out;
-}
+const readBuffer = async (buf: GPUBuffer, bytes: number): Promise<Float32Array> => new Float32Array(await rt.read(buf, bytes));
 
 /** Largest |got − want| over the largest |want|. */
 function relativeError(got: Float32Array, want: Float32Array): number {
