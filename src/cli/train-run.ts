@@ -1,7 +1,8 @@
 // The loop every `amrm train` kind shares once its model and task are built (train.ts for the models
 // trained from scratch, train-robust.ts for robust fine-tuning): the run folder, the log, progress
 // lines, per-epoch evaluation, checkpoints and the final files.
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { checkOutputFolder } from './outputs.js';
 import { join } from 'node:path';
 import { writeAtomic } from '../engine/io/node.js';
 import { BatchLoader } from '../train/loader.js';
@@ -53,7 +54,7 @@ const isConsoleLog = (name: string): boolean => name.endsWith('.log');
  */
 export function openRunFolder(out: string, resume: boolean): void {
   if (existsSync(out)) {
-    if (!statSync(out).isDirectory()) throw new Error(`train: --out ${out} is a file, not a folder`);
+    checkOutputFolder(out);
     const entries = readdirSync(out).filter((e) => !isConsoleLog(e));
     const foreign = entries.filter((e) => !RUN_ENTRIES.includes(e));
     if (foreign.length) {

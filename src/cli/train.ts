@@ -122,16 +122,24 @@ function initConfig(a: TrainArgs, sd: StateDict): string {
   return `${basename(a.init ?? '')} (${sd.metadata[`amrm.${a.kind}.config`] ?? 'no configuration in its metadata'})`;
 }
 
-/** The model of --init, checked against the data set's image shape [C, H, W]. */
-function fromInit<M extends { config: { imgSize: [number, number] | number[]; inChans: number }; dispose(): void }>(
-  a: TrainArgs, model: M, chw: number[]): M {
-  const shape = [model.config.inChans, ...model.config.imgSize];
-  if (shape.join() !== chw.join()) {
+/**
+ * The model, if it takes the data set's images [C, H, W] (its own: `shape`) and, where `classes`
+ * ([the model's, the data set's]) is given, has its number of classes; otherwise it is disposed and
+ * refused, named by `who`.
+ */
+function fitted<M extends { dispose(): void }>(model: M, who: string, a: TrainArgs, shape: readonly number[], chw: readonly number[], classes?: [number, number]): M {
+  const misfit = classes && classes[0] !== classes[1] ? `${who} has ${classes[0]} classes, ${a.dataset} has ${classes[1]}`
+    : shape.join() !== chw.join() ? `${who} takes [${shape}] images, ${a.dataset} has [${chw}]` : undefined;
+  if (misfit) {
     model.dispose();
-    throw new Error(`--init ${a.init} takes [${shape}] images, ${a.dataset} has [${chw}]`);
+    throw new Error(misfit);
   }
   return model;
 }
+
+/** The MAE or MaskDiT of --init, checked against the data set's image shape [C, H, W]. */
+const fromInit = <M extends { config: { imgSize: [number, number] | number[]; inChans: number }; dispose(): void }>(a: TrainArgs, model: M, chw: number[]): M =>
+  fitted(model, `--init ${a.init}`, a, [model.config.inChans, ...model.config.imgSize], chw);
 
 export async function trainCommand(args: string[]): Promise<number> {
   if (args[0] === 'robust') {
@@ -173,12 +181,7 @@ export async function trainCommand(args: string[]): Promise<number> {
   } else {
     const model = initial ? loadTrainedClassifier(initial, a.config) : createTrainableClassifier(a.config, { seed: a.seed, numClasses: trainSet.classes.length });
     model.training = true; // loadTrainedClassifier hands its model over in eval mode
-    const misfit = initial && model.numClasses !== trainSet.classes.length ? `--init ${a.init} has ${model.numClasses} classes, ${a.dataset} has ${trainSet.classes.length}`
-      : model.inputShape.join() !== [C, H, W].join() ? `${initial ? `--init ${a.init}` : a.config} takes [${model.inputShape}] images, ${a.dataset} has [${[C, H, W]}]` : undefined;
-    if (misfit) {
-      model.dispose();
-      throw new Error(misfit);
-    }
+    fitted(model, initial ? `--init ${a.init}` : a.config, a, model.inputShape, [C, H, W], initial ? [model.numClasses, trainSet.classes.length] : undefined);
     task = classifierTask(model);
     saveFinal = async () => writeSafetensors(await model.stateDict({ 'amrm.train.dataset': a.dataset }));
     onEpoch = async () => {
