@@ -25,6 +25,10 @@
 //   node dist/bench/preset_sweep.js --dataset cifar10 --data ../shared/data/cifar-10-batches-bin \
 //     --purifier models/cifar10-maskdit.safetensors --classifier ../shared/models/resnet56-4bfd9763.th \
 //     --n 32 --json bench/results/cifar10-maskdit-preset-sweep-resnet56.json
+//   node dist/bench/preset_sweep.js --dataset cifar10 --data ../shared/data/cifar-10-batches-bin \
+//     --purifier models/cifar10-maskdit-e6.safetensors --classifier ../shared/models/resnet56-4bfd9763.th \
+//     --grid knobs --n 64 --json bench/results/cifar10-maskdit-e6-knobs-sweep.json
+//   (the same with --grid combos --json bench/results/cifar10-maskdit-e6-combos-sweep.json)
 // (the last: the classifier's choice, issue 17 section 3, on the same images as the ResNet-20 sweep)
 // (The two MNIST reports were made when this file was bench/mnist_preset_sweep.ts, same code path.)
 import { intFlag, parseFlags } from '../src/cli/args.js';
@@ -40,6 +44,7 @@ import { createClassifier } from '../src/models/classifiers.js';
 import { MaskDitReconstruction } from '../src/purify/maskdit_loss.js';
 import type { ReconstructionModel } from '../src/purify/loss.js';
 import { loadPurifier } from '../src/cli/purifier.js';
+import { checkOutputFiles } from '../src/cli/outputs.js';
 import { purify, type PurifyOptions } from '../src/purify/amrm.js';
 import { classifierTarget, logitsOf, predictions } from '../src/attacks/target.js';
 import { pgd } from '../src/attacks/pgd.js';
@@ -89,6 +94,33 @@ const MASKDIT_CIFAR_GRID: Setting[] = [
 ];
 
 /**
+ * `--grid knobs`, MaskDiT on CIFAR-10 (issue 17 section 3): the knobs the paper leaves open around
+ * the preset's loop (0.5 / 25 / 1, σ_pur 0.2): the ball eta (8/255, the preset's 16/255, 24/255, none),
+ * the masks averaged per step (1, 2, 4: a less noisy step direction), σ_pur with four masks; and, for
+ * information only, the mask ratio the paper fixes (0.25, 0.75).
+ */
+const MASKDIT_CIFAR_KNOBS: Setting[] = [
+  ...[16 / 255, 8 / 255, 24 / 255, Infinity].map((eta) => ({ stepSize: 1, steps: 25, halve: false, eta, maskRatio: 0.5, sigma: 0.2 })),
+  ...[2, 4].map((masks) => ({ stepSize: 1, steps: 25, halve: false, eta: 16 / 255, maskRatio: 0.5, sigma: 0.2, masks })),
+  { stepSize: 1, steps: 25, halve: false, eta: 16 / 255, maskRatio: 0.5, sigma: 0.3, masks: 4 },
+  ...[0.25, 0.75].map((maskRatio) => ({ stepSize: 1, steps: 25, halve: false, eta: 16 / 255, maskRatio, sigma: 0.2 })),
+];
+
+/**
+ * `--grid combos`, MaskDiT on CIFAR-10, after `knobs` (bench/results/cifar10-maskdit-e6-knobs-sweep.json:
+ * a wider ball and two masks per step each brought back far more last iterates): the two together,
+ * three masks, σ_pur 0.1 with two masks, and (for information) mask ratio 0.25 with two. The same
+ * images, attack and seeds as `knobs`.
+ */
+const MASKDIT_CIFAR_COMBOS: Setting[] = [
+  ...[24 / 255, Infinity].map((eta) => ({ stepSize: 1, steps: 25, halve: false, eta, maskRatio: 0.5, sigma: 0.2, masks: 2 })),
+  ...[16 / 255, 24 / 255].map((eta) => ({ stepSize: 1, steps: 25, halve: false, eta, maskRatio: 0.5, sigma: 0.2, masks: 3 })),
+  ...[16 / 255, 24 / 255].map((eta) => ({ stepSize: 1, steps: 25, halve: false, eta, maskRatio: 0.5, sigma: 0.1, masks: 2 })),
+  // For information (the paper fixes 0.5): mask ratio 0.25, which alone brought back 39 of 64.
+  { stepSize: 1, steps: 25, halve: false, eta: 16 / 255, maskRatio: 0.25, sigma: 0.2, masks: 2 },
+];
+
+/**
  * The MAE's on CIFAR-10, for information (the paper fixes the loop: 0.25 / 150 / 1*, the 16/255
  * ball): where the shipped MAE's clean accuracy goes (every sign step moves every pixel, so a long
  * loop walks the image to the ball's edge) and whether a shorter loop, a smaller ball, a higher mask
@@ -108,7 +140,7 @@ const MAE_CIFAR_GRID: Setting[] = [
 /** Clean MNIST digits a setting may lose and still be chosen. */
 const CLEAN_LOSS_ALLOWED = 2;
 
-interface Row { purified_clean: number; purified_attacked_last: number; steps: number; stepSize: number; halve: boolean }
+interface Row { purified_clean: number; purified_attacked_last: number; steps: number; stepSize: number; halve: boolean; maskRatio: number }
 
 /** Each data set's rule (see the header): the score a setting is chosen by, and whether it may be. */
 const RULES = {
@@ -117,27 +149,35 @@ const RULES = {
   // The preset keeps the paper's loop (0.5 / 25 / 1) and takes the σ_pur; the other rows inform.
   cifar10: { text: "most purified_clean + purified_attacked_last among the paper's loop (25 steps of 1/255, no halving) rows; the other rows for information",
     eligible: (r: Row) => r.steps === 25 && r.stepSize === 1 && !r.halve, score: (r: Row) => r.purified_clean + r.purified_attacked_last },
+  // The open knobs (eta, masks per step, σ_pur) on the paper's loop and mask ratio; mask-ratio rows inform.
+  'cifar10-knobs': { text: "most purified_clean + purified_attacked_last among the rows with the paper's loop and mask ratio (0.5 / 25 / 1); eta, masks per step and σ_pur free; the other rows for information",
+    eligible: (r: Row) => r.steps === 25 && r.stepSize === 1 && !r.halve && r.maskRatio === 0.5, score: (r: Row) => r.purified_clean + r.purified_attacked_last },
   // The MAE's CIFAR-10 loop is the paper's: no row is eligible, the sweep informs only.
   'cifar10-mae': { text: 'none chosen (the paper fixes the loop); every row for information', eligible: () => false, score: (r: Row) => r.purified_clean + r.purified_attacked_last },
 } as const;
 
 const direct = process.argv[1]?.endsWith('/bench/preset_sweep.js');
 if (direct) {
-  const flags = parseFlags(process.argv.slice(2), { valued: ['--n', '--classifier', '--purifier', '--json', '--dataset', '--data'] }).values;
+  const flags = parseFlags(process.argv.slice(2), { valued: ['--n', '--classifier', '--purifier', '--json', '--dataset', '--data', '--grid'] }).values;
   const n = intFlag(flags, '--n', 1) ?? 64;
   const dataset = flags.get('--dataset') ?? 'mnist';
   if (dataset !== 'mnist' && dataset !== 'cifar10') throw new Error(`--dataset must be mnist or cifar10, got '${dataset}'`);
   const cifar = dataset === 'cifar10';
   const classifierFile = flags.get('--classifier') ?? (cifar ? '../shared/models/resnet20-12fca82f.th' : 'models/mnist-cnn.safetensors');
   const purifierFile = flags.get('--purifier') ?? (cifar ? 'models/cifar10-maskdit.safetensors' : 'models/mnist-mae.safetensors');
+  checkOutputFiles([flags.get('--json')]);
   const train = cifar ? loadCifar(flags.get('--data') ?? '../shared/data/cifar-10-batches-bin', 'cifar10', { split: 'train' }) : loadMnistSplit('train');
   await init();
   const loaded = loadPurifier(purifierFile, { dataset });
   const set = subset(train, sampleIndices(train.n, n, 11));
   // The architecture from the file's keys: the published ResNet-20 and ResNet-56 are both candidates.
   const classifier = createClassifier(undefined, loadStateDictFile(classifierFile));
-  const GRID = cifar ? (loaded.family === 'mae' ? MAE_CIFAR_GRID : MASKDIT_CIFAR_GRID) : loaded.family === 'mae' ? MAE_GRID : MASKDIT_GRID;
-  const rule = RULES[cifar && loaded.family === 'mae' ? 'cifar10-mae' : dataset];
+  const grid = flags.get('--grid') ?? 'loop';
+  const knobs = grid === 'knobs' || grid === 'combos';
+  if (grid !== 'loop' && !knobs) throw new Error(`--grid must be loop, knobs or combos, got '${grid}'`);
+  if (knobs && !(cifar && loaded.family === 'maskdit')) throw new Error(`--grid ${grid} is a CIFAR-10 MaskDiT grid: it needs --dataset cifar10 and a MaskDiT --purifier`);
+  const GRID = knobs ? (grid === 'knobs' ? MASKDIT_CIFAR_KNOBS : MASKDIT_CIFAR_COMBOS) : cifar ? (loaded.family === 'mae' ? MAE_CIFAR_GRID : MASKDIT_CIFAR_GRID) : loaded.family === 'mae' ? MAE_GRID : MASKDIT_GRID;
+  const rule = RULES[knobs ? 'cifar10-knobs' : cifar && loaded.family === 'mae' ? 'cifar10-mae' : dataset];
   const modelFor = (g: Setting): ReconstructionModel => (loaded.family === 'maskdit' ? new MaskDitReconstruction(loaded.maskdit, { sigma: g.sigma }) : loaded.recon);
   const target = classifierTarget(classifier);
   const shape = [set.n, ...set.shape.slice(1)];

@@ -25,10 +25,19 @@ const epsText = (norm, eps) => {
   return `${norm === 'l2' ? 'l_2' : 'l_inf'} ${e}`;
 };
 
+/** A ball radius as k/255 where it is one (JSON keeps an infinite radius as null: no ball). */
+const etaText = (eta) => {
+  if (eta === null || eta === undefined || !Number.isFinite(eta)) return 'none';
+  const k = eta * 255;
+  return Math.abs(k - Math.round(k)) < 1e-6 ? `${Math.round(k)}/255` : String(+eta.toFixed(4));
+};
+
 function row(file, r) {
   const a = r.attack, p = r.purifier, c = r.config;
   const dataset = { mnist: 'MNIST', cifar10: 'CIFAR-10', cifar100: 'CIFAR-100' }[c.dataset] ?? c.dataset;
-  const defense = p ? `AMRM-Pure (${p.file.replace(/^.*\//, '')}, ${p.preset}: S ${p.steps}, rho ${p.mask_ratio}) + ${c.arch}` : `none (${c.arch})`;
+  // The loop's ball and mask draws are part of the defense (the ball's radius decides much of it).
+  const loop = p && `S ${p.steps}, rho ${p.mask_ratio}, eta ${etaText(p.eta)}${p.masks > 1 ? `, ${p.masks} masks` : ''}`;
+  const defense = p ? `AMRM-Pure (${p.file.replace(/^.*\//, '')}, ${p.preset}: ${loop}) + ${c.arch}` : `none (${c.arch})`;
   let attack = 'none (clean only)';
   if (a) {
     const on = a.adaptive === 'exact' ? 'adaptive: exact gradients through the purifier'

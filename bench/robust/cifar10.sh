@@ -15,7 +15,8 @@
 # committed rmaskdit rows were made with the default N and N_ADAPTIVE, the rmae rows with
 # `PARTS=rmae bash bench/robust/cifar10.sh 128 64`; "mae-r75" adds one row of the MAE under a
 # loop chosen on training images; "mae-e14" the longer-trained MAE's rows, "resnet56" the
-# published ResNet-56's and "maskdit-e6" the longer-trained MaskDiT's (all three run with N 128, NA 64).
+# published ResNet-56's and "maskdit-e6" the longer-trained MaskDiT's (all three run with N 128, NA 64);
+# "budget" the MaskDiT-e6 + ResNet-56 pair at smaller l_inf budgets (N 128, NA 64).
 set -euo pipefail
 N=${1:-128}
 NA=${2:-128}
@@ -137,6 +138,19 @@ if has maskdit-e6; then
   for atk in pgd apgd-ce; do
     name=$([[ $atk == pgd ]] && echo pgd20 || echo apgd-ce-20)
     $AMRM eval "${r56[@]}" "${e6[@]}" --n "$N" --attack $atk --norm l2 --eps 1.0 --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e6-$name-none-l2-1.0.json"
+  done
+fi
+# The attack's budget (PARTS=budget, run with N 128, NA 64): the pair that meets the clean target
+# (MaskDiT-e6 + ResNet-56) at l_inf 2/255 and 4/255, beside its 8/255 rows above: the undefended
+# classifier under PGD-20, the transferred PGD-20 (last iterate) and the adaptive PGD-5 with exact
+# gradients, so that the budget each target fails at is measured rather than guessed.
+if has budget; then
+  e6=(--purifier models/cifar10-maskdit-e6.safetensors --preset maskdit-cifar10)
+  for eps in 2/255 4/255; do
+    tag="linf-${eps/\//_}"
+    $AMRM eval "${r56[@]}" --n "$N" --attack pgd --norm linf --eps "$eps" --steps 20 --json "$OUT/cifar10-resnet56-none-pgd20-$tag.json"
+    $AMRM eval "${r56[@]}" "${e6[@]}" --n "$N" --attack pgd --norm linf --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e6-pgd20-none-$tag.json"
+    $AMRM eval "${r56[@]}" "${e6[@]}" --n "$NA" --attack pgd --norm linf --eps "$eps" --steps 5 --eot 1 --adaptive exact --json "$OUT/cifar10-resnet56-maskdit-e6-pgd5-exact-$tag.json"
   done
 fi
 # Square (l_inf only, black box), 1000 queries: on the classifier, and transferred through each purifier.
