@@ -36,7 +36,9 @@ function row(file, r) {
   const a = r.attack, p = r.purifier, c = r.config;
   const dataset = { mnist: 'MNIST', cifar10: 'CIFAR-10', cifar100: 'CIFAR-100' }[c.dataset] ?? c.dataset;
   // The loop's ball and mask draws are part of the defense (the ball's radius decides much of it).
-  const loop = p && `S ${p.steps}, rho ${p.mask_ratio}, eta ${etaText(p.eta)}${p.masks > 1 ? `, ${p.masks} masks` : ''}`;
+  // MaskDiT-Pure's σ_pur: the report's field, or (older reports) the model name's "σ X".
+  const sigma = p && (p.sigma ?? (/σ ([\d.]+)/.exec(p.model ?? '') ?? [])[1]);
+  const loop = p && `S ${p.steps}, rho ${p.mask_ratio}, eta ${etaText(p.eta)}${p.masks > 1 ? `, ${p.masks} masks` : ''}${sigma !== undefined ? `, σ ${sigma}` : ''}`;
   const defense = p ? `AMRM-Pure (${p.file.replace(/^.*\//, '')}, ${p.preset}: ${loop}) + ${c.arch}` : `none (${c.arch})`;
   let attack = 'none (clean only)';
   if (a) {

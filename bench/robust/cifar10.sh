@@ -16,7 +16,8 @@
 # `PARTS=rmae bash bench/robust/cifar10.sh 128 64`; "mae-r75" adds one row of the MAE under a
 # loop chosen on training images; "mae-e14" the longer-trained MAE's rows, "resnet56" the
 # published ResNet-56's and "maskdit-e6" the longer-trained MaskDiT's (all three run with N 128, NA 64);
-# "budget" the MaskDiT-e6 + ResNet-56 pair at smaller l_inf budgets (N 128, NA 64).
+# "knobs" the MaskDiT-e6 under maskdit-cifar10 as the knobs sweep chose it, "budget" that pair at
+# smaller l_inf budgets (both N 128, NA 64).
 set -euo pipefail
 N=${1:-128}
 NA=${2:-128}
@@ -28,7 +29,10 @@ mkdir -p "$OUT"
 has() { [[ " $PARTS " == *" $1 "* ]]; }
 common=(--dataset cifar10 --data "$DATA" --classifier ../shared/models/resnet20-12fca82f.th --seed 0 --batch 32)
 pur=(--purifier models/cifar10-mae.safetensors --preset mae-cifar10)
-md=(--purifier models/cifar10-maskdit.safetensors --preset maskdit-cifar10)
+# Until the knobs sweep of 2026-12-07 (src/purify/presets.ts) maskdit-cifar10 meant σ_pur 0.2 and one
+# mask per step; the rows made then pin those with --sigma 0.2 --masks 1, so that they reproduce.
+old_md=(--sigma 0.2 --masks 1)
+md=(--purifier models/cifar10-maskdit.safetensors --preset maskdit-cifar10 "${old_md[@]}")
 # A purifier's report name and flags: name (amrm for the MAE, as its reports were named first), args.
 rmd=(--purifier models/cifar10-rmaskdit.safetensors --preset rmaskdit-cifar10)
 # The published ResNet-56 as the classifier (PARTS=resnet56 and maskdit-e6).
@@ -128,7 +132,7 @@ fi
 # with the ResNet-56 the adaptive PGD-5 and the transfer rows at l_2 1.0 (PARTS=maskdit-e6, run with
 # N 128, NA 64).
 if has maskdit-e6; then
-  e6=(--purifier models/cifar10-maskdit-e6.safetensors --preset maskdit-cifar10)
+  e6=(--purifier models/cifar10-maskdit-e6.safetensors --preset maskdit-cifar10 "${old_md[@]}")
   $AMRM eval "${r56[@]}" "${e6[@]}" --n "$N" "${pgd8[@]}" --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e6-pgd20-none-linf-8_255.json"
   $AMRM eval "${r56[@]}" "${e6[@]}" --n 512 --json "$OUT/cifar10-512-resnet56-maskdit-e6-clean.json"
   $AMRM eval "${r56[@]}" "${e6[@]}" --n "$N" --attack apgd-ce --norm linf --eps 8/255 --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e6-apgd-ce-20-none-linf-8_255.json"
@@ -140,17 +144,37 @@ if has maskdit-e6; then
     $AMRM eval "${r56[@]}" "${e6[@]}" --n "$N" --attack $atk --norm l2 --eps 1.0 --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e6-$name-none-l2-1.0.json"
   done
 fi
-# The attack's budget (PARTS=budget, run with N 128, NA 64): the pair that meets the clean target
-# (MaskDiT-e6 + ResNet-56) at l_inf 2/255 and 4/255, beside its 8/255 rows above: the undefended
-# classifier under PGD-20, the transferred PGD-20 (last iterate) and the adaptive PGD-5 with exact
-# gradients, so that the budget each target fails at is measured rather than guessed.
+# maskdit-cifar10 as the knobs sweep chose it (two masks per step, σ_pur 0.1; src/purify/presets.ts)
+# with the MaskDiT-e6 (PARTS=knobs, run with N 128, NA 64): beside the rows above, which are the same
+# model under the preset's first values (σ_pur 0.2, one mask). With the ResNet-56: the transferred
+# PGD-20, clean on the paper's 512 images, the adaptive PGD-5 with exact gradients, APGD-CE-20 and
+# the l_2 1.0 rows; with the ResNet-20, the transferred PGD-20.
+if has knobs; then
+  e6k=(--purifier models/cifar10-maskdit-e6.safetensors --preset maskdit-cifar10)
+  $AMRM eval "${r56[@]}" "${e6k[@]}" --n "$N" "${pgd8[@]}" --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e6-knobs-pgd20-none-linf-8_255.json"
+  $AMRM eval "${r56[@]}" "${e6k[@]}" --n 512 --json "$OUT/cifar10-512-resnet56-maskdit-e6-knobs-clean.json"
+  $AMRM eval "${r56[@]}" "${e6k[@]}" --n "$NA" "${pgd8[@]}" --steps 5 --eot 1 --adaptive exact --json "$OUT/cifar10-resnet56-maskdit-e6-knobs-pgd5-exact-linf-8_255.json"
+  $AMRM eval "${r56[@]}" "${e6k[@]}" --n "$N" --attack apgd-ce --norm linf --eps 8/255 --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e6-knobs-apgd-ce-20-none-linf-8_255.json"
+  for atk in pgd apgd-ce; do
+    name=$([[ $atk == pgd ]] && echo pgd20 || echo apgd-ce-20)
+    $AMRM eval "${r56[@]}" "${e6k[@]}" --n "$N" --attack $atk --norm l2 --eps 1.0 --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e6-knobs-$name-none-l2-1.0.json"
+  done
+  $AMRM eval "${common[@]}" "${e6k[@]}" --n "$N" "${pgd8[@]}" --steps 20 --adaptive none --json "$OUT/cifar10-maskdit-e6-knobs-pgd20-none-linf-8_255.json"
+fi
+# The attack's budget (PARTS=budget, run with N 128, NA 64): the same pair and preset at l_inf 2/255
+# and 4/255, beside its 8/255 rows: the undefended classifier under PGD-20, the transferred PGD-20
+# (last iterate) and the adaptive PGD-5 with exact gradients, so that the budget each target fails
+# at is measured rather than guessed.
 if has budget; then
-  e6=(--purifier models/cifar10-maskdit-e6.safetensors --preset maskdit-cifar10)
+  e6k=(--purifier models/cifar10-maskdit-e6.safetensors --preset maskdit-cifar10)
   for eps in 2/255 4/255; do
     tag="linf-${eps/\//_}"
     $AMRM eval "${r56[@]}" --n "$N" --attack pgd --norm linf --eps "$eps" --steps 20 --json "$OUT/cifar10-resnet56-none-pgd20-$tag.json"
-    $AMRM eval "${r56[@]}" "${e6[@]}" --n "$N" --attack pgd --norm linf --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e6-pgd20-none-$tag.json"
-    $AMRM eval "${r56[@]}" "${e6[@]}" --n "$NA" --attack pgd --norm linf --eps "$eps" --steps 5 --eot 1 --adaptive exact --json "$OUT/cifar10-resnet56-maskdit-e6-pgd5-exact-$tag.json"
+    $AMRM eval "${r56[@]}" "${e6k[@]}" --n "$N" --attack pgd --norm linf --eps "$eps" --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e6-knobs-pgd20-none-$tag.json"
+  done
+  for eps in 2/255 4/255; do
+    tag="linf-${eps/\//_}"
+    $AMRM eval "${r56[@]}" "${e6k[@]}" --n "$NA" --attack pgd --norm linf --eps "$eps" --steps 5 --eot 1 --adaptive exact --json "$OUT/cifar10-resnet56-maskdit-e6-knobs-pgd5-exact-$tag.json"
   done
 fi
 # Square (l_inf only, black box), 1000 queries: on the classifier, and transferred through each purifier.

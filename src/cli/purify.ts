@@ -6,7 +6,7 @@
 // and prints the loss before and after.
 import { basename, extname, join } from 'node:path';
 import { init } from '../engine/engine.js';
-import { UsageError, fractionFlag, intFlag, parseFlags, ratioFlag, withUsage } from './args.js';
+import { UsageError, fractionFlag, intFlag, numFlag, parseFlags, ratioFlag, withUsage } from './args.js';
 import { openOutputFolder } from './outputs.js';
 import { asyncScope } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
@@ -17,20 +17,21 @@ import { writeAtomic } from '../engine/io/node.js';
 import { purifyPresetNames } from '../purify/presets.js';
 
 export const PURIFY_USAGE = `  purify --purifier FILE [--purifier-config NAME] [--preset NAME] --input A.png [B.png ...] --out DIR
-         [--steps S] [--eta 16/255|inf] [--masks 1] [--mask-ratio R] [--seed 0] [--amv]
+         [--steps S] [--eta 16/255|inf] [--masks 1] [--mask-ratio R] [--sigma SIGMA] [--seed 0] [--amv]
                                      AMRM purification of PNG images with an MAE or a MaskDiT (presets:
                                      ${purifyPresetNames().slice(0, 3).join(', ')}, ...; default: the family's for
-                                     CIFAR-10, or MNIST for 1-channel images);
+                                     CIFAR-10, or MNIST for 1-channel images); the flags override the
+                                     preset's, SIGMA (MaskDiT's σ_pur, [−1, 1] units) included;
                                      writes DIR/<name>.png and DIR/purify.json (loss per step; --amv: the
                                      attention variation from the input per step and layer)`;
 
 interface PurifyArgs {
   purifier: string; purifierConfig?: string; preset?: string; inputs: string[]; out: string;
-  steps?: number; eta?: number; masks?: number; maskRatio?: number; seed: number; amv: boolean;
+  steps?: number; eta?: number; masks?: number; maskRatio?: number; sigma?: number; seed: number; amv: boolean;
 }
 
 export function parsePurifyArgs(args: string[]): PurifyArgs {
-  const flags = parseFlags(args, { valued: ['--purifier', '--purifier-config', '--preset', '--out', '--steps', '--eta', '--masks', '--mask-ratio', '--seed'], lists: ['--input'], switches: ['--amv'] });
+  const flags = parseFlags(args, { valued: ['--purifier', '--purifier-config', '--preset', '--out', '--steps', '--eta', '--masks', '--mask-ratio', '--sigma', '--seed'], lists: ['--input'], switches: ['--amv'] });
   const got = flags.values, inputs = flags.lists.get('--input') ?? [];
   const purifier = got.get('--purifier'), out = got.get('--out');
   if (!purifier) throw new UsageError('--purifier FILE is required (an MAE or MaskDiT checkpoint)');
@@ -47,7 +48,7 @@ export function parsePurifyArgs(args: string[]): PurifyArgs {
   const maskRatio = ratioFlag(got, '--mask-ratio');
   return {
     purifier, purifierConfig: got.get('--purifier-config'), preset, inputs, out,
-    steps: intFlag(got, '--steps', 0), eta, masks: intFlag(got, '--masks', 1), maskRatio, seed: intFlag(got, '--seed', 0) ?? 0,
+    steps: intFlag(got, '--steps', 0), eta, masks: intFlag(got, '--masks', 1), maskRatio, sigma: numFlag(got, '--sigma', 1e-6), seed: intFlag(got, '--seed', 0) ?? 0,
     amv: flags.switches.has('--amv'),
   };
 }
@@ -59,7 +60,7 @@ export async function purifyCommand(args: string[]): Promise<number> {
   openOutputFolder(a.out);
   const eng = await init();
   // The data set is guessed from the channels, for the default preset only (no note about a chosen one).
-  const loaded = loadPurifier(a.purifier, { config: a.purifierConfig, preset: a.preset, dataset: a.preset ? undefined : images[0].shape[0] === 1 ? 'mnist' : 'cifar10' });
+  const loaded = loadPurifier(a.purifier, { config: a.purifierConfig, preset: a.preset, sigma: a.sigma, dataset: a.preset ? undefined : images[0].shape[0] === 1 ? 'mnist' : 'cifar10' });
   try {
     const want = [...loaded.recon.inputShape];
     images.forEach((im, i) => {
@@ -93,7 +94,8 @@ export async function purifyCommand(args: string[]): Promise<number> {
     if (r.losses.length) console.log(`loss ${r.losses[0].toFixed(5)} at the first step, ${r.losses[r.losses.length - 1].toFixed(5)} at the last; ${r.seconds.toFixed(1)} s (${(images.length / r.seconds).toFixed(2)} images/s)`);
     if (r.amv) console.log(`AMV from the input after the last step, per layer: encoder ${fmtAmv(r.amv.encoder.at(-1)!)}, decoder ${fmtAmv(r.amv.decoder.at(-1)!)}`);
     const report = {
-      purifier: a.purifier, family: loaded.family, preset: loaded.preset, inputs: a.inputs, options, adapter: eng.gpu.kind, seconds: r.seconds,
+      purifier: a.purifier, family: loaded.family, preset: loaded.preset, ...(loaded.family === 'maskdit' ? { sigma: loaded.recon.sigma } : {}),
+      inputs: a.inputs, options, adapter: eng.gpu.kind, seconds: r.seconds,
       loss_per_step: Array.from(r.losses, (v) => +v.toPrecision(6)),
       ...(r.amv ? { amv_per_step: roundAmv(r.amv), amv_definition: AMV_DEFINITION } : {}),
     };

@@ -54,7 +54,7 @@ export function purifyConfig(preset: string | undefined, overrides: Partial<Puri
   const p = preset ? purifyPreset(preset) : undefined;
   const c: PurifyConfig = {
     steps: p?.steps ?? 150, stepSize: p?.stepSize ?? 1, halve: p?.halve ?? false, maskRatio: p?.maskRatio ?? 0.25,
-    eta: p?.eta ?? DEFAULT_ETA, masks: 1, seed: 0, ...stripUndefined(overrides), ...(preset ? { preset } : {}),
+    eta: p?.eta ?? DEFAULT_ETA, masks: p?.masks ?? 1, seed: 0, ...stripUndefined(overrides), ...(preset ? { preset } : {}),
   };
   checkOptions(c);
   return c;

@@ -52,6 +52,8 @@ export interface LoadPurifierOptions {
   inputShape?: readonly number[];
   /** The data set's name, for the default preset and the errors. */
   dataset?: string;
+  /** MaskDiT-Pure's σ_pur in [−1, 1] units instead of the preset's (refused for an MAE). */
+  sigma?: number;
   /** Seed of the reconstructor's fixed diffusion-noise draw (MaskDiT; default 0). */
   noiseSeed?: number;
   /** Where a note goes (a preset made for another data set); default console.log. */
@@ -71,6 +73,7 @@ export function purifierFromStateDict(sd: StateDict, file: string, o: LoadPurifi
   // A preset chosen for another data set is allowed (a study may want it) but never silently.
   const presetData = presetName.slice(presetName.indexOf('-') + 1);
   if (o.dataset && presetData !== o.dataset) (o.onNote ?? console.log)(`note: preset ${presetName} was chosen for ${presetData}, the images are ${o.dataset} (the ${family}-${o.dataset} preset is made for them)`);
+  if (o.sigma !== undefined && family === 'mae') throw new Error(`σ_pur (--sigma) is MaskDiT-Pure's noise level, but ${file} is an MAE`);
   let p: LoadedPurifier;
   if (family === 'mae') {
     const mae = MAE.load(sd, o.config);
@@ -81,7 +84,7 @@ export function purifierFromStateDict(sd: StateDict, file: string, o: LoadPurifi
     };
   } else {
     const maskdit = MaskDiT.load(sd, o.config);
-    const sigma = preset.sigma ?? DEFAULT_PURIFY_SIGMA;
+    const sigma = o.sigma ?? preset.sigma ?? DEFAULT_PURIFY_SIGMA;
     p = {
       family, maskdit, recon: new MaskDitReconstruction(maskdit, { sigma }), reconstructor: new MaskDitReconstructor(maskdit, { sigma, noiseSeed: o.noiseSeed }),
       config: maskdit.config,

@@ -29,8 +29,8 @@ test('amrm eval: attack and purifier flags parse, and their errors are usage err
   assert.equal([a.batch, a.robust!.preset, a.robust!.adaptive, a.robust!.eps, a.robust!.norm, a.robust!.eot, a.robust!.steps], [16, undefined, 'exact', 8 / 255, 'linf', 4, 10]);
   assert.is(parseEvalArgs([...base, '--attack', 'apgd-dlr']).robust!.adaptive, 'none');
   // The preset's loop overridden: steps, ball (inf: none), masks per step, mask ratio.
-  const o = parseEvalArgs([...base, '--purifier', 'm', '--purify-steps', '9', '--eta', 'inf', '--masks', '2', '--mask-ratio', '0.75']).robust!;
-  assert.equal([o.purifySteps, o.eta, o.masks, o.maskRatio], [9, Infinity, 2, 0.75]);
+  const o = parseEvalArgs([...base, '--purifier', 'm', '--purify-steps', '9', '--eta', 'inf', '--masks', '2', '--mask-ratio', '0.75', '--sigma', '0.3']).robust!;
+  assert.equal([o.purifySteps, o.eta, o.masks, o.maskRatio, o.sigma], [9, Infinity, 2, 0.75, 0.3]);
   const bad: [string[], RegExp][] = [
     [[...base, '--attack', 'bpda'], /bpda needs --purifier/],
     [[...base, '--preset', 'mae-cifar10'], /--preset needs --purifier/],
@@ -118,6 +118,11 @@ test('amrm eval --purifier --attack pgd --adaptive exact writes the robust repor
     assert.is(parsePurifyArgs(['--purifier', 'm', '--eta', '16/255', '--input', 'a.png', '--out', 'o']).eta, 16 / 255);
     assert.is(parsePurifyArgs(['--purifier', 'm', '--mask-ratio', '0.75', '--input', 'a.png', '--out', 'o']).maskRatio, 0.75);
     assert.throws(() => parsePurifyArgs(['--purifier', 'm', '--mask-ratio', '1.5', '--input', 'a.png', '--out', 'o']), /--mask-ratio must be in \[0, 1\), got '1.5'/);
+    // --sigma is MaskDiT-Pure's σ_pur: parsed as a positive number, refused for an MAE by name.
+    assert.is(parsePurifyArgs(['--purifier', 'm', '--sigma', '0.3', '--input', 'a.png', '--out', 'o']).sigma, 0.3);
+    let sigmaErr = '';
+    try { await quiet(() => purifyCommand(['--purifier', join(s.dir, 'mae.safetensors'), '--sigma', '0.3', '--input', inputs[0], '--out', join(s.dir, 'sigma')])); } catch (e) { sigmaErr = (e as Error).message; }
+    assert.match(sigmaErr, /σ_pur \(--sigma\) is MaskDiT-Pure's noise level, but .*mae\.safetensors is an MAE/);
     // An --out that cannot be a folder fails before the purification, naming it.
     writeFileSync(join(s.dir, 'afile'), 'x');
     let outErr = '';

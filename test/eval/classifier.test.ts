@@ -84,6 +84,8 @@ test('amrm eval: argument errors are usage errors naming the flag', () => {
     [[...base, '--attack', 'pgd,fgsm'], /--attack must be one of .*, a comma-separated list of them, or aa-rand, got 'pgd,fgsm'/],
     [[...base, '--attack', 'pgd,pgd'], /--attack names an attack twice: 'pgd,pgd'/],
     [[...base, '--attack', 'pgd,bpda'], /--attack bpda needs --purifier FILE/],
+    [[...base, '--sigma', '0.2'], /--sigma needs --purifier FILE/],
+    [[...base, '--purifier', 'p.safetensors', '--sigma', '0'], /--sigma must be a number ≥ .*, got '0'/],
     [[...base, '--attack', 'pgd,square', '--norm', 'l2'], /--attack square is implemented for --norm linf only/],
     [[...base, '--keep-adversarial', '--json', 'r.json'], /--keep-adversarial needs --attack/],
     [[...base, '--attack', 'pgd', '--keep-adversarial'], /--keep-adversarial needs --json OUT/],

@@ -43,6 +43,8 @@ test('presets: the paper table by name, the MNIST one from its sweep', () => {
   const c = purifyConfig('mae-cifar10', { steps: 4, eta: undefined });
   assert.equal([c.steps, c.eta, c.maskRatio, c.preset], [4, 16 / 255, 0.25, 'mae-cifar10']);
   assert.throws(() => purifyConfig(undefined, { masks: 0 }), /masks must be a positive integer/);
+  // A preset may carry masks per step (maskdit-cifar10: 2, from its sweep); an override wins.
+  assert.equal([purifyConfig('maskdit-cifar10').masks, purifyConfig('maskdit-cifar10', { masks: 1 }).masks, purifyConfig('mae-cifar10').masks], [2, 1, 1]);
   // The "1*" halving: steps 1..floor(S/2) at lambda, the rest at lambda/2 (s > S/2).
   assert.equal([1, 2, 3, 4, 5].map((s) => stepSizeAt({ steps: 5, stepSize: 1, halve: true }, s) * 255), [1, 1, 0.5, 0.5, 0.5]);
   assert.equal([1, 2, 3, 4].map((s) => stepSizeAt({ steps: 4, stepSize: 2, halve: true }, s) * 255), [2, 2, 1, 1]);

@@ -131,10 +131,15 @@ test('loadPurifier: the family from the file, the default preset per family, a p
     writeAtomic(mdFile, writeSafetensors(await md.stateDict()));
     writeAtomic(maeFile, writeSafetensors(await mae.stateDict()));
     assert.is(purifierFamily(loadStateDictFile('test/fixtures/maskdit_tiny.pt'), 'x'), 'maskdit', 'reference keys, no metadata');
-    // The family picks the data set's preset, and the preset gives σ_pur (the CIFAR-10 sweep's 0.2).
+    // The family picks the data set's preset, and the preset gives σ_pur (the CIFAR-10 sweep's 0.1);
+    // --sigma overrides it, for a MaskDiT only.
     const a = loadPurifier(mdFile, { dataset: 'cifar10' });
-    assert.equal([a.family, a.preset, a.family === 'maskdit' ? a.recon.sigma : NaN], ['maskdit', 'maskdit-cifar10', 0.2]);
+    assert.equal([a.family, a.preset, a.family === 'maskdit' ? a.recon.sigma : NaN], ['maskdit', 'maskdit-cifar10', 0.1]);
     a.dispose();
+    const a2 = loadPurifier(mdFile, { dataset: 'cifar10', sigma: 0.3 });
+    assert.equal([a2.family === 'maskdit' ? a2.recon.sigma : NaN, a2.family === 'maskdit' ? a2.reconstructor.sigma : NaN], [0.3, 0.3]);
+    a2.dispose();
+    assert.throws(() => loadPurifier(maeFile, { dataset: 'cifar10', sigma: 0.3 }), /σ_pur \(--sigma\) is MaskDiT-Pure's noise level, but .* is an MAE/);
     const b = loadPurifier(maeFile, { dataset: 'cifar10' });
     assert.equal([b.family, b.preset], ['mae', 'mae-cifar10']);
     b.dispose();
