@@ -90,7 +90,9 @@ export async function theoremCommand(args: string[]): Promise<number> {
   const { classifier, loaded } = models;
   const t0 = performance.now();
   try {
-    const purify = purifyConfig(loaded.preset, { steps: a.purifySteps, seed: a.seed });
+    // One mask draw per step whatever the preset averages (maskdit-cifar10: 2): the AMV oracle masks
+    // each image once, and the workbench compares the oracle's loop with the purifier's step for step.
+    const purify = purifyConfig(loaded.preset, { steps: a.purifySteps, seed: a.seed, masks: 1 });
     const maskRatio = a.maskRatio ?? purify.maskRatio;
     const model = loaded.reconstructor;
     console.log(`theorem: ${set.n} ${a.dataset} test images (seed ${a.seed}), purifier ${a.purifier} (${model.description}), classifier ${classifier.arch}, adapter ${eng.gpu.kind}`);

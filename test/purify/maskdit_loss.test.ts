@@ -137,7 +137,7 @@ test('loadPurifier: the family from the file, the default preset per family, a p
     assert.equal([a.family, a.preset, a.family === 'maskdit' ? a.recon.sigma : NaN], ['maskdit', 'maskdit-cifar10', 0.1]);
     a.dispose();
     const a2 = loadPurifier(mdFile, { dataset: 'cifar10', sigma: 0.3 });
-    assert.equal([a2.family === 'maskdit' ? a2.recon.sigma : NaN, a2.family === 'maskdit' ? a2.reconstructor.sigma : NaN], [0.3, 0.3]);
+    assert.is(a2.family === 'maskdit' ? a2.recon.sigma : NaN, 0.3);
     a2.dispose();
     assert.throws(() => loadPurifier(maeFile, { dataset: 'cifar10', sigma: 0.3 }), /σ_pur \(--sigma\) is MaskDiT-Pure's noise level, but .* is an MAE/);
     const b = loadPurifier(maeFile, { dataset: 'cifar10' });
