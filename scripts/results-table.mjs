@@ -19,18 +19,14 @@ const PAPER = [
 ];
 
 const pct = (x) => `${(100 * x).toFixed(1)}%`;
-const epsText = (norm, eps) => {
-  const k = eps * 255;
-  const e = Math.abs(k - Math.round(k)) < 1e-6 && eps < 0.1 ? `${Math.round(k)}/255` : Number.isInteger(eps) ? eps.toFixed(1) : String(+eps.toFixed(4));
-  return `${norm === 'l2' ? 'l_2' : 'l_inf'} ${e}`;
+/** A radius in [0, 1] units as k/255 where it is one under 0.1, else as a number. */
+const radiusText = (r) => {
+  const k = r * 255;
+  return Math.abs(k - Math.round(k)) < 1e-6 && r < 0.1 ? `${Math.round(k)}/255` : Number.isInteger(r) ? r.toFixed(1) : String(+r.toFixed(4));
 };
-
-/** A ball radius as k/255 where it is one (JSON keeps an infinite radius as null: no ball). */
-const etaText = (eta) => {
-  if (eta === null || eta === undefined || !Number.isFinite(eta)) return 'none';
-  const k = eta * 255;
-  return Math.abs(k - Math.round(k)) < 1e-6 ? `${Math.round(k)}/255` : String(+eta.toFixed(4));
-};
+const epsText = (norm, eps) => `${norm === 'l2' ? 'l_2' : 'l_inf'} ${radiusText(eps)}`;
+/** A ball radius; a report keeps an infinite one as 'inf' (older ones as null): no ball. */
+const etaText = (eta) => (typeof eta === 'number' && Number.isFinite(eta) ? radiusText(eta) : 'none');
 
 function row(file, r) {
   const a = r.attack, p = r.purifier, c = r.config;
