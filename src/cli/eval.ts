@@ -9,7 +9,7 @@
 // { robust_accuracy, attack: {...} | null, purifier: {...} | null, robust_predictions }.
 // --shard i/n runs the i-th of n runs of whole batches of the selection; `amrm merge` joins them.
 import { init } from '../engine/engine.js';
-import { UsageError, fractionFlag, intFlag, numFlag, parseFlags, ratioFlag, withUsage } from './args.js';
+import { UsageError, fractionFlag, intFlag, parseFlags, withUsage } from './args.js';
 import { checkOutputFiles } from './outputs.js';
 import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
 import { writeSafetensors } from '../engine/io/safetensors.js';
@@ -22,10 +22,9 @@ import { subset, type ImageSet } from '../data/dataset.js';
 import { createClassifier, CLASSIFIER_ARCHS } from '../models/classifiers.js';
 import { evaluateClassifier } from '../eval/classifier.js';
 import type { ReconstructionModel } from '../purify/loss.js';
-import { loadPurifier } from './purifier.js';
+import { PURIFIER_FLAGS, loadPurifier, parsePurifierFlags, type PurifierFlags } from './purifier.js';
 import type { LoadedPurifier } from '../purify/load.js';
 import { purifyConfig } from '../purify/amrm.js';
-import { purifyPresetNames } from '../purify/presets.js';
 import type { Norm } from '../attacks/ball.js';
 import { ATTACKS, pgdKeep, robustAccuracy, type Adaptive, type AttackName } from '../eval/robust.js';
 import { parseShard, shardFromEnv, shardRange, type Shard } from '../eval/shard.js';
@@ -56,8 +55,8 @@ export const EVAL_USAGE = `  eval --dataset cifar10|cifar100|mnist [--data DIR] 
                                      Indexed Job (JOB_COMPLETION_INDEX, with --shard-count N or
                                      AMRM_SHARD_COUNT) is its shard; {shard} in OUT becomes i-of-n`;
 
-export interface RobustArgs {
-  purifier?: string; purifierConfig?: string; preset?: string; purifySteps?: number; eta?: number; masks?: number; maskRatio?: number; sigma?: number;
+export interface RobustArgs extends Omit<PurifierFlags, 'steps'> {
+  purifier?: string; purifySteps?: number;
   attack?: AttackName[]; norm: Norm; eps: number; steps: number; eot: number; adaptive: Adaptive; stepSize?: number;
   keepAdversarial: boolean;
 }
@@ -70,7 +69,7 @@ export interface EvalArgs {
 }
 
 const VALUED = ['--dataset', '--data', '--classifier', '--arch', '--split', '--n', '--seed', '--indices', '--batch', '--json', '--shard', '--shard-count'] as const;
-const ROBUST_VALUED = ['--purifier', '--purifier-config', '--preset', '--purify-steps', '--eta', '--masks', '--mask-ratio', '--sigma',
+const ROBUST_VALUED = ['--purifier', ...PURIFIER_FLAGS, '--purify-steps',
   '--attack', '--norm', '--eps', '--steps', '--eot', '--adaptive', '--step-size'] as const;
 
 
@@ -136,12 +135,9 @@ function parseRobust(got: Map<string, string>, dataset: string): Omit<RobustArgs
   }
   if (attack && new Set(attack).size !== attack.length) throw new UsageError(`--attack names an attack twice: '${attackText}'`);
   if (!purifier) {
-    for (const f of ['--purifier-config', '--preset', '--purify-steps', '--eta', '--masks', '--mask-ratio', '--sigma']) if (got.has(f)) throw new UsageError(`${f} needs --purifier FILE`);
+    for (const f of [...PURIFIER_FLAGS, '--purify-steps']) if (got.has(f)) throw new UsageError(`${f} needs --purifier FILE`);
     if (attack?.includes('bpda')) throw new UsageError('--attack bpda needs --purifier FILE (it differentiates around a purifier)');
   }
-  // Without --preset the purifier's family picks it (mae-DATASET or maskdit-DATASET), once the file is read.
-  const preset = got.get('--preset');
-  if (preset !== undefined && !purifyPresetNames().includes(preset)) throw new UsageError(`--preset must be one of ${purifyPresetNames().join(', ')}, got '${preset}'`);
   const norm = got.get('--norm') ?? 'linf';
   if (norm !== 'linf' && norm !== 'l2') throw new UsageError(`--norm must be linf or l2, got '${norm}'`);
   if (attack?.includes('square') && norm !== 'linf') throw new UsageError('--attack square is implemented for --norm linf only');
@@ -152,12 +148,10 @@ function parseRobust(got: Map<string, string>, dataset: string): Omit<RobustArgs
   const eps = number('--eps') ?? (norm === 'linf' ? 8 / 255 : 0.5);
   // Images are in [0, 1]: an l_inf radius of 1 or more allows any image at all.
   if (norm === 'linf' && eps >= 1) throw new UsageError(`--eps ${got.get('--eps')} under l_inf allows any image in [0, 1] (a radius in [0, 1] units, e.g. 8/255)`);
-  const maskRatio = ratioFlag(got, '--mask-ratio');
+  // Without --preset the purifier's family picks it (mae-DATASET or maskdit-DATASET), once the file is read.
+  const { steps: purifySteps, ...purifierFlags } = parsePurifierFlags(got, '--purify-steps');
   return {
-    purifier, purifierConfig: got.get('--purifier-config'), preset,
-    purifySteps: intFlag(got, '--purify-steps', 0),
-    eta: fractionFlag(got, '--eta', { inf: true }),
-    masks: intFlag(got, '--masks', 1), maskRatio, sigma: numFlag(got, '--sigma', 1e-6),
+    purifier, ...purifierFlags, purifySteps,
     attack: attack as AttackName[] | undefined, norm, adaptive,
     eps,
     steps: intFlag(got, '--steps', 1) ?? 10,

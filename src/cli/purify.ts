@@ -6,12 +6,12 @@
 // and prints the loss before and after.
 import { basename, extname, join } from 'node:path';
 import { init } from '../engine/engine.js';
-import { UsageError, fractionFlag, intFlag, numFlag, parseFlags, ratioFlag, withUsage } from './args.js';
+import { UsageError, intFlag, parseFlags, withUsage } from './args.js';
 import { openOutputFolder } from './outputs.js';
 import { asyncScope } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
 import { readPng, writePng } from '../data/png.js';
-import { loadPurifier } from './purifier.js';
+import { PURIFIER_FLAGS, loadPurifier, parsePurifierFlags, type PurifierFlags } from './purifier.js';
 import { purify, purifyConfig, type AmvTrajectory } from '../purify/amrm.js';
 import { writeAtomic } from '../engine/io/node.js';
 import { purifyPresetNames } from '../purify/presets.js';
@@ -25,13 +25,12 @@ export const PURIFY_USAGE = `  purify --purifier FILE [--purifier-config NAME] [
                                      writes DIR/<name>.png and DIR/purify.json (loss per step; --amv: the
                                      attention variation from the input per step and layer)`;
 
-interface PurifyArgs {
-  purifier: string; purifierConfig?: string; preset?: string; inputs: string[]; out: string;
-  steps?: number; eta?: number; masks?: number; maskRatio?: number; sigma?: number; seed: number; amv: boolean;
+interface PurifyArgs extends PurifierFlags {
+  purifier: string; inputs: string[]; out: string; seed: number; amv: boolean;
 }
 
 export function parsePurifyArgs(args: string[]): PurifyArgs {
-  const flags = parseFlags(args, { valued: ['--purifier', '--purifier-config', '--preset', '--out', '--steps', '--eta', '--masks', '--mask-ratio', '--sigma', '--seed'], lists: ['--input'], switches: ['--amv'] });
+  const flags = parseFlags(args, { valued: ['--purifier', ...PURIFIER_FLAGS, '--out', '--steps', '--seed'], lists: ['--input'], switches: ['--amv'] });
   const got = flags.values, inputs = flags.lists.get('--input') ?? [];
   const purifier = got.get('--purifier'), out = got.get('--out');
   if (!purifier) throw new UsageError('--purifier FILE is required (an MAE or MaskDiT checkpoint)');
@@ -42,14 +41,9 @@ export function parsePurifyArgs(args: string[]): PurifyArgs {
   const twice = names.find((n, i) => names.indexOf(n) !== i);
   if (twice) throw new UsageError(`two inputs would both be written as ${join(out, twice)} (${inputs.filter((p, i) => names[i] === twice).join(', ')}); rename one`);
   if (names.includes('purify.json')) throw new UsageError('an input named purify.* would clash with the report purify.json');
-  const preset = got.get('--preset');
-  if (preset !== undefined && !purifyPresetNames().includes(preset)) throw new UsageError(`--preset must be one of ${purifyPresetNames().join(', ')}, got '${preset}'`);
-  const eta = fractionFlag(got, '--eta', { inf: true });
-  const maskRatio = ratioFlag(got, '--mask-ratio');
   return {
-    purifier, purifierConfig: got.get('--purifier-config'), preset, inputs, out,
-    steps: intFlag(got, '--steps', 0), eta, masks: intFlag(got, '--masks', 1), maskRatio, sigma: numFlag(got, '--sigma', 1e-6), seed: intFlag(got, '--seed', 0) ?? 0,
-    amv: flags.switches.has('--amv'),
+    purifier, ...parsePurifierFlags(got, '--steps'), inputs, out,
+    seed: intFlag(got, '--seed', 0) ?? 0, amv: flags.switches.has('--amv'),
   };
 }
 

@@ -31,6 +31,14 @@ test('amrm eval: attack and purifier flags parse, and their errors are usage err
   // The preset's loop overridden: steps, ball (inf: none), masks per step, mask ratio.
   const o = parseEvalArgs([...base, '--purifier', 'm', '--purify-steps', '9', '--eta', 'inf', '--masks', '2', '--mask-ratio', '0.75', '--sigma', '0.3']).robust!;
   assert.equal([o.purifySteps, o.eta, o.masks, o.maskRatio, o.sigma], [9, Infinity, 2, 0.75, 0.3]);
+  // amrm purify reads the same overrides the same way (one parser), its step count under --steps.
+  const p = parsePurifyArgs(['--purifier', 'm', '--steps', '9', '--eta', 'inf', '--masks', '2', '--mask-ratio', '0.75', '--sigma', '0.3', '--input', 'a.png', '--out', 'o']);
+  assert.equal([p.steps, p.eta, p.masks, p.maskRatio, p.sigma], [o.purifySteps, o.eta, o.masks, o.maskRatio, o.sigma]);
+  for (const [flag, value, re] of [['--preset', 'nope', /--preset must be one of/], ['--sigma', '0', /--sigma must be/], ['--masks', '0', /--masks must be/]] as const) {
+    for (const parse of [() => parseEvalArgs([...base, '--purifier', 'm', flag, value]), () => parsePurifyArgs(['--purifier', 'm', flag, value, '--input', 'a.png', '--out', 'o'])]) {
+      assert.throws(parse, (e: Error) => e instanceof UsageError && re.test(e.message));
+    }
+  }
   const bad: [string[], RegExp][] = [
     [[...base, '--attack', 'bpda'], /bpda needs --purifier/],
     [[...base, '--preset', 'mae-cifar10'], /--preset needs --purifier/],
