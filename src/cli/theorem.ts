@@ -22,8 +22,9 @@ export const THEOREM_USAGE = `  theorem [--dataset mnist|cifar10] [--data DIR] [
           [--eps 0.5/255,1/255,2/255,4/255,8/255,16/255] [--norm linf|l2] [--attack-steps 10]
           [--adaptive none|exact] [--preset NAME] [--purify-steps S] [--mask-ratio R]
           [--features 64] [--orthogonal] [--pairs 512] [--oracle-eps E|none] --json OUT
-                                     Theorems 3.1 and 3.2, the exact first-order attention shift and the
-                                     AMV oracle on real test images under one mask (an MAE or MaskDiT
+                                     Theorems 3.1 and 3.2 and the exact first-order attention shift on
+                                     real test images under one mask, and the AMV oracle's purification
+                                     beside L_rec's with the preset's masks per step (an MAE or MaskDiT
                                      purifier; preset default: the family's for the data set); writes OUT, the SVG
                                      plots beside it (OUT minus .json + -shift/-bound/-theorem32.svg)
                                      and prints a summary; the shipped models by default`;
@@ -90,9 +91,9 @@ export async function theoremCommand(args: string[]): Promise<number> {
   const { classifier, loaded } = models;
   const t0 = performance.now();
   try {
-    // One mask draw per step whatever the preset averages (maskdit-cifar10: 2): the AMV oracle masks
-    // each image once, and the workbench compares the oracle's loop with the purifier's step for step.
-    const purify = purifyConfig(loaded.preset, { steps: a.purifySteps, seed: a.seed, masks: 1 });
+    // The preset's loop, masks per step included: the oracle averages over as many masks as the
+    // purifier's loss does, so the two loops compare step for step.
+    const purify = purifyConfig(loaded.preset, { steps: a.purifySteps, seed: a.seed });
     const maskRatio = a.maskRatio ?? purify.maskRatio;
     const model = loaded.reconstructor;
     console.log(`theorem: ${set.n} ${a.dataset} test images (seed ${a.seed}), purifier ${a.purifier} (${model.description}), classifier ${classifier.arch}, adapter ${eng.gpu.kind}`);

@@ -130,6 +130,34 @@ test('the AMV oracle: zero at the clean image, its gradient matches a finite dif
   mae.dispose();
 });
 
+test('the AMV oracle with two masks per step: the mean of its one-mask losses and gradients', async () => {
+  const rng = new Rng(17);
+  const mae = MAE.create(CFG, { seed: 9 });
+  const model = new MaeReconstructor(mae);
+  const clean = randomImages(rng, B);
+  const x0 = Float32Array.from(clean, (v) => v + rng.uniform(-0.05, 0.05));
+  const shape = [B, 3, 8, 8];
+  // Copy-major: rows 0..B-1 are the first mask of each image, rows B..2B-1 the second.
+  const both = mae.maskPlan(2 * B, { maskRatio: 0.5, seed: 6 }).mask;
+  const L = both.length / (2 * B);
+  const at = (masks: number, mask: Float32Array): Promise<{ loss: number; g: Float32Array }> => asyncScope(async () => {
+    const oracle = new AmvOracle(model, tensor(clean, shape));
+    const x = tensor(x0, shape).requireGrad();
+    const loss = oracle.reconstructionLoss(x, { maskRatio: 0.5, masks, rng: new Rng(0), mask });
+    const [gx] = grad(loss, [x]);
+    return { loss: (await loss.data())[0], g: await gx.data() };
+  });
+  const two = await at(2, both);
+  const first = await at(1, both.slice(0, B * L)), second = await at(1, both.slice(B * L));
+  const want = (first.loss + second.loss) / 2;
+  assert.ok(Math.abs(two.loss - want) <= 1e-5 * Math.abs(want), `loss with two masks ${two.loss}, mean of the one-mask losses ${want}`);
+  const scale = Math.max(...first.g.map(Math.abs), ...second.g.map(Math.abs));
+  const worst = Math.max(...two.g.map((v, i) => Math.abs(v - (first.g[i] + second.g[i]) / 2)));
+  assert.ok(worst <= 1e-4 * scale, `gradient with two masks against the mean of the one-mask gradients: worst gap ${worst} (scale ${scale})`);
+  assert.ok(first.loss > 0 && Math.abs(first.loss - second.loss) > 1e-6 * first.loss, 'the two masks are different masks');
+  mae.dispose();
+});
+
 test('amrm theorem on MNIST test digits with the shipped models: report, plots, conventions; usage errors', async () => {
   const s = scratch('theorem');
   try {
@@ -198,8 +226,8 @@ test('amrm theorem with a MaskDiT purifier (MNIST-shaped, random weights): its p
     assert.match(r.model.description, /^MaskDiT 28×28 p4 C1 enc 32×1 .*σ_pur 0\.1, noise seed 0$/);
     assert.is(r.preset, 'maskdit-cifar10');
     assert.is(r.purify.steps, 2);
-    // The preset averages two mask draws per step; the workbench takes one (the oracle masks each image once).
-    assert.is(r.purify.masks, 1);
+    // The preset averages two mask draws per step, and so do both loops (L_rec's and the oracle's).
+    assert.is(r.purify.masks, 2);
     assert.equal(r.mask, { ratio: 0.5, hidden: 25, patches: 49 });
     const [b] = r.budgets;
     assert.equal(b.layers.map((l: { stack: string; layer: number; tokens: number }) => `${l.stack}${l.layer}:${l.tokens}`), ['encoder0:24', 'decoder0:49']);
