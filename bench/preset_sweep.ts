@@ -28,7 +28,8 @@
 //   node dist/bench/preset_sweep.js --dataset cifar10 --data ../shared/data/cifar-10-batches-bin \
 //     --purifier models/cifar10-maskdit-e6.safetensors --classifier ../shared/models/resnet56-4bfd9763.th \
 //     --grid knobs --n 64 --json bench/results/cifar10-maskdit-e6-knobs-sweep.json
-//   (the same with --grid combos --json bench/results/cifar10-maskdit-e6-combos-sweep.json)
+//   (the same with --grid combos --json bench/results/cifar10-maskdit-e6-combos-sweep.json, and with
+//   --grid pareto --clean-n 256 --json bench/results/cifar10-maskdit-e6-pareto-sweep.json)
 // (the last: the classifier's choice, issue 17 section 3, on the same images as the ResNet-20 sweep)
 // (The two MNIST reports were made when this file was bench/mnist_preset_sweep.ts, same code path.)
 import { intFlag, parseFlags } from '../src/cli/args.js';
@@ -121,6 +122,21 @@ const MASKDIT_CIFAR_COMBOS: Setting[] = [
 ];
 
 /**
+ * `--grid pareto`, MaskDiT on CIFAR-10, after `combos`: on the test images the chosen two masks at
+ * σ_pur 0.1 cost 7.8 points of clean accuracy where σ_pur 0.2 with one mask cost 4.9, a gap the 64
+ * images of the earlier grids could not see (61 of 64 clean under both). So each candidate between the
+ * two is measured on `--clean-n` clean training images (a seeded sample whose first `--n` are the
+ * attacked ones), the last iterates on the `--n` as before (the first-fooling iterates skipped).
+ */
+const MASKDIT_CIFAR_PARETO: Setting[] = [
+  ...[[0.2, 1], [0.1, 1], [0.2, 2], [0.15, 2], [0.1, 2]].map(([sigma, masks]) => ({ stepSize: 1, steps: 25, halve: false, eta: 16 / 255, maskRatio: 0.5, sigma, masks })),
+  { stepSize: 1, steps: 25, halve: false, eta: 12 / 255, maskRatio: 0.5, sigma: 0.1, masks: 2 },
+];
+
+/** The clean cost (points of accuracy on the clean sample) a `pareto` row may have and be chosen: issue 17's clean target. */
+const PARETO_CLEAN_COST = 5;
+
+/**
  * The MAE's on CIFAR-10, for information (the paper fixes the loop: 0.25 / 150 / 1*, the 16/255
  * ball): where the shipped MAE's clean accuracy goes (every sign step moves every pixel, so a long
  * loop walks the image to the ball's edge) and whether a shorter loop, a smaller ball, a higher mask
@@ -145,20 +161,23 @@ interface Row { purified_clean: number; purified_attacked_last: number; steps: n
 /** Each data set's rule (see the header): the score a setting is chosen by, and whether it may be. */
 const RULES = {
   mnist: { text: `most purified_attacked_last among rows with purified_clean >= clean - ${CLEAN_LOSS_ALLOWED}`,
-    eligible: (r: Row, clean: number) => r.purified_clean >= clean - CLEAN_LOSS_ALLOWED, score: (r: Row) => r.purified_attacked_last },
+    eligible: (r: Row, clean: number, _cleanN: number) => r.purified_clean >= clean - CLEAN_LOSS_ALLOWED, score: (r: Row) => r.purified_attacked_last },
   // The preset keeps the paper's loop (0.5 / 25 / 1) and takes the σ_pur; the other rows inform.
   cifar10: { text: "most purified_clean + purified_attacked_last among the paper's loop (25 steps of 1/255, no halving) rows; the other rows for information",
     eligible: (r: Row) => r.steps === 25 && r.stepSize === 1 && !r.halve, score: (r: Row) => r.purified_clean + r.purified_attacked_last },
   // The open knobs (eta, masks per step, σ_pur) on the paper's loop and mask ratio; mask-ratio rows inform.
   'cifar10-knobs': { text: "most purified_clean + purified_attacked_last among the rows with the paper's loop and mask ratio (0.5 / 25 / 1); eta, masks per step and σ_pur free; the other rows for information",
     eligible: (r: Row) => r.steps === 25 && r.stepSize === 1 && !r.halve && r.maskRatio === 0.5, score: (r: Row) => r.purified_clean + r.purified_attacked_last },
+  // Issue 17's clean target on the clean sample, then the most last iterates brought back.
+  'cifar10-pareto': { text: `most purified_attacked_last among the rows whose purified clean accuracy on the clean sample is at most ${PARETO_CLEAN_COST} points under the classifier's own there (issue 17's clean target, on training images)`,
+    eligible: (r: Row, clean: number, cleanN: number) => (clean - r.purified_clean) / cleanN <= PARETO_CLEAN_COST / 100, score: (r: Row) => r.purified_attacked_last },
   // The MAE's CIFAR-10 loop is the paper's: no row is eligible, the sweep informs only.
   'cifar10-mae': { text: 'none chosen (the paper fixes the loop); every row for information', eligible: () => false, score: (r: Row) => r.purified_clean + r.purified_attacked_last },
 } as const;
 
 const direct = process.argv[1]?.endsWith('/bench/preset_sweep.js');
 if (direct) {
-  const flags = parseFlags(process.argv.slice(2), { valued: ['--n', '--classifier', '--purifier', '--json', '--dataset', '--data', '--grid'] }).values;
+  const flags = parseFlags(process.argv.slice(2), { valued: ['--n', '--clean-n', '--classifier', '--purifier', '--json', '--dataset', '--data', '--grid'] }).values;
   const n = intFlag(flags, '--n', 1) ?? 64;
   const dataset = flags.get('--dataset') ?? 'mnist';
   if (dataset !== 'mnist' && dataset !== 'cifar10') throw new Error(`--dataset must be mnist or cifar10, got '${dataset}'`);
@@ -169,50 +188,76 @@ if (direct) {
   const train = cifar ? loadCifar(flags.get('--data') ?? '../shared/data/cifar-10-batches-bin', 'cifar10', { split: 'train' }) : loadMnistSplit('train');
   await init();
   const loaded = loadPurifier(purifierFile, { dataset });
+  const grid = flags.get('--grid') ?? 'loop';
+  const pareto = grid === 'pareto';
+  const cleanN = intFlag(flags, '--clean-n', n) ?? n;
+  if (!pareto && flags.has('--clean-n')) throw new Error('--clean-n is for --grid pareto');
+  // A prefix of a seeded sample is the smaller seeded sample: the attacked images are among the clean ones.
+  const cleanSet = subset(train, sampleIndices(train.n, cleanN, 11));
   const set = subset(train, sampleIndices(train.n, n, 11));
   // The architecture from the file's keys: the published ResNet-20 and ResNet-56 are both candidates.
   const classifier = createClassifier(undefined, loadStateDictFile(classifierFile));
-  const grid = flags.get('--grid') ?? 'loop';
-  const knobs = grid === 'knobs' || grid === 'combos';
-  if (grid !== 'loop' && !knobs) throw new Error(`--grid must be loop, knobs or combos, got '${grid}'`);
+  const KNOB_GRIDS = { knobs: MASKDIT_CIFAR_KNOBS, combos: MASKDIT_CIFAR_COMBOS, pareto: MASKDIT_CIFAR_PARETO } as const;
+  const knobs = grid in KNOB_GRIDS;
+  if (grid !== 'loop' && !knobs) throw new Error(`--grid must be loop, knobs, combos or pareto, got '${grid}'`);
   if (knobs && !(cifar && loaded.family === 'maskdit')) throw new Error(`--grid ${grid} is a CIFAR-10 MaskDiT grid: it needs --dataset cifar10 and a MaskDiT --purifier`);
-  const GRID = knobs ? (grid === 'knobs' ? MASKDIT_CIFAR_KNOBS : MASKDIT_CIFAR_COMBOS) : cifar ? (loaded.family === 'mae' ? MAE_CIFAR_GRID : MASKDIT_CIFAR_GRID) : loaded.family === 'mae' ? MAE_GRID : MASKDIT_GRID;
-  const rule = RULES[knobs ? 'cifar10-knobs' : cifar && loaded.family === 'mae' ? 'cifar10-mae' : dataset];
+  const GRID = knobs ? KNOB_GRIDS[grid as keyof typeof KNOB_GRIDS] : cifar ? (loaded.family === 'mae' ? MAE_CIFAR_GRID : MASKDIT_CIFAR_GRID) : loaded.family === 'mae' ? MAE_GRID : MASKDIT_GRID;
+  const rule = RULES[pareto ? 'cifar10-pareto' : knobs ? 'cifar10-knobs' : cifar && loaded.family === 'mae' ? 'cifar10-mae' : dataset];
   const modelFor = (g: Setting): ReconstructionModel => (loaded.family === 'maskdit' ? new MaskDitReconstruction(loaded.maskdit, { sigma: g.sigma }) : loaded.recon);
   const target = classifierTarget(classifier);
-  const shape = [set.n, ...set.shape.slice(1)];
-  const correct = async (x: Float32Array): Promise<number> =>
-    predictions(await logitsOf(target, x, set.n, 0), classifier.numClasses).reduce((s, p, i) => s + (p === set.labels[i] ? 1 : 0), 0);
+  const correctOf = async (x: Float32Array, labels: Int32Array): Promise<number> =>
+    predictions(await logitsOf(target, x, labels.length, 0), classifier.numClasses).reduce((s, p, i) => s + (p === labels[i] ? 1 : 0), 0);
+  const correct = (x: Float32Array): Promise<number> => correctOf(x, set.labels);
   const attackOptions = { norm: 'linf', eps: cifar ? 8 / 255 : 0.3, steps: 20, seed: 1 } as const;
   const last = await pgd(target, set.images, set.labels, { ...attackOptions, keep: 'last' });
-  const first = await pgd(target, set.images, set.labels, { ...attackOptions, keep: 'first' });
-  const base = { clean: await correct(set.images), attacked_last: await correct(last.adversarial), attacked_first: await correct(first.adversarial) };
-  console.log(`${set.n} ${dataset} training images: clean ${base.clean}, attacked (PGD-20 l_inf ${attackOptions.eps.toFixed(4)}) ${base.attacked_last} (last iterate), ${base.attacked_first} (first fooling)`);
+  const first = pareto ? undefined : await pgd(target, set.images, set.labels, { ...attackOptions, keep: 'first' });
+  const attackedFirst = first ? await correct(first.adversarial) : undefined;
+  const cleanSample = pareto ? await correctOf(cleanSet.images, cleanSet.labels) : undefined;
+  const base = {
+    clean: await correct(set.images), attacked_last: await correct(last.adversarial),
+    ...(first ? { attacked_first: attackedFirst } : { clean_n: cleanN, clean_sample: cleanSample }),
+  };
+  console.log(`${set.n} ${dataset} training images: clean ${base.clean}, attacked (PGD-20 l_inf ${attackOptions.eps.toFixed(4)}) ${base.attacked_last} (last iterate)` +
+    (first ? `, ${attackedFirst} (first fooling)` : `; ${cleanSample} of the ${cleanN} clean sample`));
+  const per = set.shape.slice(1).reduce((a, b) => a * b, 1);
   const rows = [];
   for (const g of GRID) {
     const { sigma: _sigma, masks = 1, ...loop } = g;
     const o: PurifyOptions = { ...loop, masks, seed: 3 };
     const model = modelFor(g);
     const t0 = performance.now();
-    const run = (x: Float32Array): Promise<Float32Array> => asyncScope(async () => (await purify(model, tensor(x, shape), o)).images.data());
+    // In chunks of the attacked sample's size, each under the same seed: the clean sample's first chunk
+    // is purified exactly as the attacked sample's clean images are.
+    const run = async (x: Float32Array): Promise<Float32Array> => {
+      const out = new Float32Array(x.length);
+      for (let at = 0; at < x.length; at += set.n * per) {
+        const chunk = x.subarray(at, Math.min(x.length, at + set.n * per));
+        out.set(await asyncScope(async () => (await purify(model, tensor(chunk, [chunk.length / per, ...set.shape.slice(1)]), o)).images.data()), at);
+      }
+      return out;
+    };
     const row = {
       ...g, masks, eta: Number.isFinite(g.eta) ? g.eta : 'Infinity',
       purified_attacked_last: await correct(await run(last.adversarial)),
-      purified_attacked_first: await correct(await run(first.adversarial)),
-      purified_clean: await correct(await run(set.images)),
+      ...(first ? { purified_attacked_first: await correct(await run(first.adversarial)) } : {}),
+      ...(pareto ? await (async () => {
+        const purified = await run(cleanSet.images);
+        return { purified_clean: await correctOf(purified, cleanSet.labels), purified_clean_attacked_sample: await correct(purified.slice(0, set.n * per)) };
+      })() : { purified_clean: await correct(await run(set.images)) }),
       seconds: +((performance.now() - t0) / 1000).toFixed(1),
     };
     rows.push(row);
     console.log(JSON.stringify(row));
   }
-  const eligible = rows.filter((r) => rule.eligible(r, base.clean));
+  const cleanBase = cleanSample ?? base.clean;
+  const eligible = rows.filter((r) => rule.eligible(r, cleanBase, cleanN));
   const chosen = eligible.reduce<typeof rows[number] | undefined>((b, r) => (!b || rule.score(r) > rule.score(b) ? r : b), undefined);
   console.log(chosen ? `chosen: ${JSON.stringify(chosen)}` : `chosen: none (${rule.text})`);
   const report = {
     bench: 'preset-sweep', dataset, family: loaded.family, command: `node dist/bench/preset_sweep.js ${process.argv.slice(2).join(' ')}`,
     adapter: engine().gpu.kind, n: set.n,
     images: cifar ? 'CIFAR-10 training batches 1-5, seeded sample (seed 11)' : 'MNIST training split (src/data/mnist.ts MNIST_SPLIT), seeded sample (seed 11)',
-    attack: `PGD l_inf eps ${cifar ? '8/255' : '0.3'}, 20 steps, on the classifier alone; last iterate and first fooling iterate`, classifier: classifierFile, purifier: purifierFile,
+    attack: `PGD l_inf eps ${cifar ? '8/255' : '0.3'}, 20 steps, on the classifier alone; last iterate${pareto ? '' : ' and first fooling iterate'}`, classifier: classifierFile, purifier: purifierFile,
     rule: rule.text,
     ...base, rows, chosen: chosen ? rows.indexOf(chosen) : null, date: new Date().toISOString(),
   };

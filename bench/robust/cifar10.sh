@@ -148,7 +148,8 @@ fi
 # with the MaskDiT-e6 (PARTS=knobs, run with N 128, NA 64): beside the rows above, which are the same
 # model under the preset's first values (σ_pur 0.2, one mask). With the ResNet-56: the transferred
 # PGD-20, clean on the paper's 512 images, the adaptive PGD-5 with exact gradients, APGD-CE-20 and
-# the l_2 1.0 rows; with the ResNet-20, the transferred PGD-20.
+# the l_2 1.0 rows (transferred PGD-20 and APGD-CE-20, adaptive PGD-5); with the ResNet-20, the
+# transferred PGD-20.
 if has knobs; then
   e6k=(--purifier models/cifar10-maskdit-e6.safetensors --preset maskdit-cifar10)
   $AMRM eval "${r56[@]}" "${e6k[@]}" --n "$N" "${pgd8[@]}" --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e6-knobs-pgd20-none-linf-8_255.json"
@@ -159,6 +160,7 @@ if has knobs; then
     name=$([[ $atk == pgd ]] && echo pgd20 || echo apgd-ce-20)
     $AMRM eval "${r56[@]}" "${e6k[@]}" --n "$N" --attack $atk --norm l2 --eps 1.0 --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e6-knobs-$name-none-l2-1.0.json"
   done
+  $AMRM eval "${r56[@]}" "${e6k[@]}" --n "$NA" --attack pgd --norm l2 --eps 1.0 --steps 5 --eot 1 --adaptive exact --json "$OUT/cifar10-resnet56-maskdit-e6-knobs-pgd5-exact-l2-1.0.json"
   $AMRM eval "${common[@]}" "${e6k[@]}" --n "$N" "${pgd8[@]}" --steps 20 --adaptive none --json "$OUT/cifar10-maskdit-e6-knobs-pgd20-none-linf-8_255.json"
 fi
 # The attack's budget (PARTS=budget, run with N 128, NA 64): the same pair and preset at l_inf 2/255
