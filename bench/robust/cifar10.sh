@@ -17,7 +17,7 @@
 # loop chosen on training images; "mae-e14" the longer-trained MAE's rows, "resnet56" the
 # published ResNet-56's and "maskdit-e6" the longer-trained MaskDiT's (all three run with N 128, NA 64);
 # "knobs" the MaskDiT-e6 under maskdit-cifar10 as the knobs sweep chose it, "budget" that pair at
-# smaller l_inf budgets (both N 128, NA 64).
+# smaller l_inf budgets (both N 128, NA 64), "pareto" that pair with a 12/255 ball (N 128).
 set -euo pipefail
 N=${1:-128}
 NA=${2:-128}
@@ -178,6 +178,16 @@ if has budget; then
     tag="linf-${eps/\//_}"
     $AMRM eval "${r56[@]}" "${e6k[@]}" --n "$NA" --attack pgd --norm linf --eps "$eps" --steps 5 --eot 1 --adaptive exact --json "$OUT/cifar10-resnet56-maskdit-e6-knobs-pgd5-exact-$tag.json"
   done
+fi
+# The trade-off on the test images, for information (PARTS=pareto, run with N 128): the same pair and
+# preset with the 12/255 ball, the pareto sweep's runner-up on training images
+# (bench/results/cifar10-maskdit-e6-pareto-sweep.json: 250 of 256 clean kept, 32 of 64 last iterates
+# brought back, against 245 and 42 at 16/255): clean on the paper's 512 images and the transferred
+# PGD-20, beside the knobs rows.
+if has pareto; then
+  e6k12=(--purifier models/cifar10-maskdit-e6.safetensors --preset maskdit-cifar10 --eta 12/255)
+  $AMRM eval "${r56[@]}" "${e6k12[@]}" --n 512 --json "$OUT/cifar10-512-resnet56-maskdit-e6-knobs-eta12-clean.json"
+  $AMRM eval "${r56[@]}" "${e6k12[@]}" --n "$N" "${pgd8[@]}" --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e6-knobs-eta12-pgd20-none-linf-8_255.json"
 fi
 # Square (l_inf only, black box), 1000 queries: on the classifier, and transferred through each purifier.
 if has none; then
