@@ -17,7 +17,8 @@
 # loop chosen on training images; "mae-e14" the longer-trained MAE's rows, "resnet56" the
 # published ResNet-56's and "maskdit-e6" the longer-trained MaskDiT's (all three run with N 128, NA 64);
 # "knobs" the MaskDiT-e6 under maskdit-cifar10 as the knobs sweep chose it, "budget" that pair at
-# smaller l_inf budgets (both N 128, NA 64), "pareto" that pair with a 12/255 ball (N 128).
+# smaller l_inf budgets (both N 128, NA 64), "pareto" that pair with a 12/255 ball (N 128);
+# "paired" compares committed reports image by image (amrm compare).
 set -euo pipefail
 N=${1:-128}
 NA=${2:-128}
@@ -188,6 +189,20 @@ if has pareto; then
   e6k12=(--purifier models/cifar10-maskdit-e6.safetensors --preset maskdit-cifar10 --eta 12/255)
   $AMRM eval "${r56[@]}" "${e6k12[@]}" --n 512 --json "$OUT/cifar10-512-resnet56-maskdit-e6-knobs-eta12-clean.json"
   $AMRM eval "${r56[@]}" "${e6k12[@]}" --n "$N" "${pgd8[@]}" --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e6-knobs-eta12-pgd20-none-linf-8_255.json"
+fi
+# Paired comparisons of committed reports (PARTS=paired, after the parts they read): which images
+# each of two runs on the same images gets right, and the exact McNemar p-value (bench/results/paired/).
+if has paired; then
+  mkdir -p bench/results/paired
+  paired() { $AMRM compare "$OUT/$1.json" "$OUT/$2.json" --json "bench/results/paired/$3.json"; }
+  # The clean cost of the swept knobs against the first values, and against no purifier at all.
+  paired cifar10-512-resnet56-maskdit-e6-clean cifar10-512-resnet56-maskdit-e6-knobs-clean e6-first-vs-knobs-clean
+  paired cifar10-512-resnet56-clean cifar10-512-resnet56-maskdit-e6-knobs-clean resnet56-vs-e6-knobs-clean
+  paired cifar10-512-resnet56-clean cifar10-512-resnet56-maskdit-e6-clean resnet56-vs-e6-first-clean
+  paired cifar10-512-resnet56-maskdit-e6-knobs-clean cifar10-512-resnet56-maskdit-e6-knobs-eta12-clean e6-knobs-vs-eta12-clean
+  # What the knobs buy under the transferred PGD-20, and what the smaller ball gives back of it.
+  paired cifar10-resnet56-maskdit-e6-pgd20-none-linf-8_255 cifar10-resnet56-maskdit-e6-knobs-pgd20-none-linf-8_255 e6-first-vs-knobs-pgd20
+  paired cifar10-resnet56-maskdit-e6-knobs-pgd20-none-linf-8_255 cifar10-resnet56-maskdit-e6-knobs-eta12-pgd20-none-linf-8_255 e6-knobs-vs-eta12-pgd20
 fi
 # Square (l_inf only, black box), 1000 queries: on the classifier, and transferred through each purifier.
 if has none; then

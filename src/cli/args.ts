@@ -13,16 +13,20 @@ export interface FlagSpec {
   switches?: readonly string[];
   /** Flags that take every following argument up to the next `--flag`. */
   lists?: readonly string[];
+  /** Arguments that are not flags are taken in order (files to read), instead of refused. */
+  positional?: boolean;
 }
 
 export interface Flags {
   values: Map<string, string>;
   switches: Set<string>;
   lists: Map<string, string[]>;
+  /** With `positional`: the arguments that are not flags, in order. */
+  positional: string[];
 }
 
 export function parseFlags(args: readonly string[], spec: FlagSpec): Flags {
-  const out: Flags = { values: new Map(), switches: new Set(), lists: new Map() };
+  const out: Flags = { values: new Map(), switches: new Set(), lists: new Map(), positional: [] };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const eq = a.indexOf('=');
@@ -34,6 +38,7 @@ export function parseFlags(args: readonly string[], spec: FlagSpec): Flags {
       out.lists.set(a, items);
       continue;
     }
+    if (spec.positional && !a.startsWith('--')) { out.positional.push(a); continue; }
     if (!spec.valued.includes(flag)) throw new UsageError(`unknown option '${a}'`);
     const value = flag !== a ? a.slice(eq + 1) : args[++i];
     if (value === undefined || value === '') throw new UsageError(`${flag} needs a value`);

@@ -16,7 +16,7 @@ import { writeSafetensors } from '../engine/io/safetensors.js';
 import { checkFiniteWeights } from '../engine/io/host-tensor.js';
 import { loadCifar } from '../data/cifar-fs.js';
 import { loadMnistSplit } from '../data/mnist.js';
-import { sampleIndices, parseIndexRange } from '../data/sample.js';
+import { selectIndices } from '../data/sample.js';
 import type { CifarKind, Split } from '../data/cifar.js';
 import { subset, type ImageSet } from '../data/dataset.js';
 import { createClassifier, CLASSIFIER_ARCHS } from '../models/classifiers.js';
@@ -166,8 +166,7 @@ export async function evalCommand(args: string[]): Promise<number> {
   checkOutputFiles([a.json, a.json && a.robust?.keepAdversarial ? adversarialPath(a.json) : undefined]);
   // The whole split is read (tens of MB), so that a sample or a slice is checked against its real size.
   const all = a.dataset === 'mnist' ? loadMnistSplit(a.split) : loadCifar(a.data, a.dataset, { split: a.split });
-  const indices = a.indices !== undefined ? parseIndexRange(a.indices, all.n)
-    : a.n !== undefined ? sampleIndices(all.n, a.n, a.seed) : undefined;
+  const indices = selectIndices(all.n, a);
   let set = indices ? subset(all, indices) : all;
   // A shard: whole batches of the selection, numbered by their position in it (see eval/shard.ts).
   const range = a.shard ? shardRange(set.n, a.batch, a.shard) : undefined;

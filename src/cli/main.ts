@@ -11,6 +11,7 @@ const USAGES: Record<string, () => Promise<string>> = {
   convert: async () => (await import('./convert.js')).CONVERT_USAGE,
   eval: async () => (await import('./eval.js')).EVAL_USAGE,
   merge: async () => (await import('./merge.js')).MERGE_USAGE,
+  compare: async () => (await import('./compare.js')).COMPARE_USAGE,
   'eval-mae': async () => (await import('./eval-mae.js')).EVAL_MAE_USAGE,
   'eval-maskdit': async () => (await import('./eval-maskdit.js')).EVAL_MASKDIT_USAGE,
   demo: async () => (await import('./demo.js')).DEMO_USAGE,
@@ -53,6 +54,7 @@ type Command = (args: string[]) => number | Promise<number>;
 /** Each command's module, loaded only when it runs (bench pulls in TF.js, train the optimizers). */
 const COMMANDS: Record<string, () => Promise<Command>> = {
   info: async () => info,
+  compare: async () => (await import('./compare.js')).compareCommand,
   convert: async () => (await import('./convert.js')).convertCommand,
   eval: async () => (await import('./eval.js')).evalCommand,
   'eval-classifier': async () => (await import('./eval.js')).evalCommand,
@@ -88,7 +90,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await (await load())(args);
   } catch (e) {
-    console.error(`amrm ${cmd}: ${(e as Error).message}`);
+    // Library errors often name their command already ('merge: ...'): said once.
+    const message = (e as Error).message;
+    console.error(`amrm ${cmd}: ${message.startsWith(`${cmd}: `) ? message.slice(cmd.length + 2) : message}`);
     return 1;
   }
 }

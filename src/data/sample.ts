@@ -56,3 +56,13 @@ export function parseIndexRange(spec: string, total?: number): Int32Array {
   for (const [a, b] of ranges) for (let k = a; k <= b; k++) out[o++] = k;
   return out;
 }
+
+/**
+ * The images an evaluation runs on, as `amrm eval` selects them: an index list, else a seeded sample
+ * of n, else every image (undefined). Reports record these fields, so a report's images can be found again.
+ */
+export function selectIndices(total: number, o: { indices?: string | null; n?: number | null; seed?: number | null }): Int32Array | undefined {
+  if (o.indices !== undefined && o.indices !== null) return parseIndexRange(o.indices, total);
+  if (o.n !== undefined && o.n !== null) return sampleIndices(total, o.n, o.seed ?? 0);
+  return undefined;
+}
