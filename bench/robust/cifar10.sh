@@ -18,7 +18,8 @@
 # published ResNet-56's and "maskdit-e6" the longer-trained MaskDiT's (all three run with N 128, NA 64);
 # "knobs" the MaskDiT-e6 under maskdit-cifar10 as the knobs sweep chose it, "budget" that pair at
 # smaller l_inf budgets (both N 128, NA 64), "pareto" that pair with a 12/255 ball (N 128);
-# "paired" compares committed reports image by image (amrm compare).
+# "maskdit-e8" the MaskDiT trained to 8 epochs (N 128); "paired" compares committed reports image by
+# image (amrm compare).
 set -euo pipefail
 N=${1:-128}
 NA=${2:-128}
@@ -190,6 +191,15 @@ if has pareto; then
   $AMRM eval "${r56[@]}" "${e6k12[@]}" --n 512 --json "$OUT/cifar10-512-resnet56-maskdit-e6-knobs-eta12-clean.json"
   $AMRM eval "${r56[@]}" "${e6k12[@]}" --n "$N" "${pgd8[@]}" --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e6-knobs-eta12-pgd20-none-linf-8_255.json"
 fi
+# The MaskDiT trained 2 epochs more again (models/cifar10-maskdit-e8, 8 in all) with the ResNet-56
+# under maskdit-cifar10 (PARTS=maskdit-e8, run with N 128): clean on the paper's 512 images, the
+# transferred PGD-20 and APGD-CE-20, beside the MaskDiT-e6's knobs rows.
+if has maskdit-e8; then
+  e8=(--purifier models/cifar10-maskdit-e8.safetensors --preset maskdit-cifar10)
+  $AMRM eval "${r56[@]}" "${e8[@]}" --n 512 --json "$OUT/cifar10-512-resnet56-maskdit-e8-clean.json"
+  $AMRM eval "${r56[@]}" "${e8[@]}" --n "$N" "${pgd8[@]}" --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e8-pgd20-none-linf-8_255.json"
+  $AMRM eval "${r56[@]}" "${e8[@]}" --n "$N" --attack apgd-ce --norm linf --eps 8/255 --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e8-apgd-ce-20-none-linf-8_255.json"
+fi
 # Paired comparisons of committed reports (PARTS=paired, after the parts they read): which images
 # each of two runs on the same images gets right, and the exact McNemar p-value (bench/results/paired/).
 if has paired; then
@@ -200,6 +210,10 @@ if has paired; then
   paired cifar10-512-resnet56-clean cifar10-512-resnet56-maskdit-e6-knobs-clean resnet56-vs-e6-knobs-clean
   paired cifar10-512-resnet56-clean cifar10-512-resnet56-maskdit-e6-clean resnet56-vs-e6-first-clean
   paired cifar10-512-resnet56-maskdit-e6-knobs-clean cifar10-512-resnet56-maskdit-e6-knobs-eta12-clean e6-knobs-vs-eta12-clean
+  # Eight epochs against six, clean, when the e8 rows exist.
+  [[ -f "$OUT/cifar10-512-resnet56-maskdit-e8-clean.json" ]] && paired cifar10-512-resnet56-maskdit-e6-knobs-clean cifar10-512-resnet56-maskdit-e8-clean e6-vs-e8-clean
+  [[ -f "$OUT/cifar10-resnet56-maskdit-e8-pgd20-none-linf-8_255.json" ]] && paired cifar10-resnet56-maskdit-e6-knobs-pgd20-none-linf-8_255 cifar10-resnet56-maskdit-e8-pgd20-none-linf-8_255 e6-vs-e8-pgd20
+  [[ -f "$OUT/cifar10-resnet56-maskdit-e8-apgd-ce-20-none-linf-8_255.json" ]] && paired cifar10-resnet56-maskdit-e6-knobs-apgd-ce-20-none-linf-8_255 cifar10-resnet56-maskdit-e8-apgd-ce-20-none-linf-8_255 e6-vs-e8-apgd-ce-20
   # What the knobs buy under the transferred PGD-20, and what the smaller ball gives back of it.
   paired cifar10-resnet56-maskdit-e6-pgd20-none-linf-8_255 cifar10-resnet56-maskdit-e6-knobs-pgd20-none-linf-8_255 e6-first-vs-knobs-pgd20
   paired cifar10-resnet56-maskdit-e6-knobs-pgd20-none-linf-8_255 cifar10-resnet56-maskdit-e6-knobs-eta12-pgd20-none-linf-8_255 e6-knobs-vs-eta12-pgd20
