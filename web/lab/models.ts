@@ -29,6 +29,7 @@ export const SHIPPED: Record<LabDataset, { classifier: ShippedModel; purifiers: 
     purifiers: [
       { file: 'cifar10-maskdit.safetensors', what: 'MaskDiT (models/cifar10-maskdit)', preset: 'maskdit-cifar10' },
       { file: 'cifar10-maskdit-e6.safetensors', what: 'MaskDiT, 2 epochs more (models/cifar10-maskdit-e6)', preset: 'maskdit-cifar10' },
+      { file: 'cifar10-maskdit-e8.safetensors', what: 'MaskDiT, 4 epochs more (models/cifar10-maskdit-e8)', preset: 'maskdit-cifar10' },
       { file: 'cifar10-mae.safetensors', what: 'MAE (models/cifar10-mae)', preset: 'mae-cifar10' },
       { file: 'cifar10-mae-e14.safetensors', what: 'MAE, 8 epochs more (models/cifar10-mae-e14)', preset: 'mae-cifar10' },
       { file: 'cifar10-rmaskdit.safetensors', what: 'robust MaskDiT (models/cifar10-rmaskdit)', preset: 'rmaskdit-cifar10' },
