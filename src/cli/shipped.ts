@@ -35,8 +35,9 @@ export function datasetFlag(got: Map<string, string>): { dataset: ShippedDataset
 /**
  * The shipped models of a data set: the classifier, the purifier `amrm demo` shows (the one that
  * purifies best on that data set, a MaskDiT on both: on MNIST it brings back attacked digits the
- * MAE cannot; on CIFAR-10 the MaskDiT trained longest, models/cifar10-maskdit-e6, which keeps more
- * clean images than the MAE and wins the transfer rows, README's robustness table) and the MAE, on which the committed theorem and figure results were
+ * MAE cannot; on CIFAR-10 models/cifar10-maskdit-e6, which keeps more clean images than the MAE and
+ * than the longer-trained e8, which undoes more transferred attacks but keeps fewer clean images
+ * (README's robustness table, models/cifar10-maskdit-e8.md)) and the MAE, on which the committed theorem and figure results were
  * measured (the default of `amrm theorem` and `amrm figures`).
  */
 export function shippedModels(dataset: ShippedDataset): { classifier: string; purifier: string; mae: string } {
