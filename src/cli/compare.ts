@@ -5,8 +5,7 @@ import { UsageError, parseFlags, withUsage } from './args.js';
 import { checkOutputFiles } from './outputs.js';
 import { readReport } from './reports.js';
 import { writeAtomic } from '../engine/io/node.js';
-import { loadCifar } from '../data/cifar-fs.js';
-import { loadMnistSplit } from '../data/mnist.js';
+import { loadSplit } from '../data/split.js';
 import { selectIndices } from '../data/sample.js';
 import type { EvalReport } from '../eval/shard.js';
 import { pairedCounts, type PairedCounts } from '../eval/paired.js';
@@ -75,14 +74,13 @@ export async function compareCommand(args: string[]): Promise<number> {
   const on: On = a.on ?? (ra.attack && rb.attack ? 'robust' : 'clean');
   const c = ra.config as Record<string, unknown>;
   const dataset = c.dataset as string, split = (c.split ?? 'test') as 'train' | 'test';
-  const all = dataset === 'mnist' ? loadMnistSplit(split)
-    : dataset === 'cifar10' || dataset === 'cifar100' ? loadCifar(a.data ?? (c.data as string), dataset, { split })
-    : (() => { throw new Error(`compare: ${fa} names data set '${dataset}'`); })();
+  if (dataset !== 'mnist' && dataset !== 'cifar10' && dataset !== 'cifar100') throw new Error(`compare: ${fa} names data set '${dataset}'`);
+  const all = loadSplit(dataset, a.data ?? (c.data as string), split);
   const indices = selectIndices(all.n, { indices: c.indices as string | null, n: c.n as number | null, seed: c.seed as number | null });
   const labels = indices ? Array.from(indices, (i) => all.labels[i]) : Array.from(all.labels);
-  const rights = [[fa, ra], [fb, rb]].map(([f, r]) => {
-    const stated = statedCount(f as string, r as EvalReport, on);
-    const right = rightOf(f as string, r as EvalReport, labels, on);
+  const rights = ([[fa, ra], [fb, rb]] as const).map(([f, r]) => {
+    const stated = statedCount(f, r, on);
+    const right = rightOf(f, r, labels, on);
     const got = right.filter(Boolean).length;
     if (got !== stated) throw new Error(`compare: the labels read again give ${got} right for ${f}, its report says ${stated}: not the data it ran on (--data)?`);
     return right;

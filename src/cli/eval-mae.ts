@@ -7,8 +7,7 @@ import { init } from '../engine/engine.js';
 import { UsageError, intFlag, parseFlags, ratioFlag, withUsage } from './args.js';
 import { checkOutputFiles } from './outputs.js';
 import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
-import { loadMnistSplit } from '../data/mnist.js';
-import { loadCifar } from '../data/cifar-fs.js';
+import { loadSplit } from '../data/split.js';
 import { MAE } from '../models/mae.js';
 import { MaeReconstructor } from '../models/reconstructor.js';
 import { maeHeldOutLoss } from '../eval/mae.js';
@@ -46,7 +45,7 @@ export async function evalMaeCommand(args: string[]): Promise<number> {
   if (a === 2) return 2;
   checkOutputFiles([a.json, a.png]);
   const { dataset, file, maskRatio, seed, batch } = a;
-  const set = dataset === 'mnist' ? loadMnistSplit('test') : loadCifar(a.data!, 'cifar10', { split: 'test' });
+  const set = loadSplit(dataset, a.data, 'test');
   const eng = await init();
   const mae = MAE.load(loadStateDictFile(file));
   try {

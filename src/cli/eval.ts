@@ -14,8 +14,7 @@ import { checkOutputFiles } from './outputs.js';
 import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
 import { writeSafetensors } from '../engine/io/safetensors.js';
 import { checkFiniteWeights } from '../engine/io/host-tensor.js';
-import { loadCifar } from '../data/cifar-fs.js';
-import { loadMnistSplit } from '../data/mnist.js';
+import { loadSplit } from '../data/split.js';
 import { selectIndices } from '../data/sample.js';
 import type { CifarKind, Split } from '../data/cifar.js';
 import { subset, type ImageSet } from '../data/dataset.js';
@@ -165,7 +164,7 @@ export async function evalCommand(args: string[]): Promise<number> {
   if (a === 2) return 2;
   checkOutputFiles([a.json, a.json && a.robust?.keepAdversarial ? adversarialPath(a.json) : undefined]);
   // The whole split is read (tens of MB), so that a sample or a slice is checked against its real size.
-  const all = a.dataset === 'mnist' ? loadMnistSplit(a.split) : loadCifar(a.data, a.dataset, { split: a.split });
+  const all = loadSplit(a.dataset, a.data, a.split);
   const indices = selectIndices(all.n, a);
   let set = indices ? subset(all, indices) : all;
   // A shard: whole batches of the selection, numbered by their position in it (see eval/shard.ts).

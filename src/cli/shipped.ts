@@ -4,8 +4,7 @@ import { join, resolve, dirname } from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from './args.js';
-import { loadMnistSplit } from '../data/mnist.js';
-import { loadCifar } from '../data/cifar-fs.js';
+import { loadSplit } from '../data/split.js';
 import { CIFAR10_CLASSES } from '../data/cifar.js';
 import { subset, type ImageSet } from '../data/dataset.js';
 import { sampleIndices } from '../data/sample.js';
@@ -58,7 +57,7 @@ export function checkModelFiles(files: Record<string, string>): void {
 
 /** The test split of a data set. */
 export function loadTestSet(dataset: ShippedDataset, data?: string): ImageSet {
-  return dataset === 'mnist' ? loadMnistSplit('test') : loadCifar(data!, 'cifar10', { split: 'test' });
+  return loadSplit(dataset, data, 'test');
 }
 
 /** A seeded sample of n test images (refused when n is more than the set holds) and their indices. */

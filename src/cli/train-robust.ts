@@ -10,8 +10,7 @@ import { writeSafetensors } from '../engine/io/safetensors.js';
 import { loadStateDictFile, writeAtomic } from '../engine/io/node.js';
 import { UsageError, fractionFlag, intFlag, numFlag, parseFlags } from './args.js';
 import { createClassifier } from '../models/classifiers.js';
-import { loadMnistSplit } from '../data/mnist.js';
-import { loadCifar } from '../data/cifar-fs.js';
+import { loadSplit } from '../data/split.js';
 import type { ImageSet } from '../data/dataset.js';
 import { BatchLoader } from '../train/loader.js';
 import { maeTask, maskditTask } from '../train/tasks.js';
@@ -122,7 +121,7 @@ export function adversarialFolder(dir: string): AdversarialStore {
 const EPOCH_EVAL_IMAGES = 256;
 
 export async function trainRobust(a: RobustArgs): Promise<number> {
-  const load = (split: 'train' | 'test'): ImageSet => (a.dataset === 'mnist' ? loadMnistSplit(split) : loadCifar(a.data, 'cifar10', { split }));
+  const load = (split: 'train' | 'test'): ImageSet => loadSplit(a.dataset, a.data, split);
   const trainSet = a.limit ? firstImages(load('train'), a.limit) : load('train');
   const testSet = firstImages(load('test'), EPOCH_EVAL_IMAGES);
   const eng = await init();
