@@ -18,7 +18,8 @@
 # published ResNet-56's and "maskdit-e6" the longer-trained MaskDiT's (all three run with N 128, NA 64);
 # "knobs" the MaskDiT-e6 under maskdit-cifar10 as the knobs sweep chose it, "budget" that pair at
 # smaller l_inf budgets (both N 128, NA 64), "pareto" that pair with a 12/255 ball (N 128);
-# "maskdit-e8" the MaskDiT trained to 8 epochs (N 128); "paired" compares committed reports image by
+# "maskdit-e8" the MaskDiT trained to 8 epochs (N 128), "maskdit-e8-512" its transfer rows on all 512
+# images the targets name (any N); "paired" compares committed reports image by
 # image (amrm compare).
 set -euo pipefail
 N=${1:-128}
@@ -199,6 +200,13 @@ if has maskdit-e8; then
   $AMRM eval "${r56[@]}" "${e8[@]}" --n 512 --json "$OUT/cifar10-512-resnet56-maskdit-e8-clean.json"
   $AMRM eval "${r56[@]}" "${e8[@]}" --n "$N" "${pgd8[@]}" --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e8-pgd20-none-linf-8_255.json"
   $AMRM eval "${r56[@]}" "${e8[@]}" --n "$N" --attack apgd-ce --norm linf --eps 8/255 --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e8-apgd-ce-20-none-linf-8_255.json"
+fi
+# The same pair's transferred APGD-CE-20 and PGD-20 on the 512 images issue 17's targets name
+# (PARTS=maskdit-e8-512; N does not apply).
+if has maskdit-e8-512; then
+  e8=(--purifier models/cifar10-maskdit-e8.safetensors --preset maskdit-cifar10)
+  $AMRM eval "${r56[@]}" "${e8[@]}" --n 512 --attack apgd-ce --norm linf --eps 8/255 --steps 20 --adaptive none --json "$OUT/cifar10-512-resnet56-maskdit-e8-apgd-ce-20-none-linf-8_255.json"
+  $AMRM eval "${r56[@]}" "${e8[@]}" --n 512 "${pgd8[@]}" --steps 20 --adaptive none --json "$OUT/cifar10-512-resnet56-maskdit-e8-pgd20-none-linf-8_255.json"
 fi
 # Paired comparisons of committed reports (PARTS=paired, after the parts they read): which images
 # each of two runs on the same images gets right, and the exact McNemar p-value (bench/results/paired/).

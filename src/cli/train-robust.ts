@@ -18,9 +18,8 @@ import { trainingRecipe } from '../train/recipes.js';
 import { maeHeldOutLoss } from '../eval/mae.js';
 import { maskDitHeldOutLoss } from '../eval/maskdit.js';
 import { purifyConfig } from '../purify/amrm.js';
-import { purifyPresetNames } from '../purify/presets.js';
 import { SURROGATES, pasteSurrogate, robustTask, type AdversarialStore, type Surrogate, type SurrogateModel } from '../purify/robust.js';
-import { loadPurifier } from './purifier.js';
+import { PURIFIER_FLAGS, loadPurifier, parsePurifierFlags, type PurifierFlags } from './purifier.js';
 import { openRunFolder, runTraining } from './train-run.js';
 import { noGrad } from '../engine/autograd.js';
 import { asyncScope } from '../engine/tensor.js';
@@ -28,24 +27,24 @@ import { tensor } from '../engine/ops/creation.js';
 import { Rng } from '../engine/random.js';
 
 export const TRAIN_ROBUST_USAGE = `  train robust --purifier FILE --classifier FILE --dataset mnist|cifar10 [--data DIR] --out DIR
-        [--preset NAME] [--purify-steps S] [--eps E] [--attack-steps 5] [--attack-step-size A] [--noise 8/255]
+        [--purifier-config NAME] [--preset NAME] [--purify-steps S] [--eta E] [--masks M] [--mask-ratio R] [--sigma SIGMA] [--eps E] [--attack-steps 5] [--attack-step-size A] [--noise 8/255]
         [--rec-weight 1] [--surrogate ${SURROGATES.join('|')}] [--unrolled-steps 3] [--unrolled-step-size A] [--tau 0.5]
         [--epochs 1] [--batch 16] [--lr 1e-4] [--limit N] [--seed 0] [--adversarial regenerate|cache]
         [--checkpoint-every K] [--resume]
                                      fine-tunes the purifier against PGD (l_inf E, default 8/255 and 0.3 on
                                      MNIST) with exact gradients through its purification (the preset's,
-                                     default FAMILY-DATASET, S steps), the classifier frozen; θ learns
+                                     default FAMILY-DATASET, its knobs overridden as in amrm eval), the classifier frozen; θ learns
                                      through the surrogate (paste: each patch predicted once from
                                      complementary masks; unrolled: steps of the loop with sign smoothed to
                                      tanh, by second-order autograd) plus its training loss × --rec-weight;
                                      --adversarial cache attacks in the first epoch only and trains later
                                      epochs on those batches (kept in DIR/adversarial/)`;
 
-const FLAGS = ['--purifier', '--classifier', '--dataset', '--data', '--out', '--preset', '--purify-steps', '--eps', '--attack-steps', '--attack-step-size',
+const FLAGS = ['--purifier', '--classifier', '--dataset', '--data', '--out', ...PURIFIER_FLAGS, '--purify-steps', '--eps', '--attack-steps', '--attack-step-size',
   '--noise', '--rec-weight', '--surrogate', '--unrolled-steps', '--unrolled-step-size', '--tau', '--epochs', '--batch', '--lr', '--limit', '--seed', '--checkpoint-every', '--adversarial'];
 
-interface RobustArgs {
-  purifier: string; classifier: string; dataset: 'mnist' | 'cifar10'; data: string; out: string; preset?: string; purifySteps?: number;
+interface RobustArgs extends Omit<PurifierFlags, 'steps'> {
+  purifier: string; classifier: string; dataset: 'mnist' | 'cifar10'; data: string; out: string; purifySteps?: number;
   eps: number; attackSteps: number; attackStepSize?: number; noise: number; recWeight: number; surrogate: Surrogate;
   unrolledSteps: number; unrolledStepSize?: number; tau: number;
   epochs: number; batch: number; lr: number; limit?: number; seed: number; checkpointEvery?: number; resume: boolean;
@@ -58,8 +57,8 @@ export function parseRobust(args: string[]): RobustArgs {
   const need = (f: string): string => { const v = got.get(f); if (!v) throw new UsageError(`${f} is required`); return v; };
   const dataset = got.get('--dataset');
   if (dataset !== 'mnist' && dataset !== 'cifar10') throw new UsageError(`--dataset must be mnist or cifar10, got '${dataset ?? ''}'`);
-  const preset = got.get('--preset');
-  if (preset !== undefined && !purifyPresetNames().includes(preset)) throw new UsageError(`--preset must be one of ${purifyPresetNames().join(', ')}, got '${preset}'`);
+  // The purification the attack runs through: the same flags, read the same way, as amrm eval's.
+  const { steps: purifySteps, ...purifierFlags } = parsePurifierFlags(got, '--purify-steps');
   const surrogate = got.get('--surrogate') ?? 'paste';
   if (!(SURROGATES as readonly string[]).includes(surrogate)) throw new UsageError(`--surrogate must be ${SURROGATES.join(' or ')}, got '${surrogate}'`);
   const adversarial = got.get('--adversarial') ?? 'regenerate';
@@ -69,7 +68,7 @@ export function parseRobust(args: string[]): RobustArgs {
   if (!(eps > 0 && eps < 1)) throw new UsageError(`--eps must be in (0, 1) (an l_inf radius in [0, 1] units), got '${got.get('--eps')}'`);
   return {
     purifier: need('--purifier'), classifier: need('--classifier'), dataset, data: got.get('--data') ?? '../shared/data', out: need('--out'),
-    preset, purifySteps: intFlag(got, '--purify-steps', 0), eps, attackSteps: intFlag(got, '--attack-steps', 1) ?? 5,
+    ...purifierFlags, purifySteps, eps, attackSteps: intFlag(got, '--attack-steps', 1) ?? 5,
     attackStepSize: fraction('--attack-step-size'), noise: fraction('--noise') ?? 8 / 255, recWeight: numFlag(got, '--rec-weight', 0) ?? 1,
     surrogate: surrogate as Surrogate, unrolledSteps: intFlag(got, '--unrolled-steps', 1) ?? 3, unrolledStepSize: fraction('--unrolled-step-size'),
     tau: numFlag(got, '--tau', 1e-6) ?? 0.5, epochs: intFlag(got, '--epochs', 1) ?? 1, batch: intFlag(got, '--batch', 1) ?? 16,
@@ -127,10 +126,10 @@ export async function trainRobust(a: RobustArgs): Promise<number> {
   const eng = await init();
   const [, C, H, W] = trainSet.shape;
   const classifier = createClassifier(undefined, loadStateDictFile(a.classifier));
-  const p = loadPurifier(a.purifier, { preset: a.preset, dataset: a.dataset, inputShape: [C, H, W] });
+  const p = loadPurifier(a.purifier, { config: a.purifierConfig, preset: a.preset, sigma: a.sigma, dataset: a.dataset, inputShape: [C, H, W] });
   if (classifier.inputShape.join() !== [C, H, W].join()) throw new Error(`the classifier ${a.classifier} takes [${classifier.inputShape}] images, ${a.dataset} has [${C}, ${H}, ${W}]`);
   openRunFolder(a.out, a.resume);
-  const purify = purifyConfig(p.preset, a.purifySteps !== undefined ? { steps: a.purifySteps } : {});
+  const purify = purifyConfig(p.preset, { steps: a.purifySteps, eta: a.eta, masks: a.masks, maskRatio: a.maskRatio });
   const model: SurrogateModel = p.family === 'mae' ? { family: 'mae', mae: p.mae } : { family: 'maskdit', maskdit: p.maskdit, sigma: p.recon.sigma };
   const kind = p.family === 'mae' ? 'mae' : 'maskdit';
   const recipe = trainingRecipe(kind, '', a.dataset, a.seed, { batch: a.batch, lr: a.lr, wd: 0 });
@@ -149,7 +148,7 @@ export async function trainRobust(a: RobustArgs): Promise<number> {
   const config = { kind: 'robust', ...defining, ...unrolledSettings, ...(a.adversarial === 'cache' ? { adversarial: a.adversarial } : {}), family: p.family, purifyPreset: p.preset, purify, optimizer: recipe.optimizer, adapter: eng.gpu.kind, trainImages: trainSet.n };
   const metadata = {
     'amrm.robust.from': basename(a.purifier),
-    'amrm.robust.options': JSON.stringify({ surrogate: a.surrogate, adversarial: a.adversarial, ...(a.surrogate === 'unrolled' ? { unrolled_steps: a.unrolledSteps, unrolled_step_size: a.unrolledStepSize ?? purify.stepSize / 255, tau: a.tau } : {}), eps: a.eps, attack_steps: a.attackSteps, noise: a.noise, rec_weight: a.recWeight, preset: p.preset, purify_steps: purify.steps, epochs: a.epochs, batch: a.batch, lr: a.lr, train_images: trainSet.n, dataset: a.dataset, classifier: basename(a.classifier) }),
+    'amrm.robust.options': JSON.stringify({ surrogate: a.surrogate, adversarial: a.adversarial, ...(a.surrogate === 'unrolled' ? { unrolled_steps: a.unrolledSteps, unrolled_step_size: a.unrolledStepSize ?? purify.stepSize / 255, tau: a.tau } : {}), eps: a.eps, attack_steps: a.attackSteps, noise: a.noise, rec_weight: a.recWeight, preset: p.preset, purify_steps: purify.steps, eta: Number.isFinite(purify.eta) ? purify.eta : 'inf', masks: purify.masks, mask_ratio: purify.maskRatio, ...(p.family === 'maskdit' ? { sigma: p.recon.sigma } : {}), epochs: a.epochs, batch: a.batch, lr: a.lr, train_images: trainSet.n, dataset: a.dataset, classifier: basename(a.classifier) }),
   };
   /** Per epoch: the model's own held-out loss, and the classifier's accuracy on the paste surrogate of clean test images. */
   const onEpoch = async (): Promise<Record<string, unknown>> => {
@@ -177,6 +176,6 @@ export async function trainRobust(a: RobustArgs): Promise<number> {
     stepLog: async () => ({ ...(await task.lastTerms()) }),
     dispose: () => { classifier.dispose(); p.dispose(); },
     banner: `train robust ${p.family} from ${a.purifier} on ${a.dataset} (${trainSet.n} train images), ${a.epochs} epochs of ${loader.batchesPerEpoch} steps, batch ${a.batch}, ` +
-      `adamw lr ${a.lr}; stage I PGD-${a.attackSteps} l_inf ${a.eps.toFixed(4)} through ${p.preset} (S ${purify.steps}), noise ${a.noise.toFixed(4)}${a.adversarial === 'cache' ? ', first epoch only (cached)' : ''}; stage II ${a.surrogate} + ${a.recWeight} × training loss; adapter ${eng.gpu.kind}`,
+      `adamw lr ${a.lr}; stage I PGD-${a.attackSteps} l_inf ${a.eps.toFixed(4)} through ${p.preset} (S ${purify.steps}, ${purify.masks} mask${purify.masks > 1 ? 's' : ''} per step), noise ${a.noise.toFixed(4)}${a.adversarial === 'cache' ? ', first epoch only (cached)' : ''}; stage II ${a.surrogate} + ${a.recWeight} × training loss; adapter ${eng.gpu.kind}`,
   });
 }

@@ -10,6 +10,7 @@ import { writePng, readPng } from '../../src/data/png.js';
 import { evalCommand, parseEvalArgs } from '../../src/cli/eval.js';
 import { UsageError } from '../../src/cli/args.js';
 import { parsePurifyArgs, purifyCommand } from '../../src/cli/purify.js';
+import { parseRobust } from '../../src/cli/train-robust.js';
 import { mergeCommand } from '../../src/cli/merge.js';
 import { loadPurifier } from '../../src/cli/purifier.js';
 import { randomStateDict } from '../models/fixtures.js';
@@ -34,8 +35,13 @@ test('amrm eval: attack and purifier flags parse, and their errors are usage err
   // amrm purify reads the same overrides the same way (one parser), its step count under --steps.
   const p = parsePurifyArgs(['--purifier', 'm', '--steps', '9', '--eta', 'inf', '--masks', '2', '--mask-ratio', '0.75', '--sigma', '0.3', '--input', 'a.png', '--out', 'o']);
   assert.equal([p.steps, p.eta, p.masks, p.maskRatio, p.sigma], [o.purifySteps, o.eta, o.masks, o.maskRatio, o.sigma]);
+  // So does amrm train robust, for the purification its attack runs through (--purify-steps, as eval).
+  const robustBase = ['--purifier', 'm', '--classifier', 'c', '--dataset', 'cifar10', '--out', 'o'];
+  const r = parseRobust([...robustBase, '--purify-steps', '9', '--eta', 'inf', '--masks', '2', '--mask-ratio', '0.75', '--sigma', '0.3', '--purifier-config', 'maskdit-c32']);
+  assert.equal([r.purifySteps, r.eta, r.masks, r.maskRatio, r.sigma, r.purifierConfig], [o.purifySteps, o.eta, o.masks, o.maskRatio, o.sigma, 'maskdit-c32']);
   for (const [flag, value, re] of [['--preset', 'nope', /--preset must be one of/], ['--sigma', '0', /--sigma must be/], ['--masks', '0', /--masks must be/]] as const) {
-    for (const parse of [() => parseEvalArgs([...base, '--purifier', 'm', flag, value]), () => parsePurifyArgs(['--purifier', 'm', flag, value, '--input', 'a.png', '--out', 'o'])]) {
+    for (const parse of [() => parseEvalArgs([...base, '--purifier', 'm', flag, value]), () => parsePurifyArgs(['--purifier', 'm', flag, value, '--input', 'a.png', '--out', 'o']),
+      () => parseRobust([...robustBase, flag, value])]) {
       assert.throws(parse, (e: Error) => e instanceof UsageError && re.test(e.message));
     }
   }

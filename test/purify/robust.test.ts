@@ -27,6 +27,7 @@ import { complementaryMasks, pasteGroups, pasteSurrogate, robustTask, unrolledSu
 import { adversarialFolder } from '../../src/cli/train-robust.js';
 import { MaeReconstruction } from '../../src/purify/loss.js';
 import { purifyConfig } from '../../src/purify/amrm.js';
+import { purifyPreset } from '../../src/purify/presets.js';
 import { maeTask } from '../../src/train/tasks.js';
 import { loadPurifier } from '../../src/cli/purifier.js';
 import { main } from '../../src/cli/main.js';
@@ -231,7 +232,7 @@ test('amrm train robust: a MaskDiT fine-tuned on MNIST loads with the rmaskdit-m
   const out = tmp();
   const purifier = await writeTinyMnistMaskDit(tmp(), 3);
   const args = ['train', 'robust', '--purifier', purifier, '--classifier', 'models/mnist-cnn.safetensors', '--dataset', 'mnist', '--limit', '8', '--batch', '4',
-    '--attack-steps', '1', '--purify-steps', '1', '--out', out];
+    '--attack-steps', '1', '--purify-steps', '1', '--masks', '2', '--out', out];
   const quiet = console.log;
   console.log = () => {};
   try { assert.is(await main(args), 0); } finally { console.log = quiet; }
@@ -239,6 +240,9 @@ test('amrm train robust: a MaskDiT fine-tuned on MNIST loads with the rmaskdit-m
   assert.is(sd.metadata?.['amrm.robust.from'], 'maskdit-mnist-tiny.safetensors');
   const recorded = JSON.parse(sd.metadata!['amrm.robust.options']);
   assert.equal([recorded.surrogate, recorded.eps, recorded.attack_steps, recorded.purify_steps, recorded.train_images], ['paste', 0.3, 1, 1, 8]);
+  // The loop the attack ran through is recorded whole: maskdit-mnist's knobs where no flag overrode them.
+  const loop = purifyConfig('maskdit-mnist');
+  assert.equal([recorded.eta, recorded.masks, recorded.mask_ratio, recorded.sigma], [loop.eta, 2, loop.maskRatio, purifyPreset('maskdit-mnist').sigma]);
   const p = loadPurifier(join(out, 'model.safetensors'), { dataset: 'mnist' });
   assert.is(p.preset, 'rmaskdit-mnist');
   p.dispose();
