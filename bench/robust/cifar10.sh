@@ -19,7 +19,7 @@
 # "knobs" the MaskDiT-e6 under maskdit-cifar10 as the knobs sweep chose it, "budget" that pair at
 # smaller l_inf budgets (both N 128, NA 64), "pareto" that pair with a 12/255 ball (N 128);
 # "maskdit-e8" the MaskDiT trained to 8 epochs (N 128), "maskdit-e8-512" its transfer rows on all 512
-# images the targets name (any N); "paired" compares committed reports image by
+# images the targets name (any N), "maskdit-e8-more" its adaptive and l_2 rows (N 128, NA 64); "paired" compares committed reports image by
 # image (amrm compare).
 set -euo pipefail
 N=${1:-128}
@@ -208,6 +208,16 @@ if has maskdit-e8-512; then
   $AMRM eval "${r56[@]}" "${e8[@]}" --n 512 --attack apgd-ce --norm linf --eps 8/255 --steps 20 --adaptive none --json "$OUT/cifar10-512-resnet56-maskdit-e8-apgd-ce-20-none-linf-8_255.json"
   $AMRM eval "${r56[@]}" "${e8[@]}" --n 512 "${pgd8[@]}" --steps 20 --adaptive none --json "$OUT/cifar10-512-resnet56-maskdit-e8-pgd20-none-linf-8_255.json"
 fi
+# More rows of the MaskDiT-e8 pair (PARTS=maskdit-e8-more, run with N 128, NA 64): the adaptive PGD-5
+# with exact gradients, and the transferred PGD-20 and APGD-CE-20 at l_2 1.0.
+if has maskdit-e8-more; then
+  e8=(--purifier models/cifar10-maskdit-e8.safetensors --preset maskdit-cifar10)
+  $AMRM eval "${r56[@]}" "${e8[@]}" --n "$NA" "${pgd8[@]}" --steps 5 --eot 1 --adaptive exact --json "$OUT/cifar10-resnet56-maskdit-e8-pgd5-exact-linf-8_255.json"
+  for atk in pgd apgd-ce; do
+    name=$([[ $atk == pgd ]] && echo pgd20 || echo apgd-ce-20)
+    $AMRM eval "${r56[@]}" "${e8[@]}" --n "$N" --attack $atk --norm l2 --eps 1.0 --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e8-$name-none-l2-1.0.json"
+  done
+fi
 # Paired comparisons of committed reports (PARTS=paired, after the parts they read): which images
 # each of two runs on the same images gets right, and the exact McNemar p-value (bench/results/paired/).
 if has paired; then
@@ -222,6 +232,11 @@ if has paired; then
   [[ -f "$OUT/cifar10-512-resnet56-maskdit-e8-clean.json" ]] && paired cifar10-512-resnet56-maskdit-e6-knobs-clean cifar10-512-resnet56-maskdit-e8-clean e6-vs-e8-clean
   [[ -f "$OUT/cifar10-resnet56-maskdit-e8-pgd20-none-linf-8_255.json" ]] && paired cifar10-resnet56-maskdit-e6-knobs-pgd20-none-linf-8_255 cifar10-resnet56-maskdit-e8-pgd20-none-linf-8_255 e6-vs-e8-pgd20
   [[ -f "$OUT/cifar10-resnet56-maskdit-e8-apgd-ce-20-none-linf-8_255.json" ]] && paired cifar10-resnet56-maskdit-e6-knobs-apgd-ce-20-none-linf-8_255 cifar10-resnet56-maskdit-e8-apgd-ce-20-none-linf-8_255 e6-vs-e8-apgd-ce-20
+  # Eight epochs against six under the adaptive PGD-5 and at l_2 1.0, when the e8's rows exist.
+  [[ -f "$OUT/cifar10-resnet56-maskdit-e8-pgd5-exact-linf-8_255.json" ]] && paired cifar10-resnet56-maskdit-e6-knobs-pgd5-exact-linf-8_255 cifar10-resnet56-maskdit-e8-pgd5-exact-linf-8_255 e6-vs-e8-pgd5-exact
+  for name in pgd20 apgd-ce-20; do
+    [[ -f "$OUT/cifar10-resnet56-maskdit-e8-$name-none-l2-1.0.json" ]] && paired cifar10-resnet56-maskdit-e6-knobs-$name-none-l2-1.0 cifar10-resnet56-maskdit-e8-$name-none-l2-1.0 e6-vs-e8-$name-l2
+  done
   # What the knobs buy under the transferred PGD-20, and what the smaller ball gives back of it.
   paired cifar10-resnet56-maskdit-e6-pgd20-none-linf-8_255 cifar10-resnet56-maskdit-e6-knobs-pgd20-none-linf-8_255 e6-first-vs-knobs-pgd20
   paired cifar10-resnet56-maskdit-e6-knobs-pgd20-none-linf-8_255 cifar10-resnet56-maskdit-e6-knobs-eta12-pgd20-none-linf-8_255 e6-knobs-vs-eta12-pgd20
