@@ -19,7 +19,8 @@
 # "knobs" the MaskDiT-e6 under maskdit-cifar10 as the knobs sweep chose it, "budget" that pair at
 # smaller l_inf budgets (both N 128, NA 64), "pareto" that pair with a 12/255 ball (N 128);
 # "maskdit-e8" the MaskDiT trained to 8 epochs (N 128), "maskdit-e8-512" its transfer rows on all 512
-# images the targets name (any N), "maskdit-e8-more" its adaptive and l_2 rows (N 128, NA 64); "paired" compares committed reports image by
+# images the targets name (any N), "maskdit-e8-more" its adaptive and l_2 rows (N 128, NA 64),
+# "maskdit-e8-eta12" it in a 12/255 ball (N 128); "paired" compares committed reports image by
 # image (amrm compare).
 set -euo pipefail
 N=${1:-128}
@@ -217,6 +218,13 @@ if has maskdit-e8-more; then
     name=$([[ $atk == pgd ]] && echo pgd20 || echo apgd-ce-20)
     $AMRM eval "${r56[@]}" "${e8[@]}" --n "$N" --attack $atk --norm l2 --eps 1.0 --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e8-$name-none-l2-1.0.json"
   done
+fi
+# The MaskDiT-e8 in the 12/255 ball, as "pareto" did for the e6 (PARTS=maskdit-e8-eta12, run with
+# N 128): clean on the paper's 512 images and the transferred PGD-20.
+if has maskdit-e8-eta12; then
+  e8k12=(--purifier models/cifar10-maskdit-e8.safetensors --preset maskdit-cifar10 --eta 12/255)
+  $AMRM eval "${r56[@]}" "${e8k12[@]}" --n 512 --json "$OUT/cifar10-512-resnet56-maskdit-e8-eta12-clean.json"
+  $AMRM eval "${r56[@]}" "${e8k12[@]}" --n "$N" "${pgd8[@]}" --steps 20 --adaptive none --json "$OUT/cifar10-resnet56-maskdit-e8-eta12-pgd20-none-linf-8_255.json"
 fi
 # Paired comparisons of committed reports (PARTS=paired, after the parts they read): which images
 # each of two runs on the same images gets right, and the exact McNemar p-value (bench/results/paired/).
