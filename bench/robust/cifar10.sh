@@ -245,6 +245,9 @@ if has paired; then
   for name in pgd20 apgd-ce-20; do
     [[ -f "$OUT/cifar10-resnet56-maskdit-e8-$name-none-l2-1.0.json" ]] && paired cifar10-resnet56-maskdit-e6-knobs-$name-none-l2-1.0 cifar10-resnet56-maskdit-e8-$name-none-l2-1.0 e6-vs-e8-$name-l2
   done
+  # The MaskDiT-e8 in the 16/255 ball against the 12/255 one, when those rows exist.
+  [[ -f "$OUT/cifar10-512-resnet56-maskdit-e8-eta12-clean.json" ]] && paired cifar10-512-resnet56-maskdit-e8-clean cifar10-512-resnet56-maskdit-e8-eta12-clean e8-vs-eta12-clean
+  [[ -f "$OUT/cifar10-resnet56-maskdit-e8-eta12-pgd20-none-linf-8_255.json" ]] && paired cifar10-resnet56-maskdit-e8-pgd20-none-linf-8_255 cifar10-resnet56-maskdit-e8-eta12-pgd20-none-linf-8_255 e8-vs-eta12-pgd20
   # What the knobs buy under the transferred PGD-20, and what the smaller ball gives back of it.
   paired cifar10-resnet56-maskdit-e6-pgd20-none-linf-8_255 cifar10-resnet56-maskdit-e6-knobs-pgd20-none-linf-8_255 e6-first-vs-knobs-pgd20
   paired cifar10-resnet56-maskdit-e6-knobs-pgd20-none-linf-8_255 cifar10-resnet56-maskdit-e6-knobs-eta12-pgd20-none-linf-8_255 e6-knobs-vs-eta12-pgd20
