@@ -23,7 +23,7 @@ const rng = new Rng(31);
 /** A 32×32 MAE small enough for CI: 16 patches of 8×8, width 16, one block each side. */
 const MAE_CFG = { imgSize: 32, patchSize: 8, inChans: 3, embedDim: 16, depth: 1, numHeads: 2, decoderEmbedDim: 16, decoderDepth: 1, decoderNumHeads: 2, mlpRatio: 2 };
 
-test('amrm eval: attack and purifier flags parse, and their errors are usage errors', () => {
+test('amrm eval: attack and purifier flags parse, and their errors are usage errors; purify and train robust read the purifier flags the same way', () => {
   const base = ['--data', 'd', '--classifier', 'c.th'];
   const a = parseEvalArgs([...base, '--purifier', 'm.safetensors', '--attack', 'pgd', '--eps', '8/255', '--eot', '4']);
   // No --preset: left to the purifier's family (mae-DATASET or maskdit-DATASET) once the file is read.
