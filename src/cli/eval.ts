@@ -21,9 +21,8 @@ import { subset, type ImageSet } from '../data/dataset.js';
 import { createClassifier, CLASSIFIER_ARCHS } from '../models/classifiers.js';
 import { evaluateClassifier } from '../eval/classifier.js';
 import type { ReconstructionModel } from '../purify/loss.js';
-import { PURIFIER_FLAGS, loadPurifier, parsePurifierFlags, type PurifierFlags } from './purifier.js';
+import { PURIFIER_FLAGS, loadPurifierWith, parsePurifierFlags, purifyLoop, type PurifierFlags } from './purifier.js';
 import type { LoadedPurifier } from '../purify/load.js';
-import { purifyConfig } from '../purify/amrm.js';
 import type { Norm } from '../attacks/ball.js';
 import { ATTACKS, pgdKeep, robustAccuracy, type Adaptive, type AttackName } from '../eval/robust.js';
 import { parseShard, shardFromEnv, shardRange, type Shard } from '../eval/shard.js';
@@ -230,8 +229,8 @@ async function robustEval(a: EvalArgs, args: string[], set: ImageSet, model: Ret
   let loaded: LoadedPurifier | undefined;
   try {
     const purifier = r.purifier ? (() => {
-      loaded = loadPurifier(r.purifier!, { config: r.purifierConfig, preset: r.preset, sigma: r.sigma, inputShape: set.shape.slice(1), dataset: a.dataset });
-      return { model: loaded.recon as ReconstructionModel, options: purifyConfig(loaded.preset, { steps: r.purifySteps, eta: r.eta, masks: r.masks, maskRatio: r.maskRatio, seed: a.seed }) };
+      loaded = loadPurifierWith(r.purifier!, r, { inputShape: set.shape.slice(1), dataset: a.dataset });
+      return { model: loaded.recon as ReconstructionModel, options: purifyLoop(loaded.preset, { ...r, steps: r.purifySteps }, a.seed) };
     })() : undefined;
     const what = [purifier ? `AMRM (${loaded?.preset}, S ${purifier.options.steps})` : 'no purifier',
       r.attack ? `${r.attack.join(',')} ${r.norm} eps ${r.eps.toFixed(5)} steps ${r.steps} eot ${r.eot} adaptive ${adaptiveOf(r)}` : 'no attack'].join(', ');

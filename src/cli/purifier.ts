@@ -3,6 +3,7 @@
 import { loadStateDictFile } from '../engine/io/node.js';
 import { createClassifier } from '../models/classifiers.js';
 import { purifierFromStateDict, type LoadedPurifier, type LoadPurifierOptions } from '../purify/load.js';
+import { purifyConfig, type PurifyConfig } from '../purify/amrm.js';
 import { purifyPresetNames } from '../purify/presets.js';
 import { UsageError, fractionFlag, intFlag, numFlag, ratioFlag } from './args.js';
 
@@ -36,6 +37,16 @@ export function parsePurifierFlags(got: Map<string, string>, stepsFlag: string):
 /** A purifier checkpoint file of either family, with the preset it will purify with (see purifierFromStateDict). */
 export function loadPurifier(file: string, o: LoadPurifierOptions = {}): LoadedPurifier {
   return purifierFromStateDict(loadStateDictFile(file), file, o);
+}
+
+/** A purifier file as a command's purifier flags name it: their config, preset and σ_pur. */
+export function loadPurifierWith(file: string, f: PurifierFlags, o: Omit<LoadPurifierOptions, 'config' | 'preset' | 'sigma'> = {}): LoadedPurifier {
+  return loadPurifier(file, { ...o, config: f.purifierConfig, preset: f.preset, sigma: f.sigma });
+}
+
+/** The loop the flags ask for: the loaded purifier's preset with the flags' overrides of its knobs. */
+export function purifyLoop(preset: string, f: PurifierFlags, seed?: number): PurifyConfig {
+  return purifyConfig(preset, { steps: f.steps, eta: f.eta, masks: f.masks, maskRatio: f.maskRatio, seed });
 }
 
 /**

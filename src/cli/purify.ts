@@ -11,8 +11,8 @@ import { openOutputFolder } from './outputs.js';
 import { asyncScope } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
 import { readPng, writePng } from '../data/png.js';
-import { PURIFIER_FLAGS, loadPurifier, parsePurifierFlags, type PurifierFlags } from './purifier.js';
-import { purify, purifyConfig, type AmvTrajectory } from '../purify/amrm.js';
+import { PURIFIER_FLAGS, loadPurifierWith, parsePurifierFlags, purifyLoop, type PurifierFlags } from './purifier.js';
+import { purify, type AmvTrajectory } from '../purify/amrm.js';
 import { writeAtomic } from '../engine/io/node.js';
 import { purifyPresetNames } from '../purify/presets.js';
 
@@ -54,13 +54,13 @@ export async function purifyCommand(args: string[]): Promise<number> {
   openOutputFolder(a.out);
   const eng = await init();
   // The data set is guessed from the channels, for the default preset only (no note about a chosen one).
-  const loaded = loadPurifier(a.purifier, { config: a.purifierConfig, preset: a.preset, sigma: a.sigma, dataset: a.preset ? undefined : images[0].shape[0] === 1 ? 'mnist' : 'cifar10' });
+  const loaded = loadPurifierWith(a.purifier, a, { dataset: a.preset ? undefined : images[0].shape[0] === 1 ? 'mnist' : 'cifar10' });
   try {
     const want = [...loaded.recon.inputShape];
     images.forEach((im, i) => {
       if (im.shape.join() !== want.join()) throw new Error(`${a.inputs[i]} is [${im.shape}], the purifier takes [${want}] images`);
     });
-    const options = purifyConfig(loaded.preset, { steps: a.steps, eta: a.eta, masks: a.masks, maskRatio: a.maskRatio, seed: a.seed });
+    const options = purifyLoop(loaded.preset, a, a.seed);
     const per = want[0] * want[1] * want[2];
     const flat = new Float32Array(images.length * per);
     images.forEach((im, i) => flat.set(im.data, i * per));
